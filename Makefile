@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+UV := $(PYTHON) -m uv
+export UV_PYTHON_DOWNLOADS := never
+export MPLBACKEND := Agg
+export BENTOML_DO_NOT_TRACK := true
+export PYTHONUTF8 := 1
+
+DEMO_DIR ?= demo-output
+N_FIRMS ?= 50000
+SEED ?= 42
+
+.PHONY: install demo test lock serve mlflow-ui bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) venv --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --python $(BIN)/python requirements.lock
+	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	touch $@
+
+lock:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+demo: install
+	$(BIN)/innoscore demo --n-firms $(N_FIRMS) --seed $(SEED) --out-dir $(DEMO_DIR)
+
+test: install
+	$(BIN)/python -m pytest
+
+serve: install
+	$(BIN)/innoscore serve
+
+mlflow-ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --port 5000
+
+bench: install
+	$(BIN)/python benchmarks/generation.py
+
+clean:
+	rm -rf $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,266 @@
+"""The indicator catalogue: the bank's evaluation system as data, checked when loaded.
+
+Every later stage (validation, features, scorecards, explanations, serving) reads the catalogue,
+so a different dataset described by a different catalogue runs with no code change.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+IndicatorType = Literal["numeric", "count", "boolean", "ordinal", "categorical"]
+_POINTS_TOLERANCE = 1e-9
+
+
+class CatalogueError(ValueError):
+    """A catalogue file that cannot be used, with a message saying where and why."""
+
+
+class Direction(str, Enum):
+    higher_better = "higher_better"
+    higher_worse = "higher_worse"
+    non_monotone = "non_monotone"
+
+
+class MissingMeaning(str, Enum):
+    """What an empty value means: not known, a true zero, or not applicable (e.g. no patents)."""
+
+    not_allowed = "not_allowed"
+    unknown = "unknown"
+    zero = "zero"
+    not_applicable = "not_applicable"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Strict):
+    zh: str
+    en: str
+
+
+class Level(_Strict):
+    value: int | str
+    zh: str
+    en: str
+
+
+class Bins(_Strict):
+    thresholds: list[float]
+    points: list[float]
+
+
+class Category(_Strict):
+    id: str
+    name_zh: str
+    name_en: str
+    points: float
+
+
+class Indicator(_Strict):
+    id: str
+    name_zh: str
+    name_en: str
+    category: str
+    type: IndicatorType
+    unit: Text
+    valid_range: tuple[float, float] | None = None
+    missing: MissingMeaning = MissingMeaning.unknown
+    direction: Direction
+    points: float
+    bins: Bins | None = None
+    levels: list[Level] | None = None
+    level_points: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Indicator":
+        where = f"indicator '{self.id}'"
+        if self.valid_range is not None and self.valid_range[0] > self.valid_range[1]:
+            raise ValueError(f"{where}: valid_range {list(self.valid_range)} has min > max")
+        if self.type in ("ordinal", "categorical") and not self.levels:
+            raise ValueError(f"{where}: type {self.type} needs 'levels'")
+        if self.type == "categorical":
+            if self.level_points is None:
+                raise ValueError(f"{where}: a categorical indicator needs 'level_points'")
+            unknown = set(self.level_points) - {str(lv.value) for lv in self.levels}
+            if unknown:
+                raise ValueError(f"{where}: level_points names unknown levels {sorted(unknown)}")
+            awarded = max(self.level_points.values())
+        else:
+            if self.bins is None:
+                raise ValueError(f"{where}: type {self.type} needs 'bins' (thresholds and points)")
+            t, p = self.bins.thresholds, self.bins.points
+            if any(b <= a for a, b in zip(t, t[1:])):
+                raise ValueError(f"{where}: bin thresholds {t} are not strictly increasing")
+            if len(p) != len(t) + 1:
+                raise ValueError(
+                    f"{where}: {len(t)} thresholds need {len(t) + 1} bin points, got {len(p)}"
+                )
+            awarded = max(p)
+        if abs(awarded - self.points) > _POINTS_TOLERANCE:
+            raise ValueError(f"{where}: best bin awards {awarded} points but 'points' is {self.points}")
+        if self.type == "ordinal" and self.valid_range is not None:
+            values = [lv.value for lv in self.levels]
+            if min(values) < self.valid_range[0] or max(values) > self.valid_range[1]:
+                raise ValueError(f"{where}: levels {values} fall outside valid_range")
+        return self
+
+    @property
+    def missing_allowed(self) -> bool:
+        return self.missing is not MissingMeaning.not_allowed
+
+    @property
+    def is_monotone(self) -> bool:
+        return self.direction is not Direction.non_monotone
+
+    @property
+    def level_values(self) -> list:
+        return [lv.value for lv in self.levels or []]
+
+    def level_label(self, value, lang: str) -> str | None:
+        for lv in self.levels or []:
+            if lv.value == value or str(lv.value) == str(value):
+                return getattr(lv, lang)
+        return None
+
+    def name(self, lang: str) -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+
+class DatasetColumns(_Strict):
+    id_column: str
+    date_column: str | None = None
+    target_column: str | None = None
+    truth_column: str | None = None
+    context_columns: list[str] = Field(default_factory=list)
+
+
+class Catalogue(_Strict):
+    version: str
+    name_zh: str
+    name_en: str
+    dataset: DatasetColumns
+    categories: list[Category]
+    indicators: list[Indicator]
+    total_points: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Catalogue":
+        _no_duplicates("category", [c.id for c in self.categories])
+        _no_duplicates("indicator", [i.id for i in self.indicators])
+        if not self.indicators:
+            raise ValueError("the catalogue has no indicators")
+        category_ids = {c.id for c in self.categories}
+        for ind in self.indicators:
+            if ind.category not in category_ids:
+                raise ValueError(
+                    f"indicator '{ind.id}' names unknown category '{ind.category}' "
+                    f"(known: {sorted(category_ids)})"
+                )
+        for cat in self.categories:
+            total = sum(i.points for i in self.indicators if i.category == cat.id)
+            if abs(total - cat.points) > 1e-6:
+                raise ValueError(
+                    f"category '{cat.id}' declares {cat.points} points but its indicators add up to {total:g}"
+                )
+        expected_total = self.total_points
+        if expected_total is not None and abs(sum(c.points for c in self.categories) - expected_total) > 1e-6:
+            raise ValueError(f"categories add up to {sum(c.points for c in self.categories):g}, not {expected_total:g}")
+        reserved = {self.dataset.id_column, self.dataset.date_column, self.dataset.target_column,
+                    self.dataset.truth_column, *self.dataset.context_columns} - {None}
+        clash = reserved & {i.id for i in self.indicators}
+        if clash:
+            raise ValueError(f"indicator ids {sorted(clash)} clash with dataset columns")
+        return self
+
+    @cached_property
+    def by_id(self) -> dict[str, Indicator]:
+        return {i.id: i for i in self.indicators}
+
+    @cached_property
+    def category_by_id(self) -> dict[str, Category]:
+        return {c.id: c for c in self.categories}
+
+    @property
+    def indicator_ids(self) -> list[str]:
+        return [i.id for i in self.indicators]
+
+    @property
+    def category_ids(self) -> list[str]:
+        return [c.id for c in self.categories]
+
+    def indicators_in(self, category_id: str) -> list[Indicator]:
+        return [i for i in self.indicators if i.category == category_id]
+
+    @property
+    def max_points(self) -> float:
+        return float(sum(c.points for c in self.categories))
+
+    def fingerprint(self) -> str:
+        """A short hash of the catalogue content, recorded with every model and report."""
+        import hashlib
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+
+
+def _no_duplicates(kind: str, ids: list[str]) -> None:
+    seen, dupes = set(), []
+    for i in ids:
+        if i in seen:
+            dupes.append(i)
+        seen.add(i)
+    if dupes:
+        raise ValueError(f"duplicate {kind} id(s): {sorted(set(dupes))}")
+
+
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
+    """Load and check a catalogue YAML file; raise `CatalogueError` naming the problem."""
+    from innoscore.paths import DEFAULT_CATALOGUE
+
+    path = Path(path) if path is not None else DEFAULT_CATALOGUE
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogueError(f"catalogue file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"catalogue {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"catalogue {path} must be a mapping with categories and indicators")
+    try:
+        return Catalogue.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_format_error(e, raw) for e in exc.errors())
+        raise CatalogueError(f"catalogue {path} is invalid: {problems}") from None
+
+
+def _format_error(err: dict, raw: dict) -> str:
+    loc = list(err["loc"])
+    if len(loc) >= 2 and loc[0] == "indicators" and isinstance(loc[1], int):
+        try:
+            loc[1] = raw["indicators"][loc[1]].get("id", loc[1])
+        except (IndexError, AttributeError, KeyError):
+            pass
+    msg = err["msg"].removeprefix("Value error, ")
+    where = ".".join(str(p) for p in loc)
+    return f"{where}: {msg}" if where else msg
+
+
+def expert_points(indicator: Indicator, values: np.ndarray) -> np.ndarray:
+    """Points the expert scorecard awards for each value; missing earns 0 unless missing means zero."""
+    values = np.asarray(values)
+    if indicator.type == "categorical":
+        table = indicator.level_points
+        out = np.array([table.get(str(v), 0.0) for v in values], dtype=float)
+        return out
+    x = values.astype(float)
+    if indicator.missing is MissingMeaning.zero:
+        x = np.where(np.isnan(x), 0.0, x)
+    idx = np.searchsorted(np.asarray(indicator.bins.thresholds), x, side="right")
+    pts = np.asarray(indicator.bins.points, dtype=float)[np.minimum(idx, len(indicator.bins.points) - 1)]
+    return np.where(np.isnan(x), 0.0, pts)

@@ -1,0 +1,240 @@
+"""One validation layer for firm data, used by `innoscore validate`, training, batch scoring and HTTP.
+
+pandera does the checking from a schema built out of the catalogue; this module only reads files,
+coerces text to numbers (recording what would not convert) and turns pandera's failure cases into
+problems that name the firm, the column and the reason in English and Chinese.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from features.catalogue import Catalogue
+
+DEFAULT_MAX_LISTED = 50
+
+
+class DataReadError(ValueError):
+    """A data file that cannot be read at all (missing, empty, wrong format)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    firm_id: str | None
+    column: str | None
+    code: str
+    message_en: str
+    message_zh: str
+    value: str | None = None
+    row: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"firm_id": self.firm_id, "field": self.column, "code": self.code,
+                "message": self.message_en, "message_zh": self.message_zh, "value": self.value}
+
+    def line(self) -> str:
+        firm = f"firm {self.firm_id}" if self.firm_id is not None else (
+            f"row {self.row}" if self.row is not None else "file")
+        col = f"column {self.column}" if self.column else "(whole file)"
+        val = f" (value: {self.value})" if self.value is not None else ""
+        return f"{firm} · {col} · {self.message_en}{val} / {self.message_zh}"
+
+
+@dataclass
+class ValidationReport:
+    n_rows: int
+    problems: list[Problem] = field(default_factory=list)
+    bad_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    whole_file: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def counts(self) -> pd.DataFrame:
+        """Problems summarised by column and reason, most frequent first."""
+        if not self.problems:
+            return pd.DataFrame(columns=["column", "code", "count"])
+        df = pd.DataFrame([(p.column, p.code) for p in self.problems], columns=["column", "code"])
+        return (df.fillna({"column": "(file)"}).value_counts().rename("count").reset_index()
+                .sort_values(["count", "column"], ascending=[False, True], ignore_index=True))
+
+    def to_text(self, max_listed: int = DEFAULT_MAX_LISTED) -> str:
+        if self.ok:
+            return f"OK: {self.n_rows} rows conform to the catalogue / 数据符合指标目录"
+        lines = [f"INVALID: {len(self.problems)} problem(s) in {self.n_rows} rows, "
+                 f"{len(self.bad_rows)} row(s) affected / 数据校验未通过"]
+        lines += [f"  {p.line()}" for p in self.problems[:max_listed]]
+        if len(self.problems) > max_listed:
+            lines.append(f"  ... and {len(self.problems) - max_listed} more; summary by column and reason:")
+            lines += [f"    {r.column}: {r.code} x{r['count']}" for _, r in self.counts().iterrows()]
+        return "\n".join(lines)
+
+
+_REASONS = {
+    "missing_column": ("missing required column", "缺少必需的列"),
+    "not_a_number": ("not a number", "不是数值"),
+    "not_a_date": ("not a valid date", "不是有效日期"),
+    "out_of_range": ("out of range {}", "超出有效范围 {}"),
+    "not_integer": ("must be a whole number", "必须为整数"),
+    "unknown_level": ("unknown level, allowed: {}", "未知等级，允许值：{}"),
+    "missing_value": ("missing value not allowed", "不允许缺失"),
+    "duplicate_id": ("duplicate firm id", "企业编号重复"),
+    "empty": ("the file has no rows", "文件没有数据行"),
+}
+
+
+def problem(code: str, *, firm_id=None, column=None, value=None, row=None, detail: str = "") -> Problem:
+    en, zh = _REASONS[code]
+    return Problem(firm_id=None if firm_id is None else str(firm_id), column=column, code=code,
+                   message_en=en.format(detail), message_zh=zh.format(detail),
+                   value=None if value is None else str(value), row=row)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read CSV or Parquet (a file or a directory of Parquet parts); raise DataReadError if unreadable."""
+    path = Path(path)
+    if not path.exists():
+        raise DataReadError(f"data file not found: {path}")
+    try:
+        if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if path.suffix.lower() in (".csv", ".txt", ".gz"):
+            return pd.read_csv(path, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise DataReadError(f"data file is empty: {path}") from None
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataReadError(f"cannot read {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    raise DataReadError(f"unsupported file type '{path.suffix}' for {path}: use .csv or .parquet")
+
+
+def _range_text(lo, hi) -> str:
+    return f"[{lo:g}, {hi:g}]"
+
+
+def build_schema(catalogue: Catalogue, require_target: bool = False) -> pa.DataFrameSchema:
+    """A pandera schema for already-coerced data (numbers as float, dates as datetime)."""
+    ds = catalogue.dataset
+    columns: dict[str, pa.Column] = {
+        ds.id_column: pa.Column(object, nullable=False, unique=True, report_duplicates="all"),
+    }
+    if ds.date_column:
+        columns[ds.date_column] = pa.Column(nullable=False, required=False)
+    if require_target and ds.target_column:
+        columns[ds.target_column] = pa.Column(float, pa.Check.isin([0.0, 1.0]), nullable=False)
+    for ind in catalogue.indicators:
+        checks = []
+        if ind.type in ("ordinal", "categorical"):
+            checks.append(pa.Check.isin(ind.level_values))
+        elif ind.valid_range is not None:
+            checks.append(pa.Check.in_range(*ind.valid_range))
+        if ind.type in ("count", "boolean"):
+            checks.append(pa.Check(lambda s: s == np.floor(s), element_wise=False, name="not_integer"))
+        dtype = object if ind.type == "categorical" else float
+        columns[ind.id] = pa.Column(dtype, checks=checks, nullable=ind.missing_allowed)
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+def coerce_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = False
+                 ) -> tuple[pd.DataFrame, list[tuple[int, str, str, object]]]:
+    """Numbers to float and dates to datetime; returns the frame and (row, column, code, raw) misfits."""
+    out = df.reset_index(drop=True).copy()
+    misfits = []
+    ds = catalogue.dataset
+    numeric = [i.id for i in catalogue.indicators if i.type != "categorical"]
+    if require_target and ds.target_column:
+        numeric.append(ds.target_column)
+    for col in numeric:
+        if col not in out.columns:
+            continue
+        raw = out[col]
+        if pd.api.types.is_bool_dtype(raw):
+            raw = raw.astype(float)
+        values = pd.to_numeric(raw, errors="coerce").astype(float)
+        bad = values.isna() & raw.notna()
+        bad &= ~raw.astype(str).str.strip().isin(["", "nan", "NaN", "None"])
+        misfits += [(i, col, "not_a_number", raw.iat[i]) for i in np.flatnonzero(bad.to_numpy())]
+        out[col] = values
+    for ind in catalogue.indicators:
+        if ind.type == "categorical" and ind.id in out.columns:
+            out[ind.id] = out[ind.id].astype(object).where(out[ind.id].notna(), None)
+    if ds.date_column and ds.date_column in out.columns:
+        raw = out[ds.date_column]
+        values = pd.to_datetime(raw, errors="coerce")
+        misfits += [(i, ds.date_column, "not_a_date", raw.iat[i])
+                    for i in np.flatnonzero((values.isna() & raw.notna()).to_numpy())]
+        out[ds.date_column] = values
+    if ds.id_column in out.columns:
+        ids = out[ds.id_column]
+        out[ds.id_column] = ids.astype(str).where(ids.notna(), None).astype(object)
+    return out, misfits
+
+
+def _detail(catalogue: Catalogue, column, code: str) -> str:
+    ind = catalogue.by_id.get(column)
+    if ind is None:
+        return ""
+    if code == "out_of_range" and ind.valid_range is not None:
+        return _range_text(*ind.valid_range)
+    if code == "unknown_level":
+        return ", ".join(str(v) for v in ind.level_values)
+    return ""
+
+
+_PANDERA_CODES = {"column_in_dataframe": "missing_column", "not_nullable": "missing_value",
+                  "field_uniqueness": "duplicate_id", "in_range": "out_of_range",
+                  "isin": "unknown_level", "not_integer": "not_integer"}
+
+
+def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = False
+                   ) -> tuple[pd.DataFrame, ValidationReport]:
+    """Check a frame against the catalogue; return the coerced frame and a report of every problem."""
+    id_col = catalogue.dataset.id_column
+    if len(df) == 0:
+        return df, ValidationReport(0, [problem("empty")], whole_file=True)
+    coerced, misfits = coerce_frame(df, catalogue, require_target)
+    firm_ids = coerced[id_col].to_numpy() if id_col in coerced.columns else None
+    problems: dict[tuple, Problem] = {}
+
+    def add(row, column, code, value):
+        key = (row, column)
+        if key in problems:
+            return
+        firm = firm_ids[row] if (firm_ids is not None and row is not None) else None
+        problems[key] = problem(code, firm_id=firm, column=column, value=value, row=row,
+                                detail=_detail(catalogue, column, code))
+
+    for row, column, code, value in misfits:
+        add(row, column, code, value)
+    try:
+        build_schema(catalogue, require_target).validate(coerced, lazy=True)
+    except SchemaErrors as exc:
+        fc = exc.failure_cases
+        for rec in fc.itertuples(index=False):
+            check = str(rec.check)
+            code = _PANDERA_CODES.get(check) or _PANDERA_CODES.get(check.split("(")[0])
+            if code is None:
+                continue
+            if code == "missing_column":
+                add(None, str(rec.failure_case), code, None)
+                continue
+            row = None if pd.isna(rec.index) else int(rec.index)
+            column = None if pd.isna(rec.column) else str(rec.column)
+            if code == "missing_value" and column == id_col:
+                add(row, column, code, None)
+                continue
+            add(row, column, code, None if code == "missing_value" else rec.failure_case)
+    whole_file = any(p.row is None for p in problems.values())
+    bad_rows = np.array(sorted({p.row for p in problems.values() if p.row is not None}), dtype=int)
+    ordered = sorted(problems.values(), key=lambda p: (p.row is not None, p.row or 0, p.column or ""))
+    return coerced, ValidationReport(len(coerced), ordered, bad_rows, whole_file)
+
+
+def validate_file(path: str | Path, catalogue: Catalogue, require_target: bool = False
+                  ) -> tuple[pd.DataFrame, ValidationReport]:
+    return validate_frame(read_table(path), catalogue, require_target)

@@ -1,0 +1,113 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.validation import DataReadError, read_table, validate_frame
+from innoscore.cli import app
+
+runner = CliRunner()
+
+
+def _invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_good_file_exits_zero(good_csv):
+    result = _invoke("validate", "--data", good_csv, "--require-target")
+    assert result.exit_code == 0, result.output
+    assert "OK: 200 rows" in result.output
+
+
+def test_generated_parquet_conforms(small_portfolio, catalogue):
+    _, report = validate_frame(small_portfolio.data, catalogue, require_target=True)
+    assert report.ok, report.to_text()
+
+
+def _bad(small_portfolio, tmp_path, mutate, name="bad.csv"):
+    df = small_portfolio.data.head(50).copy()
+    df = mutate(df) if mutate else df
+    path = tmp_path / name
+    df.to_csv(path, index=False)
+    return path
+
+
+def _at(df, row, col, value):
+    df[col] = df[col].astype(object)
+    df.loc[row, col] = value
+    return df
+
+
+@pytest.mark.parametrize("mutate, firm, column, reason", [
+    (lambda d: d.drop(columns=["debt_ratio"]), None, "debt_ratio", "missing required column"),
+    (lambda d: _at(d, 3, "revenue", "lots"), "F0000004", "revenue", "not a number"),
+    (lambda d: _at(d, 5, "debt_ratio", 7.5), "F0000006", "debt_ratio", "out of range [0, 3]"),
+    (lambda d: _at(d, 7, "tax_credit_grade", 9), "F0000008", "tax_credit_grade", "unknown level"),
+    (lambda d: _at(d, 9, "firm_id", "F0000001"), "F0000001", "firm_id", "duplicate firm id"),
+    (lambda d: _at(d, 2, "invention_patents", 2.5), "F0000003", "invention_patents", "whole number"),
+    (lambda d: _at(d, 4, "application_date", "31/31/2020"), "F0000005", "application_date", "not a valid date"),
+    (lambda d: _at(d, 6, "default_12m", 3), "F0000007", "default_12m", "unknown level"),
+    (lambda d: _at(d, 8, "firm_id", None), None, "firm_id", "missing value not allowed"),
+])
+def test_each_kind_of_bad_data_is_named_with_exit_2(small_portfolio, tmp_path, mutate, firm, column, reason):
+    path = _bad(small_portfolio, tmp_path, mutate)
+    result = _invoke("validate", "--data", path, "--require-target")
+    assert result.exit_code == 2, result.output
+    line = next((ln for ln in result.output.splitlines() if f"column {column}" in ln), None)
+    assert line is not None, result.output
+    assert reason in line
+    if firm:
+        assert f"firm {firm}" in line
+    assert "Traceback" not in result.output
+
+
+def test_empty_and_unreadable_files_exit_2(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("firm_id,debt_ratio\n", encoding="utf-8")
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"\x00not parquet at all")
+    for path, message in [(empty, "empty"), (header_only, "no rows"), (garbage, "cannot read"),
+                          (tmp_path / "missing.csv", "not found"), (tmp_path / "x.xlsx", "not found")]:
+        result = _invoke("validate", "--data", path)
+        assert result.exit_code == 2, (path, result.output)
+        assert message in result.output, result.output
+
+
+def test_large_files_are_capped_and_summarised(small_portfolio, tmp_path):
+    df = small_portfolio.data.copy()
+    df["debt_ratio"] = 9.0
+    path = tmp_path / "many.parquet"
+    df.to_parquet(path)
+    result = _invoke("validate", "--data", path, "--max-listed", 10)
+    assert result.exit_code == 2
+    assert f"{len(df)} problem(s)" in result.output
+    assert f"debt_ratio: out_of_range x{len(df)}" in result.output
+    assert result.output.count("out of range [0, 3]") == 10
+
+
+def test_rows_with_problems_are_reported_for_rejects(small_portfolio, catalogue):
+    df = small_portfolio.data.head(100).copy()
+    df.loc[[10, 20], "current_ratio"] = -1.0
+    _, report = validate_frame(df, catalogue)
+    assert list(report.bad_rows) == [10, 20]
+    assert not report.whole_file
+
+
+def test_read_table_rejects_unknown_suffix(tmp_path):
+    path = tmp_path / "data.xlsx"
+    path.write_bytes(b"PK")
+    with pytest.raises(DataReadError, match="unsupported file type"):
+        read_table(path)
+
+
+def test_console_command_exit_code(tmp_path, small_portfolio):
+    path = _bad(small_portfolio, tmp_path, lambda d: _at(d, 0, "debt_ratio", -2))
+    proc = subprocess.run([Path(sys.executable).with_name("innoscore"), "validate", "--data", path],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "firm F0000001 · column debt_ratio · out of range" in proc.stderr
