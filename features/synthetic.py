@@ -193,23 +193,22 @@ def _true_log_odds_by_category(x: dict[str, np.ndarray], young: np.ndarray) -> d
     f_c = (-0.30 * np.log(x["revenue"] / 2500)
            + np.where(g < 0, -1.8 * g, np.where(g > 0.6, 0.9 * (g - 0.6), -0.5 * g))
            - 2.0 * x["net_margin"]
-           + 1.0 * (x["net_margin"] < 0) * (g < 0)                     # a shrinking loss-maker
-           + 2.2 * x["top5_customer_share"] * small                    # concentration hurts small firms
+           + 1.5 * (x["net_margin"] < 0) * (g < 0)                     # a shrinking loss-maker
+           + 3.0 * x["top5_customer_share"] * small                    # concentration hurts small firms
            - 1.0 * x["gross_margin"]
            - 0.03 * x["niche_years"]
            - 0.15 * (x["equity_financing_2y"] > 0))
     overdue = np.log1p(np.minimum(x["credit_overdue_24m"], 12))
-    leverage = np.maximum(x["debt_ratio"] - 0.35, 0)
-    f_d = (0.6 * x["debt_ratio"]
-           + 2.5 * leverage * (x["ocf_to_revenue"] < 0)                 # leverage bites when cash burns
-           + overdue * (0.25 + 4.0 * leverage)                          # overdue history amplified by leverage
-           + 1.3 * (x["ocf_to_revenue"] < 0) * (x["current_ratio"] < 1.0)  # cash burn with thin liquidity
-           - 0.35 * np.minimum(x["current_ratio"], 2.5)
-           - 1.5 * x["ocf_to_revenue"]
-           + 0.40 * np.maximum(x["lender_count"] - 3, 0)
-           - 0.30 * x["tax_credit_grade"]
-           + 0.30 * np.minimum(x["litigation_enforcement"], 4) * (1.0 + (x["controller_credit"] <= 3))
-           - 0.20 * x["controller_credit"]
+    leverage = np.maximum(x["debt_ratio"] - 0.4, 0)
+    burning = x["ocf_to_revenue"] < 0
+    f_d = (overdue * (0.1 + 8.0 * leverage)                            # overdue history amplified by leverage
+           + 7.0 * leverage * burning                                   # leverage bites when cash burns
+           + 2.0 * burning * (x["current_ratio"] < 1.0)                 # cash burn with thin liquidity
+           - 0.15 * np.minimum(x["current_ratio"], 2.5)
+           + 0.6 * np.maximum(x["lender_count"] - 3, 0) * (x["debt_ratio"] > 0.5)  # many lenders, high leverage
+           - 0.25 * x["tax_credit_grade"]
+           + 0.30 * np.minimum(x["litigation_enforcement"], 4) * (0.3 + 1.5 * (x["controller_credit"] <= 3))
+           - 0.15 * x["controller_credit"]
            + 1.10 * x["admin_penalty_abnormal"])
     return {"A": f_a, "B": f_b, "C": f_c, "D": f_d}
 

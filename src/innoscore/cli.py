@@ -12,8 +12,9 @@ app = typer.Typer(
     help="innoscore: credit scoring of specialised tech SMEs / 专精特新科创企业信用评分",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Wide enough for the comparison table when output goes to a file or CI log rather than a terminal.
+console = Console(highlight=False, log_path=False, width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 EXIT_INVALID = 2
 
@@ -82,6 +83,111 @@ def validate(
         return
     err_console.print(report.to_text(max_listed))
     raise typer.Exit(EXIT_INVALID)
+
+
+def _quiet_mlflow() -> None:
+    import logging
+    import warnings
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
+
+
+def _print_comparison(metrics: dict, title: str) -> None:
+    from rich.table import Table
+
+    from model.evaluation import HEADLINE_METRICS
+
+    table = Table(title=title)
+    table.add_column("model / 模型")
+    for w in ("valid", "test"):
+        for k in ("auc", "gini", "ks"):
+            table.add_column(f"{w} {k}", justify="right")
+    for k in ("brier", "log_loss", "ece"):
+        table.add_column(f"test {k}", justify="right")
+    table.add_column("test AUC gap to oracle", justify="right")
+    for name, m in metrics.items():
+        cells = [f"{m[w][k]:.4f}" if m[w].get(k) is not None else "-" for w in ("valid", "test") for k in ("auc", "gini", "ks")]
+        cells += [f"{m['test'][k]:.4f}" if m["test"].get(k) is not None else "-" for k in HEADLINE_METRICS[3:]]
+        gap = m["test"].get("auc_gap_to_oracle")
+        cells.append("-" if gap is None else f"{gap:+.4f}")
+        table.add_row(name, *cells)
+    console.print(table)
+
+
+@app.command()
+def train(
+    data: Path = typer.Option(..., "--data", help="Training data, CSV or Parquet / 训练数据"),
+    catalogue: Optional[Path] = CatalogueOpt,
+    config: Optional[Path] = typer.Option(None, "--config", help="Training config / 训练配置 (default: configs/training.yaml)"),
+    experiment: Optional[str] = typer.Option(None, "--experiment", help="MLflow experiment name / 实验名称"),
+    metrics_out: Optional[Path] = typer.Option(None, "--metrics-out", help="Write metrics JSON here / 指标输出文件"),
+) -> None:
+    """Train the expert, WoE and LightGBM models, log and register them in MLflow / 训练三种模型并登记到MLflow."""
+    import json
+
+    from features.validation import DataReadError, read_table
+    from model.config import TrainingConfig
+    from model.training import DataValidationError, train_models
+
+    cat = _catalogue(catalogue)
+    try:
+        cfg = TrainingConfig.load(config)
+        frame = read_table(data)
+    except (ValueError, DataReadError) as exc:
+        fail(str(exc))
+    _quiet_mlflow()
+    try:
+        with console.status("training / 训练中") as status:
+            result = train_models(frame, cat, cfg, experiment=experiment,
+                                  progress=lambda msg: (status.update(msg), console.log(msg, log_locals=False)))
+    except DataValidationError as exc:
+        err_console.print(exc.report.to_text())
+        raise typer.Exit(EXIT_INVALID)
+    except ValueError as exc:
+        fail(str(exc))
+    if metrics_out:
+        metrics_out.parent.mkdir(parents=True, exist_ok=True)
+        metrics_out.write_text(json.dumps(result.metrics_json(), indent=2), encoding="utf-8")
+    _print_comparison(result.metrics, f"innoscore: out-of-time comparison (run {result.parent_run_id})")
+    for name, (reg, version) in result.versions.items():
+        console.print(f"registered {name}: models:/{reg}/{version} (alias @{cfg.registry.get('new_version_alias', 'challenger')})")
+
+
+@app.command()
+def compare(
+    experiment: str = typer.Option("innoscore", "--experiment", help="MLflow experiment name / 实验名称"),
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="A training (parent) run; default: the latest / 训练运行ID"),
+) -> None:
+    """Print the comparison table from MLflow's stored runs / 从MLflow读取并对比模型."""
+    from model.training import stored_comparison
+
+    _quiet_mlflow()
+    try:
+        metrics, rid = stored_comparison(experiment, run_id=run_id)
+    except ValueError as exc:
+        fail(str(exc))
+    _print_comparison(metrics, f"innoscore: stored comparison (experiment {experiment}, run {rid})")
+
+
+@app.command()
+def promote(
+    name: str = typer.Option(..., "--name", help="Registered model name / 注册模型名称"),
+    version: str = typer.Option(..., "--version", help="Model version / 模型版本"),
+    alias: str = typer.Option("champion", "--alias", help="Alias to move / 别名"),
+) -> None:
+    """Move an alias (default champion) to a registered model version / 将别名指向指定模型版本."""
+    from model.registry import RegistryError, promote as promote_version
+    from model.tracking import configure_mlflow
+
+    _quiet_mlflow()
+    configure_mlflow()
+    try:
+        resolved = promote_version(name, version, alias)
+    except RegistryError as exc:
+        fail(str(exc))
+    console.print(f"models:/{name}@{alias} -> version {resolved.version} (run {resolved.run_id})")
 
 
 @app.command()

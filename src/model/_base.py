@@ -1,0 +1,71 @@
+"""What every innoscore estimator shares: catalogue-shaped input, grades, points by category."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from features.catalogue import Catalogue
+from model.grades import GradeScale
+
+
+def check_parameters(estimator, **allowed) -> None:
+    """Raise a clear TypeError/ValueError for a parameter outside its allowed values."""
+    if not isinstance(estimator.catalogue, Catalogue):
+        raise TypeError(f"catalogue must be a features.catalogue.Catalogue, got {type(estimator.catalogue).__name__}")
+    if estimator.grade_scale is not None and not isinstance(estimator.grade_scale, GradeScale):
+        raise TypeError("grade_scale must be a model.grades.GradeScale or None")
+    for name, values in allowed.items():
+        if getattr(estimator, name) not in values:
+            raise ValueError(f"{name} must be one of {sorted(values)}, got {getattr(estimator, name)!r}")
+
+
+class CatalogueClassifier(ClassifierMixin, BaseEstimator):
+    """Base for PD models whose input is firm rows with the catalogue's indicator columns.
+
+    An ndarray is read as the indicators in catalogue order, so sklearn tooling that strips column
+    names still works.
+    """
+
+    def _as_frame(self, X) -> pd.DataFrame:
+        ids = self.catalogue.indicator_ids
+        if isinstance(X, pd.DataFrame):
+            missing = [c for c in ids if c not in X.columns]
+            if missing:
+                raise ValueError(f"input lacks indicator column(s) {missing[:5]}{'...' if len(missing) > 5 else ''}")
+            return X
+        arr = np.asarray(X)
+        if arr.ndim != 2 or arr.shape[1] != len(ids):
+            raise ValueError(f"expected a 2-D array with {len(ids)} indicator columns in catalogue order, "
+                             f"got shape {arr.shape}")
+        return pd.DataFrame(arr, columns=ids)
+
+    def _start_fit(self, X, y):
+        X = self._as_frame(X)
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2 or not set(self.classes_.tolist()) <= {0, 1}:
+            raise ValueError(f"y must be binary 0/1 (1 = default), got classes {self.classes_.tolist()}")
+        self.n_features_in_ = len(self.catalogue.indicator_ids)
+        self.feature_names_in_ = np.asarray(self.catalogue.indicator_ids, dtype=object)
+        return X, y.astype(int)
+
+    def predict_pd(self, X) -> np.ndarray:
+        return self.predict_proba(X)[:, 1]
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.predict_pd(X) >= 0.5).astype(int)]
+
+    def predict_grade(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        if self.grade_scale is None:
+            raise ValueError("this estimator was built without a grade_scale")
+        return self.grade_scale.assign(self.predict_pd(X))
+
+    @staticmethod
+    def _proba(pd_values: np.ndarray) -> np.ndarray:
+        p = np.clip(np.asarray(pd_values, dtype=float), 1e-6, 1 - 1e-6)
+        return np.column_stack([1 - p, p])

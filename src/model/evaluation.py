@@ -1,0 +1,96 @@
+"""Model evaluation as plain functions: discrimination, calibration, stability, per-grade tests."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import beta, binomtest
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
+
+from model.grades import GradeScale
+
+HEADLINE_METRICS = ("auc", "gini", "ks", "brier", "log_loss", "ece")
+_EPS = 1e-6
+
+
+def ks_statistic(y, pd_values) -> float:
+    """Kolmogorov-Smirnov: the largest gap between the defaulters' and non-defaulters' score CDFs."""
+    fpr, tpr, _ = roc_curve(np.asarray(y), np.asarray(pd_values))
+    return float(np.max(tpr - fpr))
+
+
+def expected_calibration_error(y, pd_values, n_bins: int = 10) -> float:
+    """ECE over equal-count PD bins: sum of |observed - predicted| default rate weighted by bin size.
+
+    Equal-count bins (not equal-width) because PDs crowd near zero; equal-width bins would put
+    almost every firm in the first bin and hide miscalibration.
+    """
+    y, p = np.asarray(y, dtype=float), np.asarray(pd_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    ece = 0.0
+    for chunk in np.array_split(order, n_bins):
+        if len(chunk):
+            ece += len(chunk) / len(p) * abs(y[chunk].mean() - p[chunk].mean())
+    return float(ece)
+
+
+def riskiest_decile_lift(y, pd_values) -> float:
+    """Default rate among the 10% highest PDs over the overall default rate."""
+    y, p = np.asarray(y, dtype=float), np.asarray(pd_values, dtype=float)
+    top = np.argsort(-p, kind="stable")[: max(1, int(np.ceil(0.1 * len(p))))]
+    return float(y[top].mean() / max(y.mean(), _EPS))
+
+
+def headline_metrics(y, pd_values) -> dict[str, float]:
+    """auc, gini, ks, brier, log_loss, ece and lift for one window."""
+    y = np.asarray(y).astype(int)
+    p = np.clip(np.asarray(pd_values, dtype=float), _EPS, 1 - _EPS)
+    if len(np.unique(y)) < 2:
+        raise ValueError("evaluation needs both defaulters and non-defaulters in the window")
+    auc = roc_auc_score(y, p)
+    return {"auc": float(auc), "gini": float(2 * auc - 1), "ks": ks_statistic(y, p),
+            "brier": float(brier_score_loss(y, p)), "log_loss": float(log_loss(y, p, labels=[0, 1])),
+            "ece": expected_calibration_error(y, p), "lift_top_decile": riskiest_decile_lift(y, p),
+            "mean_pd": float(p.mean()), "default_rate": float(y.mean()), "n": int(len(y))}
+
+
+def grade_table(y, pd_values, scale: GradeScale) -> pd.DataFrame:
+    """Observed vs predicted default rate per grade, with a Jeffreys interval and a binomial test."""
+    y = np.asarray(y).astype(int)
+    p = np.asarray(pd_values, dtype=float)
+    grades = scale.assign(p)
+    rows = []
+    for g in scale.labels:
+        mask = grades == g
+        n, d = int(mask.sum()), int(y[mask].sum())
+        if n == 0:
+            rows.append({"grade": g, "n": 0, "defaults": 0, "predicted_pd": np.nan, "observed_rate": np.nan,
+                         "jeffreys_low": np.nan, "jeffreys_high": np.nan, "binomial_p": np.nan})
+            continue
+        mean_pd = float(p[mask].mean())
+        rows.append({"grade": g, "n": n, "defaults": d, "predicted_pd": mean_pd, "observed_rate": d / n,
+                     "jeffreys_low": float(beta.ppf(0.025, d + 0.5, n - d + 0.5)),
+                     "jeffreys_high": float(beta.ppf(0.975, d + 0.5, n - d + 0.5)),
+                     "binomial_p": float(binomtest(d, n, min(max(mean_pd, _EPS), 1 - _EPS)).pvalue)})
+    return pd.DataFrame(rows)
+
+
+def population_stability_index(expected, actual, n_bins: int = 10) -> float:
+    """PSI of `actual` against `expected` over expected's quantile bins (missing values as one bin)."""
+    e = pd.to_numeric(pd.Series(expected), errors="coerce").to_numpy(dtype=float)
+    a = pd.to_numeric(pd.Series(actual), errors="coerce").to_numpy(dtype=float)
+    e_ok, a_ok = e[~np.isnan(e)], a[~np.isnan(a)]
+    edges = np.unique(np.quantile(e_ok, np.linspace(0, 1, n_bins + 1))) if len(e_ok) else np.array([])
+    inner = edges[1:-1]
+
+    def shares(values, ok):
+        counts = np.bincount(np.searchsorted(inner, ok, side="right"), minlength=len(inner) + 1).astype(float)
+        counts = np.append(counts, np.isnan(values).sum())
+        return np.clip(counts / max(len(values), 1), 1e-4, None)
+
+    pe, pa = shares(e, e_ok), shares(a, a_ok)
+    return float(np.sum((pa - pe) * np.log(pa / pe)))
+
+
+def psi_table(train: pd.DataFrame, test: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """PSI of each column between the training and the test window, largest first."""
+    return pd.Series({c: population_stability_index(train[c], test[c]) for c in columns}).sort_values(ascending=False)

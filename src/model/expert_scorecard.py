@@ -1,0 +1,63 @@
+"""The bank's hand-weighted expert scorecard: catalogue points per indicator, mapped to PD and grade."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+from features.catalogue import Catalogue, expert_points
+from model._base import CatalogueClassifier, check_parameters
+from model.grades import GradeScale
+
+
+def category_points(data: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
+    """Expert points per category and in total (0..max points), one row per firm."""
+    out = {}
+    for cat in catalogue.categories:
+        out[cat.id] = sum(expert_points(i, data[i.id].to_numpy()) for i in catalogue.indicators_in(cat.id))
+    frame = pd.DataFrame(out, index=data.index)
+    frame.insert(0, "total", frame.sum(axis=1))
+    return frame
+
+
+class ExpertScorecard(CatalogueClassifier):
+    """Points from the catalogue's hand weights and bins, a monotone calibration from points to PD.
+
+    Parameters
+    ----------
+    catalogue : Catalogue
+        Supplies the indicators, bins and points.
+    calibration : {"logistic", "isotonic"}
+        How total points map to PD; both are monotone (more points, lower PD).
+    grade_scale : GradeScale or None
+        PD bands for `predict_grade`.
+    """
+
+    def __init__(self, catalogue: Catalogue | None = None, calibration: str = "logistic",
+                 grade_scale: GradeScale | None = None):
+        self.catalogue = catalogue
+        self.calibration = calibration
+        self.grade_scale = grade_scale
+
+    def fit(self, X, y):
+        check_parameters(self, calibration={"logistic", "isotonic"})
+        X, y = self._start_fit(X, y)
+        total = category_points(X, self.catalogue)["total"].to_numpy()
+        if self.calibration == "logistic":
+            self.calibrator_ = LogisticRegression(C=1e6, max_iter=1000).fit(total.reshape(-1, 1), y)
+        else:
+            self.calibrator_ = IsotonicRegression(increasing=False, out_of_bounds="clip",
+                                                  y_min=1e-4, y_max=1 - 1e-4).fit(total, y)
+        return self
+
+    def points(self, X) -> pd.DataFrame:
+        return category_points(self._as_frame(X), self.catalogue)
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "calibrator_")
+        total = self.points(X)["total"].to_numpy()
+        if self.calibration == "logistic":
+            return self._proba(self.calibrator_.predict_proba(total.reshape(-1, 1))[:, 1])
+        return self._proba(self.calibrator_.predict(total))

@@ -1,0 +1,48 @@
+"""The MLflow model: any MLflow consumer calling `predict` gets the PD and grade our own code gives."""
+from __future__ import annotations
+
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel
+from mlflow.types import ColSpec, Schema
+
+from features.catalogue import Catalogue
+from model.grades import GradeScale
+
+
+class PDModel(PythonModel):
+    """Wraps a fitted innoscore estimator; `predict` returns firm id (if given), pd and grade."""
+
+    def __init__(self, estimator, catalogue: Catalogue, grade_scale: GradeScale, kind: str):
+        self.estimator = estimator
+        self.catalogue = catalogue
+        self.grade_scale = grade_scale
+        self.kind = kind
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        frame = pd.DataFrame(model_input)
+        pd_values = self.estimator.predict_pd(frame)
+        out = pd.DataFrame({"pd": pd_values, "grade": self.grade_scale.assign(pd_values)})
+        id_col = self.catalogue.dataset.id_column
+        if id_col in frame:
+            out.insert(0, id_col, frame[id_col].astype(str).to_numpy())
+        return out
+
+
+def model_signature(catalogue: Catalogue) -> ModelSignature:
+    cols = [ColSpec("string", catalogue.dataset.id_column, required=False)]
+    cols += [ColSpec("string" if i.type == "categorical" else "double", i.id, required=False)
+             for i in catalogue.indicators]
+    out = [ColSpec("string", catalogue.dataset.id_column, required=False), ColSpec("double", "pd"),
+           ColSpec("string", "grade")]
+    return ModelSignature(inputs=Schema(cols), outputs=Schema(out))
+
+
+def input_example(data: pd.DataFrame, catalogue: Catalogue, n: int = 3) -> pd.DataFrame:
+    cols = [catalogue.dataset.id_column, *catalogue.indicator_ids]
+    example = data[cols].head(n).copy()
+    for ind in catalogue.indicators:
+        if ind.type != "categorical":
+            example[ind.id] = example[ind.id].astype(float)
+    example[catalogue.dataset.id_column] = example[catalogue.dataset.id_column].astype(str)
+    return example

@@ -1,0 +1,60 @@
+"""MLflow set-up and run bookkeeping: local SQLite under mlruns/ by default, a server if configured."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+
+def configure_mlflow(tracking_uri: str | None = None) -> str:
+    """Point MLflow at `tracking_uri` (default: MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)."""
+    from innoscore.paths import tracking_uri as default_uri
+
+    uri = tracking_uri or default_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def artifact_root(uri: str) -> str | None:
+    """Artifacts beside a local SQLite store (<db dir>/artifacts); a server decides its own."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+    return None
+
+
+def ensure_experiment(name: str) -> str:
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    root = artifact_root(mlflow.get_tracking_uri())
+    location = f"{root}/{name}" if root else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def data_fingerprint(data: pd.DataFrame) -> str:
+    """A content hash of the data (values and column names), recorded with every run and model."""
+    h = hashlib.sha256(",".join(map(str, data.columns)).encode())
+    h.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def git_commit() -> str:
+    from innoscore.paths import PROJECT_ROOT
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             timeout=5)
+        commit = out.stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return (commit + ("-dirty" if dirty else "")) if commit else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

@@ -1,0 +1,274 @@
+"""Train the expert scorecard, the WoE scorecard and LightGBM out of time; log, register, compare.
+
+`train_models` is what `innoscore train` and the notebooks call.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from features.catalogue import Catalogue
+from features.validation import ValidationReport, validate_frame
+from model.config import TrainingConfig
+from model.evaluation import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
+from model.expert_scorecard import ExpertScorecard
+from model.lightgbm_pd import LightGBMPD
+from model.plots import calibration_plot, ks_plot, roc_plot, score_distribution_plot
+from model.pyfunc import PDModel, input_example, model_signature
+from model.split import OutOfTimeSplit, out_of_time_split
+from model.tracking import configure_mlflow, data_fingerprint, ensure_experiment, git_commit
+from model.tuning import tune_lightgbm
+from model.woe_scorecard import WoEScorecard
+
+MODEL_NAMES = ("expert_scorecard", "woe_scorecard", "lightgbm")
+WINDOWS = ("train", "valid", "test")
+_PIP = ["mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "scipy", "optbinning", "pydantic", "pyyaml", "shap"]
+
+
+class DataValidationError(ValueError):
+    """Training data that fails the catalogue's validation; carries the report."""
+
+    def __init__(self, report: ValidationReport):
+        super().__init__(report.to_text())
+        self.report = report
+
+
+@dataclass
+class TrainingResult:
+    metrics: dict
+    split: OutOfTimeSplit
+    models: dict
+    parent_run_id: str | None = None
+    child_run_ids: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    data_fingerprint: str = ""
+
+    def metrics_json(self) -> dict:
+        """The `--metrics-out` document: split and per-model metrics by window."""
+        return {"split": self.split.summary(), "models": self.metrics}
+
+
+def build_models(catalogue: Catalogue, config: TrainingConfig) -> dict:
+    lg = config.lightgbm
+    return {
+        "expert_scorecard": ExpertScorecard(catalogue, calibration=config.expert_scorecard.get("calibration", "logistic"),
+                                            grade_scale=config.grade_scale),
+        "woe_scorecard": WoEScorecard(catalogue, grade_scale=config.grade_scale,
+                                      **{k: v for k, v in config.woe_scorecard.items()}),
+        "lightgbm": LightGBMPD(catalogue, config.features, params=dict(lg.get("params", {})),
+                               n_estimators=lg.get("n_estimators", 2000), learning_rate=lg.get("learning_rate", 0.05),
+                               early_stopping_rounds=lg.get("early_stopping_rounds", 100),
+                               num_threads=lg.get("num_threads", 2), seed=config.seed,
+                               calibration=lg.get("calibration", "platt"), grade_scale=config.grade_scale),
+    }
+
+
+def _evaluate(pd_by_window: dict, y: np.ndarray, split: OutOfTimeSplit) -> dict:
+    return {w: headline_metrics(y[getattr(split, w)], pd_by_window[w]) for w in WINDOWS}
+
+
+def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig,
+                     progress: Callable[[str], None] = lambda msg: None) -> TrainingResult:
+    """Fit the three models on the out-of-time split and evaluate them (no MLflow)."""
+    ds = catalogue.dataset
+    split = out_of_time_split(data, catalogue, config.split)
+    y = data[ds.target_column].to_numpy().astype(int)
+    tr, va = split.train, split.valid
+    models = build_models(catalogue, config)
+    metrics, pds = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        progress("expert scorecard / 专家评分卡")
+        models["expert_scorecard"].fit(data[tr], y[tr])
+        progress("WoE scorecard (optbinning) / WoE评分卡")
+        models["woe_scorecard"].fit(data[tr], y[tr])
+        lgbm = models["lightgbm"]
+        search = config.lightgbm.get("search", {})
+        n_trials = int(search.get("n_trials", 0))
+        progress(f"LightGBM search, {n_trials} trials / 超参数搜索")
+        best, best_auc, trials = tune_lightgbm(
+            lgbm, data[tr], y[tr], data[va], y[va], search.get("space", {}), n_trials,
+            on_trial=lambda i, n, auc: progress(f"LightGBM trial {i}/{n}: valid AUC {auc:.4f}"))
+        lr = best.pop("learning_rate", lgbm.learning_rate)
+        lgbm.set_params(params=best, learning_rate=lr)
+        progress("LightGBM final fit and calibration / 最终训练与校准")
+        lgbm.fit(data[tr], y[tr], eval_set=(data[va], y[va]))
+        lgbm.search_trials_ = trials
+        lgbm.search_best_valid_auc_ = best_auc
+    for name, model in models.items():
+        pds[name] = {w: model.predict_pd(data[getattr(split, w)]) for w in WINDOWS}
+        metrics[name] = _evaluate(pds[name], y, split)
+    if ds.truth_column and ds.truth_column in data:
+        truth = data[ds.truth_column].to_numpy(dtype=float)
+        pds["oracle"] = {w: truth[getattr(split, w)] for w in WINDOWS}
+        metrics["oracle"] = _evaluate(pds["oracle"], y, split)
+        for name in MODEL_NAMES:
+            for w in WINDOWS:
+                metrics[name][w]["auc_gap_to_oracle"] = metrics["oracle"][w]["auc"] - metrics[name][w]["auc"]
+    result = TrainingResult(metrics=metrics, split=split, models=models)
+    result.pds = pds
+    return result
+
+
+def comparison_table(metrics: dict, window: str = "test") -> pd.DataFrame:
+    rows = {name: {k: m[window].get(k) for k in (*HEADLINE_METRICS, "auc_gap_to_oracle")}
+            for name, m in metrics.items()}
+    return pd.DataFrame(rows).T.rename_axis("model")
+
+
+def _log_figures(y_test: np.ndarray, pd_test: dict, prefix: str = "plots") -> None:
+    figs = {"roc.png": roc_plot(y_test, pd_test), "calibration.png": calibration_plot(y_test, pd_test)}
+    if len(pd_test) == 1:
+        (p,) = pd_test.values()
+        figs["ks.png"] = ks_plot(y_test, p)
+        figs["score_distribution.png"] = score_distribution_plot(y_test, p)
+    for fname, fig in figs.items():
+        mlflow.log_figure(fig, f"{prefix}/{fname}")
+        plt.close(fig)
+
+
+def _flat_params(model) -> dict:
+    out = {}
+    for k, v in model.get_params(deep=False).items():
+        if k in ("catalogue", "grade_scale", "feature_config"):
+            continue
+        if isinstance(v, dict):
+            out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            out[k] = v
+    return out
+
+
+def _pip_requirements() -> list[str]:
+    return [f"{p}=={pkg_version(p)}" for p in _PIP]
+
+
+def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig | None = None,
+                 experiment: str | None = None, tracking_uri: str | None = None, register: bool = True,
+                 progress: Callable[[str], None] = lambda msg: None, extra_hook=None) -> TrainingResult:
+    """Validate, fit, evaluate, then log a parent run with one child run per model and register them."""
+    from innoscore.paths import PROJECT_ROOT
+
+    config = config or TrainingConfig.load()
+    progress("validating data / 数据校验")
+    data, report = validate_frame(data, catalogue, require_target=True)
+    if not report.ok:
+        raise DataValidationError(report)
+    result = fit_and_evaluate(data, catalogue, config, progress)
+    fingerprint = data_fingerprint(data)
+    result.data_fingerprint = fingerprint
+    ds = catalogue.dataset
+    y = data[ds.target_column].to_numpy().astype(int)
+    test = result.split.test
+
+    progress("logging to MLflow / 记录到MLflow")
+    configure_mlflow(tracking_uri)
+    experiment = experiment or config.experiment
+    exp_id = ensure_experiment(experiment)
+    client = MlflowClient()
+    tags = {"data_fingerprint": fingerprint, "catalogue_version": catalogue.version,
+            "catalogue_fingerprint": catalogue.fingerprint(), "git_commit": git_commit(),
+            "mlflow.source.git.commit": git_commit(), "n_rows": str(len(data))}
+    with mlflow.start_run(experiment_id=exp_id, run_name="innoscore-training", tags={**tags, "role": "parent"}) as parent:
+        result.parent_run_id = parent.info.run_id
+        mlflow.log_params({f"split.{k}": v for k, v in result.split.summary().items()})
+        mlflow.log_params({"seed": config.seed, "search.n_trials": config.lightgbm.get("search", {}).get("n_trials", 0)})
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            (tmp / "metrics.json").write_text(json.dumps(result.metrics_json(), indent=2), encoding="utf-8")
+            comparison_table(result.metrics).to_csv(tmp / "comparison_test.csv")
+            psi = psi_table(data[result.split.train], data[test], catalogue.indicator_ids)
+            psi.rename("psi").to_csv(tmp / "psi_indicators_train_vs_test.csv")
+            mlflow.log_artifacts(tmp, "evaluation")
+        for path in config.source_paths:
+            mlflow.log_artifact(str(path), "config")
+        mlflow.log_text(catalogue.model_dump_json(indent=2), "config/catalogue.json")
+        mlflow.log_metric("psi_indicator_max", float(psi.max()))
+        if "oracle" in result.metrics:
+            for w in WINDOWS:
+                mlflow.log_metrics({f"oracle_{w}_{k}": result.metrics["oracle"][w][k] for k in HEADLINE_METRICS})
+        for name in MODEL_NAMES:
+            model = result.models[name]
+            with mlflow.start_run(experiment_id=exp_id, run_name=name, nested=True,
+                                  tags={**tags, "role": "model", "model_kind": name}) as child:
+                result.child_run_ids[name] = child.info.run_id
+                mlflow.log_params(_flat_params(model))
+                for w in WINDOWS:
+                    mlflow.log_metrics({f"{w}_{k}": v for k, v in result.metrics[name][w].items()
+                                        if isinstance(v, float)})
+                p_test = result.pds[name]["test"]
+                psi_score = psi_table(pd.DataFrame({"pd": result.pds[name]["train"]}),
+                                      pd.DataFrame({"pd": p_test}), ["pd"])["pd"]
+                mlflow.log_metric("psi_pd_train_vs_test", psi_score)
+                curves = {name: p_test}
+                if "oracle" in result.pds:
+                    curves["oracle"] = result.pds["oracle"]["test"]
+                _log_figures(y[test], {name: p_test})
+                _log_figures(y[test], curves, prefix="plots/vs_oracle")
+                mlflow.log_table(grade_table(y[test], p_test, config.grade_scale), "evaluation/grades_test.json")
+                if name == "lightgbm":
+                    mlflow.log_metric("best_iteration", model.best_iteration_)
+                    if model.search_trials_:
+                        mlflow.log_table(pd.DataFrame(model.search_trials_), "search/trials.json")
+                    mlflow.log_dict({"a": model.calibration_[0], "b": model.calibration_[1],
+                                     "formula": "PD = 1 / (1 + exp(-(a + b * raw_log_odds)))"},
+                                    "calibration.json")
+                if extra_hook is not None:
+                    extra_hook(name, model, data, result)
+                registered_name = config.registry.get(name) if register else None
+                info = mlflow.pyfunc.log_model(
+                    name="model", python_model=PDModel(model, catalogue, config.grade_scale, name),
+                    signature=model_signature(catalogue), input_example=input_example(data[test], catalogue),
+                    code_paths=[str(PROJECT_ROOT / "features"), str(PROJECT_ROOT / "src" / "model")],
+                    pip_requirements=_pip_requirements(), registered_model_name=registered_name)
+                if registered_name:
+                    version = str(info.registered_model_version)
+                    alias = config.registry.get("new_version_alias", "challenger")
+                    client.set_registered_model_alias(registered_name, alias, version)
+                    vtags = {**tags, "run_id": child.info.run_id, "parent_run_id": parent.info.run_id,
+                             "model_kind": name, **{f"test_{k}": f"{result.metrics[name]['test'][k]:.6f}"
+                                                    for k in HEADLINE_METRICS}}
+                    for k, v in vtags.items():
+                        client.set_model_version_tag(registered_name, version, k, v)
+                    result.versions[name] = (registered_name, version)
+    progress("done / 完成")
+    return result
+
+
+def stored_comparison(experiment: str, tracking_uri: str | None = None, run_id: str | None = None) -> tuple[dict, str]:
+    """Rebuild the metrics document of a training run (latest by default) from MLflow's stored runs."""
+    configure_mlflow(tracking_uri)
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise ValueError(f"no MLflow experiment named '{experiment}'")
+    if run_id is None:
+        parents = client.search_runs([exp.experiment_id], "tags.role = 'parent'", order_by=["attributes.start_time DESC"],
+                                     max_results=1)
+        if not parents:
+            raise ValueError(f"experiment '{experiment}' has no training runs")
+        run_id = parents[0].info.run_id
+    children = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'")
+    metrics: dict = {}
+    parent = client.get_run(run_id)
+    for child in children:
+        name = child.data.tags.get("model_kind")
+        metrics[name] = {w: {k: child.data.metrics.get(f"{w}_{k}") for k in (*HEADLINE_METRICS, "auc_gap_to_oracle")
+                             if f"{w}_{k}" in child.data.metrics} for w in WINDOWS}
+    if any(k.startswith("oracle_") for k in parent.data.metrics):
+        metrics["oracle"] = {w: {k: parent.data.metrics.get(f"oracle_{w}_{k}") for k in HEADLINE_METRICS}
+                             for w in WINDOWS}
+    ordered = {k: metrics[k] for k in (*MODEL_NAMES, "oracle") if k in metrics}
+    return ordered, run_id
