@@ -180,6 +180,9 @@ class Catalogue(_Strict):
             raise ValueError(f"indicator ids {sorted(clash)} clash with dataset columns")
         return self
 
+    def __repr__(self) -> str:
+        return f"Catalogue(version={self.version!r}, indicators={len(self.indicators)})"
+
     @cached_property
     def by_id(self) -> dict[str, Indicator]:
         return {i.id: i for i in self.indicators}

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from features.catalogue import Catalogue
@@ -35,6 +37,8 @@ class CatalogueClassifier(ClassifierMixin, BaseEstimator):
             if missing:
                 raise ValueError(f"input lacks indicator column(s) {missing[:5]}{'...' if len(missing) > 5 else ''}")
             return X
+        if sparse.issparse(X):
+            raise TypeError("sparse input is not supported: pass firm rows as a DataFrame or dense array")
         arr = np.asarray(X)
         if arr.ndim != 2 or arr.shape[1] != len(ids):
             raise ValueError(f"expected a 2-D array with {len(ids)} indicator columns in catalogue order, "
@@ -42,11 +46,18 @@ class CatalogueClassifier(ClassifierMixin, BaseEstimator):
         return pd.DataFrame(arr, columns=ids)
 
     def _start_fit(self, X, y):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         X = self._as_frame(X)
         y = np.asarray(y)
+        if y.ndim != 1:
+            y = np.ravel(y)
+        check_classification_targets(y)
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
         self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"Classifier can't train when only one class is present: {self.classes_.tolist()}")
         if len(self.classes_) != 2 or not set(self.classes_.tolist()) <= {0, 1}:
             raise ValueError(f"y must be binary 0/1 (1 = default), got classes {self.classes_.tolist()}")
         self.n_features_in_ = len(self.catalogue.indicator_ids)

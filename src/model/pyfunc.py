@@ -5,9 +5,11 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
 
 from features.catalogue import Catalogue
 from model.grades import GradeScale
+from model.scoring import score_frame
 
 
 class PDModel(PythonModel):
@@ -20,19 +22,15 @@ class PDModel(PythonModel):
         self.kind = kind
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        frame = pd.DataFrame(model_input)
-        pd_values = self.estimator.predict_pd(frame)
-        out = pd.DataFrame({"pd": pd_values, "grade": self.grade_scale.assign(pd_values)})
-        id_col = self.catalogue.dataset.id_column
-        if id_col in frame:
-            out.insert(0, id_col, frame[id_col].astype(str).to_numpy())
-        return out
+        """Validates the rows with the catalogue (raising InvalidFirmData naming firm and field), then scores."""
+        return score_frame(pd.DataFrame(model_input), self.estimator, self.catalogue, self.grade_scale)
 
 
 def model_signature(catalogue: Catalogue) -> ModelSignature:
+    """Indicator inputs are typed `Any`: MLflow would refuse integer JSON for a double column, and the
+    catalogue's own validation (inside `predict`) is the one place that checks types and ranges."""
     cols = [ColSpec("string", catalogue.dataset.id_column, required=False)]
-    cols += [ColSpec("string" if i.type == "categorical" else "double", i.id, required=False)
-             for i in catalogue.indicators]
+    cols += [ColSpec(AnyType(), i.id, required=False) for i in catalogue.indicators]
     out = [ColSpec("string", catalogue.dataset.id_column, required=False), ColSpec("double", "pd"),
            ColSpec("string", "grade")]
     return ModelSignature(inputs=Schema(cols), outputs=Schema(out))
