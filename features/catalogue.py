@@ -140,6 +140,11 @@ class DatasetColumns(_Strict):
     target_column: str | None = None
     truth_column: str | None = None
     context_columns: list[str] = Field(default_factory=list)
+    context_labels: dict[str, Text] = Field(default_factory=dict)
+
+    def context_label(self, column: str, lang: str) -> str:
+        label = self.context_labels.get(column)
+        return getattr(label, lang) if label else column
 
 
 class Catalogue(_Strict):
@@ -182,6 +187,11 @@ class Catalogue(_Strict):
 
     def __repr__(self) -> str:
         return f"Catalogue(version={self.version!r}, indicators={len(self.indicators)})"
+
+    def __reduce__(self):
+        # Pickle as plain data, re-checked on load: a model stored before a new optional field was
+        # added to the catalogue format still loads in newer code.
+        return (Catalogue.model_validate, (self.model_dump(mode="json"),))
 
     @cached_property
     def by_id(self) -> dict[str, Indicator]:

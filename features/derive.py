@@ -120,8 +120,14 @@ class FeatureSet:
         return pd.DataFrame(out, index=data.index)
 
     def sources_matrix(self) -> pd.DataFrame:
-        """Share of each feature's contribution that goes to each indicator (rows sum to 1)."""
+        """Share of each feature's contribution that goes to each indicator (rows sum to 1).
+
+        A ratio is shared equally by its two indicators; a category sub-score by its indicators in
+        proportion to their expert points, their weight in the bank's own system.
+        """
         m = pd.DataFrame(0.0, index=self.names, columns=self.catalogue.indicator_ids)
         for f in self.features:
-            m.loc[f.id, list(f.sources)] = 1.0 / len(f.sources)
+            weights = np.array([self.catalogue.by_id[s].points if f.kind == "category_points" else 1.0
+                                for s in f.sources])
+            m.loc[f.id, list(f.sources)] = weights / weights.sum()
         return m

@@ -129,6 +129,7 @@ def train(
 
     from features.validation import DataReadError, read_table
     from model.config import TrainingConfig
+    from model.fidelity import load_truth
     from model.training import DataValidationError, train_models
 
     cat = _catalogue(catalogue)
@@ -141,6 +142,7 @@ def train(
     try:
         with console.status("training / 训练中") as status:
             result = train_models(frame, cat, cfg, experiment=experiment,
+                                  truth=load_truth(data, cat.dataset.id_column),
                                   progress=lambda msg: (status.update(msg), console.log(msg, log_locals=False)))
     except DataValidationError as exc:
         err_console.print(exc.report.to_text())
@@ -151,6 +153,9 @@ def train(
         metrics_out.parent.mkdir(parents=True, exist_ok=True)
         metrics_out.write_text(json.dumps(result.metrics_json(), indent=2), encoding="utf-8")
     _print_comparison(result.metrics, f"innoscore: out-of-time comparison (run {result.parent_run_id})")
+    if result.fidelity:
+        console.print("explanation fidelity vs the true contributions (test window) / 解释与真实贡献的一致性: "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in result.fidelity.items()))
     for name, (reg, version) in result.versions.items():
         console.print(f"registered {name}: models:/{reg}/{version} (alias @{cfg.registry.get('new_version_alias', 'challenger')})")
 
@@ -188,6 +193,67 @@ def promote(
     except RegistryError as exc:
         fail(str(exc))
     console.print(f"models:/{name}@{alias} -> version {resolved.version} (run {resolved.run_id})")
+
+
+DEFAULT_MODEL_URI = "models:/innoscore-pd@champion"
+
+
+@app.command()
+def explain(
+    data: Path = typer.Option(..., "--data", help="Firm data, CSV or Parquet / 企业数据"),
+    firm_id: Optional[str] = typer.Option(None, "--firm-id", help="The firm to report on / 企业编号"),
+    all_firms: bool = typer.Option(False, "--all", help="Every firm in the file: a meeting pack / 全部企业"),
+    model_uri: str = typer.Option(DEFAULT_MODEL_URI, "--model-uri", help="Registered model / 模型URI"),
+    lang: str = typer.Option("zh", "--lang", help="zh | en / 报告语言"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report file (.html) for --firm-id / 报告文件"),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for --all, with index.html / 输出目录"),
+    top_k: int = typer.Option(5, "--top-k", min=1, max=20, help="Reasons each way / 每方向原因数"),
+) -> None:
+    """Committee report(s) with SHAP reasons in Chinese or English / 生成授信评审报告."""
+    from features.validation import DataReadError, read_table, validate_frame
+    from model.registry import RegistryError, load_pd_model
+    from model.report import ModelInfo, write_reports
+
+    if lang not in ("zh", "en"):
+        fail(f"--lang must be zh or en, got '{lang}'")
+    if all_firms == (firm_id is not None):
+        fail("give exactly one of --firm-id ID or --all")
+    if firm_id is not None and out is None:
+        fail("--firm-id needs --out PATH.html")
+    if all_firms and out_dir is None:
+        fail("--all needs --out-dir DIR")
+    _quiet_mlflow()
+    from model.tracking import configure_mlflow
+
+    configure_mlflow()
+    try:
+        wrapper, version = load_pd_model(model_uri)
+    except RegistryError as exc:
+        fail(str(exc))
+    if not hasattr(wrapper.estimator, "booster_"):
+        fail(f"{model_uri} is a {wrapper.kind}; explanations need the LightGBM model")
+    try:
+        frame = read_table(data)
+    except DataReadError as exc:
+        fail(str(exc))
+    id_col = wrapper.catalogue.dataset.id_column
+    if id_col not in frame:
+        fail(f"{data} has no id column '{id_col}'")
+    if firm_id is not None:
+        frame = frame[frame[id_col].astype(str) == firm_id]
+        if frame.empty:
+            fail(f"firm '{firm_id}' not found in {data} / 未找到该企业")
+    rows, report = validate_frame(frame, wrapper.catalogue)
+    if not report.ok:
+        err_console.print(report.to_text())
+        raise typer.Exit(EXIT_INVALID)
+    info = ModelInfo(name=version.name, version=version.version, run_id=version.run_id,
+                     data_fingerprint=version.tags.get("data_fingerprint", "unknown"),
+                     catalogue_version=version.tags.get("catalogue_version", wrapper.catalogue.version))
+    with console.status(f"writing {len(rows):,} report(s) / 生成报告"):
+        written = write_reports(rows, wrapper, info, out_dir=out_dir if all_firms else None,
+                                out=out if not all_firms else None, lang=lang, top_k=top_k)
+    console.print(f"wrote {len(written)} file(s): {written[-1]}" if all_firms else f"wrote {written[0]}")
 
 
 @app.command()

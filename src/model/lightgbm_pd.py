@@ -72,6 +72,8 @@ class LightGBMPD(CatalogueClassifier):
         self.booster_ = lgb.train(self.booster_params(self.feature_set_), train,
                                   num_boost_round=self.n_estimators, valid_sets=valid_sets, callbacks=callbacks)
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
+        # Where each indicator's values lie in the training window: explanations place a firm among its peers.
+        self.indicator_quantiles_ = self.feature_set_.indicator_values(X).quantile(np.linspace(0, 1, 101))
         Xc, yc = (eval_set if eval_set is not None else (X, y))
         raw = self.decision_function(Xc)
         if self.calibration == "platt":

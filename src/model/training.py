@@ -23,6 +23,9 @@ from features.validation import ValidationReport, validate_frame
 from model.config import TrainingConfig
 from model.evaluation import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
 from model.expert_scorecard import ExpertScorecard
+from model.explanation import explain
+from model.fidelity import explanation_fidelity
+from model.global_explanation import beeswarm_plot, category_importance_plot
 from model.lightgbm_pd import LightGBMPD
 from model.plots import calibration_plot, ks_plot, roc_plot, score_distribution_plot
 from model.pyfunc import PDModel, input_example, model_signature
@@ -53,6 +56,7 @@ class TrainingResult:
     child_run_ids: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     data_fingerprint: str = ""
+    fidelity: dict = field(default_factory=dict)
 
     def metrics_json(self) -> dict:
         """The `--metrics-out` document: split and per-model metrics by window."""
@@ -157,8 +161,13 @@ def _pip_requirements() -> list[str]:
 
 def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig | None = None,
                  experiment: str | None = None, tracking_uri: str | None = None, register: bool = True,
-                 progress: Callable[[str], None] = lambda msg: None, extra_hook=None) -> TrainingResult:
-    """Validate, fit, evaluate, then log a parent run with one child run per model and register them."""
+                 progress: Callable[[str], None] = lambda msg: None,
+                 truth: pd.DataFrame | None = None) -> TrainingResult:
+    """Validate, fit, evaluate, then log a parent run with one child run per model and register them.
+
+    `truth`: the generator's true per-category log-odds (keyed by the id column); when given, the
+    fidelity of LightGBM's explanations is measured against it and logged.
+    """
     from innoscore.paths import PROJECT_ROOT
 
     config = config or TrainingConfig.load()
@@ -225,8 +234,9 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                     mlflow.log_dict({"a": model.calibration_[0], "b": model.calibration_[1],
                                      "formula": "PD = 1 / (1 + exp(-(a + b * raw_log_odds)))"},
                                     "calibration.json")
-                if extra_hook is not None:
-                    extra_hook(name, model, data, result)
+                if name == "lightgbm":
+                    progress("explaining the test window / 测试集解释")
+                    result.fidelity = log_global_explanations(model, data[test], catalogue, truth)
                 registered_name = config.registry.get(name) if register else None
                 info = mlflow.pyfunc.log_model(
                     name="model", python_model=PDModel(model, catalogue, config.grade_scale, name),
@@ -245,6 +255,27 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                     result.versions[name] = (registered_name, version)
     progress("done / 完成")
     return result
+
+
+def log_global_explanations(model: LightGBMPD, rows: pd.DataFrame, catalogue: Catalogue,
+                            truth: pd.DataFrame | None, max_rows: int = 20_000) -> dict:
+    """Beeswarm and category-importance plots, and fidelity against the truth when known."""
+    rows = rows.iloc[:max_rows]
+    expl = explain(model, rows)
+    for fname, fig in {"shap_beeswarm.png": beeswarm_plot(expl),
+                       "category_importance.png": category_importance_plot(expl, catalogue)}.items():
+        mlflow.log_figure(fig, f"explanations/{fname}")
+        plt.close(fig)
+    if truth is None:
+        return {}
+    id_col = catalogue.dataset.id_column
+    aligned = truth.set_index(id_col).reindex(rows[id_col].astype(str))
+    if aligned.isna().any().any():
+        return {}
+    medians = model.indicator_quantiles_.loc[0.5]
+    fidelity = explanation_fidelity(expl, aligned.reset_index(drop=True), catalogue, medians)
+    mlflow.log_metrics({f"fidelity_{k}": v for k, v in fidelity.items()})
+    return fidelity
 
 
 def stored_comparison(experiment: str, tracking_uri: str | None = None, run_id: str | None = None) -> tuple[dict, str]:

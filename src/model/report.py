@@ -1,0 +1,193 @@
+"""Committee reports: one self-contained, printable HTML page per firm, and an index for a meeting pack."""
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from features.catalogue import Catalogue
+from model.expert_scorecard import category_points
+from model.explanation import Explanations, explain
+from model.reasons import firm_reasons, format_value
+
+LABELS = {
+    "zh": {"title": "科创企业授信评审报告", "generated": "生成于", "profile": "企业概况", "decision": "评级结论",
+           "pd": "违约概率 (12个月)", "grade": "信用等级", "expert_score": "专家评分卡得分", "portfolio_pd": "组合平均违约概率",
+           "reasons": "主要原因", "raising": "推高风险的因素", "lowering": "降低风险的因素", "none": "无",
+           "categories": "四大类指标：模型与专家评分卡对照", "category": "指标大类", "model_effect": "模型影响 (对数几率)",
+           "expert_points": "专家评分卡得分", "agreement": "是否一致", "agree": "一致", "differ": "不一致",
+           "waterfall": "违约风险构成 (瀑布图)", "base": "组合基准", "others": "其余指标", "final": "本企业",
+           "waterfall_note": "条形为各指标对违约对数几率的SHAP贡献：红色推高风险，绿色降低风险；基准为训练样本平均。",
+           "provenance": "模型与数据来源", "model": "模型", "version": "注册版本", "run": "训练运行", "data": "数据指纹",
+           "catalogue": "指标目录版本", "firm_id": "企业编号", "date": "申请日期", "index_title": "授信评审会材料"},
+    "en": {"title": "Tech-SME credit committee report", "generated": "generated", "profile": "Firm profile",
+           "decision": "Rating", "pd": "Probability of default (12 months)", "grade": "Grade",
+           "expert_score": "Expert scorecard points", "portfolio_pd": "Portfolio average PD", "reasons": "Main reasons",
+           "raising": "Raising risk", "lowering": "Lowering risk", "none": "none",
+           "categories": "The four categories: model vs expert scorecard", "category": "Category",
+           "model_effect": "Model effect (log-odds)", "expert_points": "Expert points", "agreement": "Agreement",
+           "agree": "agree", "differ": "differ", "waterfall": "What drives the risk (waterfall)",
+           "base": "portfolio base", "others": "other indicators", "final": "this firm",
+           "waterfall_note": "Bars are SHAP contributions to the log-odds of default: red raises risk, green lowers it; the base is the training average.",
+           "provenance": "Model and data", "model": "Model", "version": "Registered version", "run": "Training run",
+           "data": "Data fingerprint", "catalogue": "Catalogue version", "firm_id": "Firm id",
+           "date": "Application date", "index_title": "Credit committee meeting pack"},
+}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: str
+    run_id: str
+    data_fingerprint: str
+    catalogue_version: str
+
+
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("model", "templates"), autoescape=select_autoescape(["html", "j2"]))
+
+
+def _bar_svg(rows: list[tuple[str, float, float, str, str]], width: int = 900, row_h: int = 24,
+             label_w: int = 300, axis: float = 0.0) -> str:
+    """Horizontal bars from start to end on a shared axis: (label, start, end, colour, value text) per row;
+    a dashed line marks `axis`."""
+    lo = min([axis] + [min(s, e) for _, s, e, _, _ in rows])
+    hi = max([axis] + [max(s, e) for _, s, e, _, _ in rows])
+    span = (hi - lo) or 1.0
+    plot_w = width - label_w - 70
+
+    def x(v):
+        return label_w + (v - lo) / span * plot_w
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {width} {row_h * len(rows) + 10}" role="img">']
+    parts.append(f'<line x1="{x(axis):.1f}" y1="0" x2="{x(axis):.1f}" y2="{row_h * len(rows)}" stroke="#8a97a6" '
+                 'stroke-dasharray="3,3"/>')
+    for k, (label, start, end, colour, text) in enumerate(rows):
+        y = k * row_h + 4
+        left, right = sorted((x(start), x(end)))
+        parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" font-size="12">{html.escape(label)}</text>')
+        parts.append(f'<rect x="{left:.1f}" y="{y}" width="{max(right - left, 1.5):.1f}" height="{row_h - 8}" fill="{colour}"/>')
+        parts.append(f'<text x="{right + 5:.1f}" y="{y + 13}" font-size="11" fill="#3c4a59">{html.escape(text)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _waterfall(expl: Explanations, i: int, catalogue: Catalogue, lang: str, top_n: int = 10) -> str:
+    L = LABELS[lang]
+    contrib = expl.indicators.iloc[i]
+    top = contrib.abs().sort_values(ascending=False).index[:top_n]
+    base, final = expl.base_value, float(expl.raw_log_odds[i])
+    rows, level = [(L["base"], base, base, "#8a97a6", f"{base:+.2f}")], base
+    steps = [(catalogue.by_id[ind_id].name(lang), float(contrib[ind_id])) for ind_id in top]
+    steps.append((L["others"], float(contrib.drop(top).sum())))
+    for label, c in steps:
+        rows.append((label, level, level + c, "#c0392b" if c > 0 else "#2e8b57", f"{c:+.2f}"))
+        level += c
+    rows.append((L["final"], final, final, "#2a5d8f", f"{final:+.2f}"))
+    return _bar_svg(rows, axis=base)
+
+
+def _category_rows(expl: Explanations, i: int, catalogue: Catalogue, points: pd.Series, lang: str) -> list[dict]:
+    L = LABELS[lang]
+    rows = []
+    for c in catalogue.categories:
+        share = 100 * points[c.id] / c.points if c.points else 0.0
+        contribution = float(expl.categories.iloc[i][c.id])
+        # The expert view calls a category strong above 60% of its points; the model, when it lowers risk.
+        agree = (share >= 60) == (contribution <= 0)
+        rows.append({"id": c.id, "name": c.name_zh if lang == "zh" else c.name_en, "contribution": contribution,
+                     "points": float(points[c.id]), "max_points": c.points, "share": share,
+                     "agreement": L["agree"] if agree else L["differ"]})
+    return rows
+
+
+def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Catalogue, quantiles: pd.DataFrame,
+                       grade: str, grade_text: str, model: ModelInfo, lang: str = "zh", top_k: int = 5) -> str:
+    """The HTML page for the firm in row `i` of `expl`."""
+    if lang not in LABELS:
+        raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
+    L = LABELS[lang]
+    ds = catalogue.dataset
+    reasons = firm_reasons(expl, i, catalogue, quantiles, top_k)
+    for r in reasons["risk_raising"] + reasons["risk_lowering"]:
+        r["text"] = r[f"text_{lang}"]
+    points = category_points(row.to_frame().T, catalogue).iloc[0]
+    profile = [(L["firm_id"], str(row[ds.id_column]))]
+    if ds.date_column and ds.date_column in row:
+        profile.append((L["date"], str(pd.Timestamp(row[ds.date_column]).date())))
+    profile += [(ds.context_label(col, lang), str(row[col])) for col in ds.context_columns
+                if col in row and pd.notna(row[col])]
+    a, b = expl.calibration
+    calibration_note = (
+        f"PD = 1 / (1 + exp(-({a:.3f} + {b:.3f} × raw log-odds))); "
+        + ("解释在模型原始对数几率空间内可加：基准 + 各贡献之和 = 原始对数几率；校准后每项贡献对违约对数几率的影响为其乘以 "
+           f"{b:.3f}。" if lang == "zh" else
+           f"explanations add up in the model's raw log-odds: base + contributions = raw log-odds; after calibration "
+           f"each contribution moves the log-odds of default by {b:.3f} times its value."))
+    context = {
+        "lang": lang, "L": L, "firm_id": str(row[ds.id_column]), "catalogue_name": catalogue.name_zh if lang == "zh" else catalogue.name_en,
+        "generated_at": dt.date.today().isoformat(), "profile": profile,
+        "pd_text": f"{100 * expl.pd[i]:.2f}%", "grade": grade, "grade_text": grade_text,
+        "expert_total": f"{points['total']:.1f}", "expert_max": f"{catalogue.max_points:g}",
+        "base_pd_text": f"{100 * float(1 / (1 + np.exp(-(a + b * expl.base_value)))):.2f}%",
+        "reasons": reasons, "category_rows": _category_rows(expl, i, catalogue, points, lang),
+        "category_svg": _bar_svg([(c.name_zh if lang == "zh" else c.name_en, 0.0, v,
+                                   "#c0392b" if v > 0 else "#2e8b57", f"{v:+.2f}")
+                                  for c in catalogue.categories for v in [float(expl.categories.iloc[i][c.id])]]),
+        "waterfall_svg": _waterfall(expl, i, catalogue, lang),
+        "provenance": [(L["model"], model.name), (L["version"], model.version), (L["run"], model.run_id),
+                       (L["data"], model.data_fingerprint), (L["catalogue"], model.catalogue_version)],
+        "calibration_note": calibration_note,
+    }
+    return _env().get_template("report.html.j2").render(**context)
+
+
+def render_index(entries: list[dict], model: ModelInfo, lang: str) -> str:
+    L = LABELS[lang]
+    rows = "".join(
+        f'<tr><td><a href="{html.escape(e["file"])}">{html.escape(e["firm_id"])}</a></td>'
+        f'<td class="num">{100 * e["pd"]:.2f}%</td><td>{html.escape(e["grade"])}</td><td class="num">{e["expert"]:.1f}</td></tr>'
+        for e in entries)
+    return (f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+            f'<title>{L["index_title"]}</title><style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",Arial,sans-serif;'
+            f'max-width:800px;margin:auto;padding:24px}}table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;'
+            f'padding:5px}}td.num{{text-align:right}}@page{{size:A4;margin:14mm}}</style></head><body>'
+            f'<h1>{L["index_title"]}</h1><p>{html.escape(model.name)} v{html.escape(model.version)} · {L["data"]} '
+            f'{html.escape(model.data_fingerprint)}</p><table><tr><th>{L["firm_id"]}</th><th>{L["pd"]}</th>'
+            f'<th>{L["grade"]}</th><th>{L["expert_score"]}</th></tr>{rows}</table></body></html>')
+
+
+def write_reports(rows: pd.DataFrame, wrapper, model: ModelInfo, out_dir: Path | None = None, out: Path | None = None,
+                  lang: str = "zh", top_k: int = 5) -> list[Path]:
+    """Write one report per row (validated firm rows) to `out` (one firm) or `out_dir` (with index.html)."""
+    estimator, catalogue = wrapper.estimator, wrapper.catalogue
+    expl = explain(estimator, rows)
+    grades = wrapper.grade_scale.assign(expl.pd)
+    points = category_points(rows, catalogue)["total"].to_numpy()
+    id_col = catalogue.dataset.id_column
+    written, entries = [], []
+    for i in range(len(rows)):
+        page = render_firm_report(rows.iloc[i], expl, i, catalogue, estimator.indicator_quantiles_, grades[i],
+                                  wrapper.grade_scale.describe(grades[i], lang), model, lang, top_k)
+        firm_id = str(rows.iloc[i][id_col])
+        path = out if out is not None else out_dir / f"{_safe(firm_id)}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
+        written.append(path)
+        entries.append({"file": path.name, "firm_id": firm_id, "pd": float(expl.pd[i]), "grade": grades[i],
+                        "expert": float(points[i])})
+    if out_dir is not None:
+        index = out_dir / "index.html"
+        index.write_text(render_index(entries, model, lang), encoding="utf-8")
+        written.append(index)
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
