@@ -55,6 +55,7 @@ class FeatureSet:
         self.catalogue = catalogue
         self.config = config or FeatureConfig()
         self.features = self._plan()
+        self._sources: pd.DataFrame | None = None
 
     def _plan(self) -> list[DerivedFeature]:
         cat, cfg = self.catalogue, self.config
@@ -88,36 +89,54 @@ class FeatureSet:
     def categorical_names(self) -> list[str]:
         return [f.id for f in self.features if f.categorical]
 
-    def indicator_values(self, data: pd.DataFrame) -> pd.DataFrame:
-        """Indicator columns as numbers (categorical levels as codes), missing-means-zero filled."""
-        cols = {}
-        for ind in self.catalogue.indicators:
+    def indicator_array(self, data: pd.DataFrame) -> np.ndarray:
+        """Indicator columns as a float matrix (catalogue order; categorical levels as codes),
+        missing-means-zero filled."""
+        out = np.empty((len(data), len(self.catalogue.indicators)))
+        for j, ind in enumerate(self.catalogue.indicators):
             s = data[ind.id]
             if ind.type == "categorical":
-                codes = {str(v): i for i, v in enumerate(ind.level_values)}
-                cols[ind.id] = s.map(lambda v: codes.get(str(v), np.nan) if pd.notna(v) else np.nan).astype(float)
+                codes = {str(v): float(i) for i, v in enumerate(ind.level_values)}
+                out[:, j] = [codes.get(str(v), np.nan) if pd.notna(v) else np.nan for v in s]
+            elif s.dtype == np.float64:
+                out[:, j] = s.to_numpy()
             else:
-                cols[ind.id] = pd.to_numeric(s, errors="coerce").astype(float)
+                out[:, j] = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
             if ind.missing is MissingMeaning.zero:
-                cols[ind.id] = cols[ind.id].fillna(0.0)
-        return pd.DataFrame(cols, index=data.index)
+                np.nan_to_num(out[:, j], copy=False, nan=0.0)
+        return out
+
+    def indicator_values(self, data: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(self.indicator_array(data), index=data.index, columns=self.catalogue.indicator_ids)
 
     def transform(self, data: pd.DataFrame) -> pd.DataFrame:
-        values = self.indicator_values(data)
-        out = {}
-        for f in self.features:
+        return pd.DataFrame(self.transform_array(data), index=data.index, columns=self.names)
+
+    def transform_array(self, data: pd.DataFrame) -> np.ndarray:
+        """The model matrix as floats, one column per derived feature."""
+        values = self.indicator_array(data)
+        col = {ind: j for j, ind in enumerate(self.catalogue.indicator_ids)}
+        out = np.empty((len(data), len(self.features)))
+        points_cache: dict[str, np.ndarray] = {}
+        for k, f in enumerate(self.features):
             if f.kind == "indicator":
-                out[f.id] = values[f.sources[0]]
+                out[:, k] = values[:, col[f.sources[0]]]
             elif f.kind == "log":
-                out[f.id] = np.log1p(values[f.sources[0]].clip(lower=0))
+                out[:, k] = np.log1p(np.clip(values[:, col[f.sources[0]]], 0, None))
             elif f.kind == "ratio":
-                num, den = values[f.sources[0]], values[f.sources[1]]
-                out[f.id] = (num / den.where(den > 0)).astype(float)
+                num, den = values[:, col[f.sources[0]]], values[:, col[f.sources[1]]]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    out[:, k] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
             elif f.kind == "category_points":
-                out[f.id] = sum(expert_points(self.catalogue.by_id[s], data[s].to_numpy()) for s in f.sources)
+                total = np.zeros(len(data))
+                for s_id in f.sources:
+                    if s_id not in points_cache:
+                        points_cache[s_id] = expert_points(self.catalogue.by_id[s_id], data[s_id].to_numpy())
+                    total += points_cache[s_id]
+                out[:, k] = total
             elif f.kind == "missing_flag":
-                out[f.id] = data[f.sources[0]].isna().astype(float)
-        return pd.DataFrame(out, index=data.index)
+                out[:, k] = data[f.sources[0]].isna().to_numpy(dtype=float)
+        return out
 
     def sources_matrix(self) -> pd.DataFrame:
         """Share of each feature's contribution that goes to each indicator (rows sum to 1).
@@ -125,9 +144,12 @@ class FeatureSet:
         A ratio is shared equally by its two indicators; a category sub-score by its indicators in
         proportion to their expert points, their weight in the bank's own system.
         """
-        m = pd.DataFrame(0.0, index=self.names, columns=self.catalogue.indicator_ids)
-        for f in self.features:
-            weights = np.array([self.catalogue.by_id[s].points if f.kind == "category_points" else 1.0
-                                for s in f.sources])
-            m.loc[f.id, list(f.sources)] = weights / weights.sum()
-        return m
+        if self._sources is None:
+            col = {ind: j for j, ind in enumerate(self.catalogue.indicator_ids)}
+            m = np.zeros((len(self.features), len(col)))
+            for i, f in enumerate(self.features):
+                weights = np.array([self.catalogue.by_id[s].points if f.kind == "category_points" else 1.0
+                                    for s in f.sources])
+                m[i, [col[s] for s in f.sources]] = weights / weights.sum()
+            self._sources = pd.DataFrame(m, index=self.names, columns=self.catalogue.indicator_ids)
+        return self._sources

@@ -34,3 +34,57 @@ def good_csv(tmp_path: Path, small_portfolio) -> Path:
     path = tmp_path / "firms.csv"
     small_portfolio.data.head(200).to_csv(path, index=False)
     return path
+
+
+def small_training_config(tmp_path: Path, n_trials: int = 2, **registry) -> Path:
+    """configs/training.yaml with a smaller search budget (and other registry names if given)."""
+    import yaml
+
+    from innoscore.paths import DEFAULT_TRAINING_CONFIG
+
+    raw = yaml.safe_load(DEFAULT_TRAINING_CONFIG.read_text(encoding="utf-8"))
+    raw["lightgbm"]["search"]["n_trials"] = n_trials
+    raw["registry"].update(registry)
+    path = tmp_path / "training.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _trained_session(tmp_path_factory, catalogue):
+    """One training run through the real CLI into a fresh MLflow SQLite store: 40k firms, 2 search trials."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from features.synthetic import write_portfolio
+    from innoscore.cli import app
+
+    tmp = tmp_path_factory.mktemp("train")
+    uri = f"sqlite:///{tmp}/mlflow.db"
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        data_path, _ = write_portfolio(generate_portfolio(40_000, seed=5, catalogue=catalogue), tmp / "portfolio.parquet")
+        metrics_out = tmp / "metrics.json"
+        result = CliRunner().invoke(app, ["train", "--data", str(data_path), "--config", str(small_training_config(tmp)),
+                                          "--experiment", "test-exp", "--metrics-out", str(metrics_out)])
+        assert result.exit_code == 0, result.output
+    finally:
+        if old is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old
+    return {"tmp": tmp, "uri": uri, "data_path": data_path, "data": pd.read_parquet(data_path),
+            "metrics": json.loads(metrics_out.read_text()), "output": result.output}
+
+
+@pytest.fixture
+def trained(_trained_session, monkeypatch):
+    """The trained store, with MLflow pointed at it for this test."""
+    from model.tracking import configure_mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", _trained_session["uri"])
+    configure_mlflow()
+    return _trained_session

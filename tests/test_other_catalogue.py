@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from features.catalogue import load_catalogue
 from innoscore.cli import app
 from model.registry import load_pd_model
-from tests.test_training import small_training_config
+from tests.conftest import small_training_config
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

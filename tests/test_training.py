@@ -5,43 +5,16 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from typer.testing import CliRunner
 
-from features.synthetic import generate_portfolio, write_portfolio
+from features.synthetic import generate_portfolio
 from innoscore.cli import app
-from innoscore.paths import DEFAULT_TRAINING_CONFIG
 from model.config import TrainingConfig
 from model.registry import RegistryError, load_pd_model, resolve
 from model.training import fit_and_evaluate
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow
-
-
-def small_training_config(tmp_path, n_trials=2, **registry):
-    raw = yaml.safe_load(DEFAULT_TRAINING_CONFIG.read_text(encoding="utf-8"))
-    raw["lightgbm"]["search"]["n_trials"] = n_trials
-    raw["registry"].update(registry)
-    path = tmp_path / "training.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, catalogue):
-    """One training run through the CLI: 40k firms, 2 search trials, a fresh MLflow store."""
-    tmp = tmp_path_factory.mktemp("train")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
-    data_path, _ = write_portfolio(generate_portfolio(40_000, seed=5, catalogue=catalogue), tmp / "portfolio.parquet")
-    metrics_out = tmp / "metrics.json"
-    result = runner.invoke(app, ["train", "--data", str(data_path), "--config", str(small_training_config(tmp)),
-                                 "--experiment", "test-exp", "--metrics-out", str(metrics_out)])
-    assert result.exit_code == 0, result.output
-    yield {"tmp": tmp, "data": pd.read_parquet(data_path), "metrics": json.loads(metrics_out.read_text()),
-           "output": result.output}
-    mp.undo()
 
 
 def test_metrics_json_has_the_promised_shape(trained):

@@ -58,7 +58,8 @@ def feature_contributions(model: LightGBMPD, features: pd.DataFrame, method: str
 
 def fold_to_indicators(contributions: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     """Each derived feature's contribution shared among the indicators it comes from (totals kept)."""
-    return contributions[sources.index] @ sources
+    folded = contributions[sources.index].to_numpy() @ sources.to_numpy()
+    return pd.DataFrame(folded, index=contributions.index, columns=sources.columns)
 
 
 def fold_to_categories(indicators: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:

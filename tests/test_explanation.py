@@ -1,0 +1,124 @@
+"""Explanations: additivity, folding, bilingual reasons, committee reports, fidelity against the truth."""
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.synthetic import generate_portfolio
+from innoscore.cli import app
+from model.explanation import explain, feature_contributions
+from model.fidelity import explanation_fidelity
+from model.lightgbm_pd import LightGBMPD
+from model.reasons import firm_reasons
+
+runner = CliRunner()
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def fitted(catalogue):
+    portfolio = generate_portfolio(20_000, seed=21, catalogue=catalogue)
+    d = portfolio.data
+    year = d["application_date"].dt.year
+    tr, va, te = year <= 2022, year == 2023, year == 2024
+    y = d["default_12m"].to_numpy()
+    model = LightGBMPD(catalogue, params={"num_leaves": 15, "max_depth": 4, "min_child_samples": 100}, seed=1)
+    model.fit(d[tr], y[tr], eval_set=(d[va], y[va]))
+    return model, d[te].reset_index(drop=True), portfolio.true_contributions[te.to_numpy()].reset_index(drop=True)
+
+
+def test_additivity_base_plus_contributions_is_the_raw_output(fitted):
+    model, rows, _ = fitted
+    expl = explain(model, rows)
+    np.testing.assert_allclose(expl.base_value + expl.features.sum(axis=1), model.decision_function(rows), atol=1e-6)
+    np.testing.assert_allclose(expl.pd, model.predict_pd(rows), atol=1e-12)
+
+
+def test_shap_and_lightgbm_pred_contrib_agree(fitted):
+    model, rows, _ = fitted
+    features = model.features(rows.head(500))
+    a, base_a = feature_contributions(model, features, "pred_contrib")
+    b, base_b = feature_contributions(model, features, "shap")
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-9)
+    assert base_a == pytest.approx(base_b, abs=1e-9)
+
+
+def test_folding_keeps_the_total(fitted, catalogue):
+    model, rows, _ = fitted
+    expl = explain(model, rows)
+    assert list(expl.indicators.columns) == catalogue.indicator_ids
+    assert list(expl.categories.columns) == catalogue.category_ids
+    np.testing.assert_allclose(expl.indicators.sum(axis=1), expl.features.sum(axis=1), atol=1e-9)
+    np.testing.assert_allclose(expl.categories.sum(axis=1), expl.features.sum(axis=1), atol=1e-9)
+
+
+def test_reasons_name_only_catalogue_indicators_in_both_languages(fitted, catalogue):
+    model, rows, _ = fitted
+    expl = explain(model, rows.head(50))
+    for i in range(50):
+        r = firm_reasons(expl, i, catalogue, model.indicator_quantiles_, top_k=4)
+        items = r["risk_raising"] + r["risk_lowering"]
+        assert items and len(r["risk_raising"]) <= 4 and len(r["risk_lowering"]) <= 4
+        for item in items:
+            ind = catalogue.by_id[item["indicator"]]
+            assert item["category"] == ind.category
+            assert ind.name_zh in item["text_zh"] and CJK.search(item["text_zh"])
+            assert ind.name_en in item["text_en"] and not CJK.search(item["text_en"].replace(ind.name_en, ""))
+        assert all(x["contribution"] > 0 for x in r["risk_raising"])
+        assert all(x["contribution"] < 0 for x in r["risk_lowering"])
+        assert sum(c["contribution"] for c in r["categories"]) == pytest.approx(expl.features.iloc[i].sum())
+
+
+def test_explanations_track_the_true_contributions(fitted, catalogue):
+    model, rows, truth = fitted
+    expl = explain(model, rows)
+    medians = model.indicator_quantiles_.loc[0.5]
+    real = explanation_fidelity(expl, truth, catalogue, medians)
+    shuffled = explanation_fidelity(expl, truth.sample(frac=1, random_state=0).reset_index(drop=True), catalogue, medians)
+    assert real["category_D_correlation"] > 0.7
+    assert real["category_spearman_mean"] > shuffled["category_spearman_mean"] + 0.2
+    assert real["top_category_match"] > shuffled["top_category_match"] + 0.1
+    assert real["sign_agreement_monotone"] > 0.7
+
+
+def test_committee_report_is_self_contained_and_bilingual(trained, tmp_path):
+    firm = trained["data"]["firm_id"].iloc[123]
+    runner.invoke(app, ["promote", "--name", "innoscore-pd", "--version", "1"])
+    for lang in ("zh", "en"):
+        out = tmp_path / f"{lang}.html"
+        result = runner.invoke(app, ["explain", "--data", str(trained["data_path"]), "--firm-id", firm,
+                                     "--lang", lang, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        page = out.read_text(encoding="utf-8")
+        assert firm in page and "innoscore-pd" in page and "<svg" in page and "@page" in page
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)|<link|<script|@import|url\(|src=", page)
+        heading, other = ("主要原因", "Main reasons") if lang == "zh" else ("Main reasons", "主要原因")
+        assert heading in page and other not in page
+
+
+def test_meeting_pack_writes_one_page_per_firm_and_an_index(trained, tmp_path):
+    subset = trained["data"].head(5)
+    path = tmp_path / "five.csv"
+    subset.to_csv(path, index=False)
+    out_dir = tmp_path / "pack"
+    result = runner.invoke(app, ["explain", "--data", str(path), "--all", "--out-dir", str(out_dir),
+                                 "--model-uri", "models:/innoscore-pd@challenger"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([*(f"{f}.html" for f in subset["firm_id"]), "index.html"])
+    index = (out_dir / "index.html").read_text(encoding="utf-8")
+    assert all(f'href="{f}.html"' in index for f in subset["firm_id"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--firm-id", "NO-SUCH-FIRM", "--out", "x.html"], "firm 'NO-SUCH-FIRM' not found"),
+    (["--firm-id", "F0000001", "--out", "x.html", "--model-uri", "models:/innoscore-pd@nope"], "does not resolve"),
+    (["--firm-id", "F0000001", "--out", "x.html", "--model-uri", "runs:/abc/model"], "must look like"),
+    (["--firm-id", "F0000001", "--out", "x.html", "--lang", "fr"], "--lang must be zh or en"),
+    (["--all"], "--all needs --out-dir"),
+])
+def test_explain_fails_clearly(trained, tmp_path, args, message):
+    result = runner.invoke(app, ["explain", "--data", str(trained["data_path"]), *args])
+    assert result.exit_code == 2
+    assert message in result.output
