@@ -8,6 +8,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from innoscore.display import print_comparison, quiet_mlflow
+
 app = typer.Typer(
     help="innoscore: credit scoring of specialised tech SMEs / 专精特新科创企业信用评分",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -85,37 +87,6 @@ def validate(
     raise typer.Exit(EXIT_INVALID)
 
 
-def _quiet_mlflow() -> None:
-    import logging
-    import warnings
-
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="mlflow")
-
-
-def _print_comparison(metrics: dict, title: str) -> None:
-    from rich.table import Table
-
-    from model.evaluation import HEADLINE_METRICS
-
-    table = Table(title=title)
-    table.add_column("model / 模型")
-    for w in ("valid", "test"):
-        for k in ("auc", "gini", "ks"):
-            table.add_column(f"{w} {k}", justify="right")
-    for k in ("brier", "log_loss", "ece"):
-        table.add_column(f"test {k}", justify="right")
-    table.add_column("test AUC gap to oracle", justify="right")
-    for name, m in metrics.items():
-        cells = [f"{m[w][k]:.4f}" if m[w].get(k) is not None else "-" for w in ("valid", "test") for k in ("auc", "gini", "ks")]
-        cells += [f"{m['test'][k]:.4f}" if m["test"].get(k) is not None else "-" for k in HEADLINE_METRICS[3:]]
-        gap = m["test"].get("auc_gap_to_oracle")
-        cells.append("-" if gap is None else f"{gap:+.4f}")
-        table.add_row(name, *cells)
-    console.print(table)
-
-
 @app.command()
 def train(
     data: Path = typer.Option(..., "--data", help="Training data, CSV or Parquet / 训练数据"),
@@ -138,7 +109,7 @@ def train(
         frame = read_table(data)
     except (ValueError, DataReadError) as exc:
         fail(str(exc))
-    _quiet_mlflow()
+    quiet_mlflow()
     try:
         with console.status("training / 训练中") as status:
             result = train_models(frame, cat, cfg, experiment=experiment,
@@ -152,7 +123,7 @@ def train(
     if metrics_out:
         metrics_out.parent.mkdir(parents=True, exist_ok=True)
         metrics_out.write_text(json.dumps(result.metrics_json(), indent=2), encoding="utf-8")
-    _print_comparison(result.metrics, f"innoscore: out-of-time comparison (run {result.parent_run_id})")
+    print_comparison(console, result.metrics, f"innoscore: out-of-time comparison (run {result.parent_run_id})")
     if result.fidelity:
         console.print("explanation fidelity vs the true contributions (test window) / 解释与真实贡献的一致性: "
                       + ", ".join(f"{k} {v:.3f}" for k, v in result.fidelity.items()))
@@ -168,12 +139,12 @@ def compare(
     """Print the comparison table from MLflow's stored runs / 从MLflow读取并对比模型."""
     from model.training import stored_comparison
 
-    _quiet_mlflow()
+    quiet_mlflow()
     try:
         metrics, rid = stored_comparison(experiment, run_id=run_id)
     except ValueError as exc:
         fail(str(exc))
-    _print_comparison(metrics, f"innoscore: stored comparison (experiment {experiment}, run {rid})")
+    print_comparison(console, metrics, f"innoscore: stored comparison (experiment {experiment}, run {rid})")
 
 
 @app.command()
@@ -186,7 +157,7 @@ def promote(
     from model.registry import RegistryError, promote as promote_version
     from model.tracking import configure_mlflow
 
-    _quiet_mlflow()
+    quiet_mlflow()
     configure_mlflow()
     try:
         resolved = promote_version(name, version, alias)
@@ -222,7 +193,7 @@ def explain(
         fail("--firm-id needs --out PATH.html")
     if all_firms and out_dir is None:
         fail("--all needs --out-dir DIR")
-    _quiet_mlflow()
+    quiet_mlflow()
     from model.tracking import configure_mlflow
 
     configure_mlflow()
@@ -262,9 +233,10 @@ def demo(
     seed: int = typer.Option(42, "--seed", help="Random seed / 随机种子"),
     out_dir: Path = typer.Option(Path("demo-output"), "--out-dir", help="Where outputs go / 输出目录"),
 ) -> None:
-    """The main job end to end / 端到端演示: portfolio -> validation -> summary."""
+    """The main job end to end / 端到端演示: portfolio -> models -> MLflow -> champion -> committee reports."""
     from innoscore.demo import run_demo
 
+    quiet_mlflow()
     run_demo(n_firms=n_firms, seed=seed, out_dir=out_dir, console=console)
 
 
