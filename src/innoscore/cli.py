@@ -228,6 +228,37 @@ def explain(
 
 
 @app.command()
+def serve(
+    model_uri: Optional[str] = typer.Option(None, "--model-uri", help="Registered version / 模型URI (default: configs/serving.yaml)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Bind address / 监听地址"),
+    port: int = typer.Option(3000, "--port", help="Port / 端口"),
+) -> None:
+    """Serve a registered model version over HTTP with BentoML / 以HTTP服务方式提供模型."""
+    import os
+
+    from model.registry import RegistryError
+    from serving.config import ServingConfig
+    from serving.store import BENTO_MODEL_ENV, import_registered_version
+
+    quiet_mlflow()
+    uri = model_uri or ServingConfig.load().model_uri
+    try:
+        bento_model = import_registered_version(uri)
+    except RegistryError as exc:
+        fail(str(exc))
+    labels = bento_model.info.labels
+    console.print(f"serving {uri} = {labels['registered_name']} v{labels['registered_version']} "
+                  f"(BentoML model {bento_model.tag}) on http://{host}:{port}")
+    from innoscore.paths import PROJECT_ROOT
+
+    env = {**os.environ, BENTO_MODEL_ENV: str(bento_model.tag), "BENTOML_DO_NOT_TRACK": "true"}
+    bentoml_bin = str(Path(sys.executable).with_name("bentoml"))
+    os.chdir(PROJECT_ROOT)
+    os.execve(bentoml_bin, [bentoml_bin, "serve", "serving.service:InnoscoreService", "--host", host,
+                            "--port", str(port)], env)
+
+
+@app.command()
 def demo(
     n_firms: int = typer.Option(50_000, "--n-firms", min=1000, help="Portfolio size / 组合规模"),
     seed: int = typer.Option(42, "--seed", help="Random seed / 随机种子"),

@@ -1,0 +1,100 @@
+"""Request and reply models of the HTTP API, built from the served model's catalogue.
+
+Field types are deliberately loose (number, text or null): the catalogue's validation is the one
+place that checks types, ranges and levels, so HTTP, batch and `innoscore validate` agree and every
+error names the firm, the field and the problem.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from features.catalogue import Catalogue
+
+Loose = Optional[Union[float, int, str]]
+
+
+def firm_model(catalogue: Catalogue) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        catalogue.dataset.id_column: (Optional[Union[str, int]], Field(None, description="Firm id (required) / 企业编号")),
+    }
+    for ind in catalogue.indicators:
+        rng = f", valid {list(ind.valid_range)}" if ind.valid_range else ""
+        levels = f", levels {ind.level_values}" if ind.levels else ""
+        missing = "" if ind.missing_allowed else ", required"
+        fields[ind.id] = (Loose, Field(None, description=f"{ind.name_en} / {ind.name_zh} ({ind.unit.en}{rng}{levels}{missing})"))
+    return create_model("Firm", __config__=ConfigDict(extra="allow"), **fields)
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+    aliases: list[str]
+    run_id: str
+
+
+class ExpertScore(BaseModel):
+    total: float
+    categories: dict[str, float]
+
+
+class ScoreResult(BaseModel):
+    firm_id: str
+    pd: float
+    grade: str
+    grade_zh: str
+    grade_en: str
+    expert_score: ExpertScore
+    missing_indicators: list[str]
+
+
+class ScoreReply(BaseModel):
+    model: ModelRef
+    results: list[ScoreResult]
+
+
+class Reason(BaseModel):
+    indicator: str
+    name: str
+    category: str
+    value: Optional[Union[float, str]]
+    value_text: str
+    percentile: Optional[float]
+    contribution: float
+    text: str
+
+
+class CategoryEffect(BaseModel):
+    category: str
+    name: str
+    contribution: float
+    expert_points: float
+    max_points: float
+
+
+class Explanation(BaseModel):
+    firm_id: str
+    pd: float
+    grade: str
+    base_log_odds: float
+    raw_log_odds: float
+    risk_raising: list[Reason]
+    risk_lowering: list[Reason]
+    categories: list[CategoryEffect]
+
+
+class ExplainReply(BaseModel):
+    model: ModelRef
+    lang: Literal["zh", "en"]
+    results: list[Explanation]
+
+
+class ModelInfoReply(BaseModel):
+    model: ModelRef
+    model_uri: str
+    catalogue_version: str
+    catalogue_fingerprint: str
+    data_fingerprint: str
+    test_metrics: dict[str, float]
+    max_firms_per_request: int

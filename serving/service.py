@@ -1,0 +1,168 @@
+"""innoscore over HTTP: score and explain firms with one registered MLflow version.
+
+`innoscore serve` imports the version into the BentoML store and starts this service with
+INNOSCORE_BENTO_MODEL naming it. The scoring and explaining logic lives in `model/` and is shared
+with batch scoring and the CLI; this file only maps HTTP to it.
+"""
+from __future__ import annotations
+
+import hmac
+import os
+from typing import Literal
+
+import bentoml
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from starlette.responses import JSONResponse
+
+from features.catalogue import Catalogue
+from model.explanation import explain
+from model.expert_scorecard import category_points
+from model.reasons import firm_reasons
+from model.scoring import InvalidFirmData, checked_frame
+from serving.config import ServingConfig
+from serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason, ScoreReply,
+                             ScoreResult, firm_model)
+from serving.store import BENTO_MODEL_ENV, ensure_bentoml_home
+
+ensure_bentoml_home()
+CONFIG = ServingConfig.load()
+BENTO_MODEL = bentoml.models.get(os.environ.get(BENTO_MODEL_ENV, "innoscore-pd:latest"))
+CATALOGUE = Catalogue.model_validate_json(BENTO_MODEL.info.metadata["catalogue_json"])
+Firm = firm_model(CATALOGUE)
+API_KEY_ENV = "INNOSCORE_API_KEY"
+
+
+def error(status: int, message: str, problems: list[dict] | None = None) -> JSONResponse:
+    body = {"error": message}
+    if problems is not None:
+        body["problems"] = problems
+    return JSONResponse(body, status_code=status)
+
+
+class ApiKeyMiddleware:
+    """When INNOSCORE_API_KEY is set, every path but the health probes needs `Authorization: Bearer <key>`."""
+
+    def __init__(self, app, public_paths: tuple[str, ...] = ()):
+        self.app = app
+        self.public_paths = public_paths
+        self.key = os.environ.get(API_KEY_ENV) or None
+
+    async def __call__(self, scope, receive, send):
+        if self.key and scope["type"] == "http" and scope["path"] not in self.public_paths:
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"authorization", b"").decode("latin-1")
+            if not hmac.compare_digest(given, f"Bearer {self.key}"):
+                await error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+@bentoml.service(name="innoscore", traffic={"timeout": 60}, workers=1)
+class InnoscoreService:
+    bento_model = BENTO_MODEL
+
+    def __init__(self) -> None:
+        pyfunc = bentoml.mlflow.load_model(self.bento_model)
+        self.wrapper = pyfunc.unwrap_python_model()
+        self.estimator = self.wrapper.estimator
+        self.catalogue: Catalogue = self.wrapper.catalogue
+        self.grades = self.wrapper.grade_scale
+        labels, meta = self.bento_model.info.labels, self.bento_model.info.metadata
+        self.model_ref = ModelRef(name=labels["registered_name"], version=labels["registered_version"],
+                                  aliases=list(meta.get("aliases", [])), run_id=labels["run_id"])
+        self.meta = meta
+        self.known_fields = {self.catalogue.dataset.id_column, *self.catalogue.indicator_ids}
+
+    # --- shared request handling -------------------------------------------------------------
+    def _rows(self, firms: list) -> pd.DataFrame | JSONResponse:
+        """Checked firm rows, or the 4xx reply that names each firm, field and problem."""
+        if not firms:
+            return error(422, "no firms in the request / 请求中没有企业")
+        if len(firms) > CONFIG.max_firms_per_request:
+            return error(413, f"{len(firms)} firms in one request; the maximum is {CONFIG.max_firms_per_request} "
+                              f"/ 单次请求企业数超过上限")
+        id_col = self.catalogue.dataset.id_column
+        records = [f.model_dump() if hasattr(f, "model_dump") else dict(f) for f in firms]
+        problems = []
+        for i, rec in enumerate(records):
+            firm = rec.get(id_col)
+            if firm is None or str(firm).strip() == "":
+                problems.append({"firm_id": None, "index": i, "field": id_col, "code": "missing_value",
+                                 "message": "firm id is required", "message_zh": "缺少企业编号"})
+            for key in rec:
+                if key not in self.known_fields:
+                    problems.append({"firm_id": None if firm is None else str(firm), "index": i, "field": key,
+                                     "code": "unknown_field", "message": "not an indicator of the catalogue",
+                                     "message_zh": "不是指标目录中的指标"})
+        if problems:
+            return error(422, "invalid firm data / 企业数据无效", problems)
+        frame = pd.DataFrame.from_records(records, columns=[id_col, *self.catalogue.indicator_ids])
+        try:
+            return checked_frame(frame, self.catalogue)
+        except InvalidFirmData as exc:
+            return error(422, "invalid firm data / 企业数据无效", [p.to_dict() for p in exc.report.problems])
+
+    # --- endpoints -----------------------------------------------------------------------------
+    @bentoml.api(route="/score")
+    def score(self, firms: list[Firm] = Field(..., description="Firms to score / 待评分企业")) -> ScoreReply:
+        """PD, grade, expert scorecard points and missing indicators per firm / 违约概率、等级与专家评分."""
+        rows = self._rows(firms)
+        if isinstance(rows, JSONResponse):
+            return rows
+        pd_values = self.estimator.predict_pd(rows)
+        grades = self.grades.assign(pd_values)
+        points = category_points(rows, self.catalogue)
+        missing = rows[self.catalogue.indicator_ids].isna().to_numpy()
+        ids = self.catalogue.indicator_ids
+        results = [ScoreResult(
+            firm_id=str(rows.iat[i, 0]), pd=float(pd_values[i]), grade=grades[i],
+            grade_zh=self.grades.describe(grades[i], "zh"), grade_en=self.grades.describe(grades[i], "en"),
+            expert_score={"total": float(points["total"].iat[i]),
+                          "categories": {c: float(points[c].iat[i]) for c in self.catalogue.category_ids}},
+            missing_indicators=[ids[j] for j in np.flatnonzero(missing[i])]) for i in range(len(rows))]
+        return ScoreReply(model=self.model_ref, results=results)
+
+    @bentoml.api(route="/explain")
+    def explain(self, firms: list[Firm] = Field(..., description="Firms to explain / 待解释企业"),
+                top_k: int = Field(CONFIG.default_top_k, ge=1, le=CONFIG.max_top_k),
+                lang: Literal["zh", "en"] = "zh") -> ExplainReply:
+        """Top reasons each way and category totals, from SHAP / 基于SHAP的主要原因与大类贡献."""
+        rows = self._rows(firms)
+        if isinstance(rows, JSONResponse):
+            return rows
+        expl = explain(self.estimator, rows)
+        grades = self.grades.assign(expl.pd)
+        points = category_points(rows, self.catalogue)
+        results = []
+        for i in range(len(rows)):
+            r = firm_reasons(expl, i, self.catalogue, self.estimator.indicator_quantiles_, top_k)
+
+            def reason(x):
+                return Reason(indicator=x["indicator"], name=x[f"name_{lang}"], category=x["category"],
+                              value=x["value"], value_text=x[f"value_{lang}"], percentile=x["percentile"],
+                              contribution=x["contribution"], text=x[f"text_{lang}"])
+
+            results.append(Explanation(
+                firm_id=str(expl.firm_ids[i]), pd=float(expl.pd[i]), grade=grades[i],
+                base_log_odds=float(expl.base_value), raw_log_odds=float(expl.raw_log_odds[i]),
+                risk_raising=[reason(x) for x in r["risk_raising"]], risk_lowering=[reason(x) for x in r["risk_lowering"]],
+                categories=[CategoryEffect(category=c["category"], name=c[f"name_{lang}"], contribution=c["contribution"],
+                                           expert_points=float(points[c["category"]].iat[i]),
+                                           max_points=self.catalogue.category_by_id[c["category"]].points)
+                            for c in r["categories"]]))
+        return ExplainReply(model=self.model_ref, lang=lang, results=results)
+
+    @bentoml.api(route="/model_info")
+    def model_info(self) -> ModelInfoReply:
+        """Which registered version answers, on what catalogue and data / 当前模型版本信息."""
+        tags = self.meta.get("version_tags", {})
+        return ModelInfoReply(
+            model=self.model_ref, model_uri=self.meta.get("model_uri", ""), catalogue_version=self.catalogue.version,
+            catalogue_fingerprint=self.catalogue.fingerprint(), data_fingerprint=tags.get("data_fingerprint", "unknown"),
+            test_metrics={k.removeprefix("test_"): float(v) for k, v in tags.items() if k.startswith("test_")},
+            max_firms_per_request=CONFIG.max_firms_per_request)
+
+
+InnoscoreService.add_asgi_middleware(ApiKeyMiddleware, public_paths=CONFIG.public_paths)
