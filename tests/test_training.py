@@ -64,6 +64,11 @@ def test_runs_are_logged_with_children_artifacts_and_provenance(trained):
     plots = {f.path for f in client.list_artifacts(lgb_run.info.run_id, "plots")}
     assert {"plots/roc.png", "plots/calibration.png", "plots/ks.png", "plots/score_distribution.png"} <= plots
     assert "test_auc" in lgb_run.data.metrics and "valid_ece" in lgb_run.data.metrics
+    assert "fidelity_category_spearman_mean" in lgb_run.data.metrics
+    explanations = {f.path for f in client.list_artifacts(lgb_run.info.run_id, "explanations")}
+    assert {"explanations/shap_beeswarm.png", "explanations/category_importance.png"} <= explanations
+    card = mlflow.artifacts.load_text(f"runs:/{lgb_run.info.run_id}/model_card.md")
+    assert "Intended use" in card and "innoscore-pd v1" in card and "| test |" in card
 
 
 def test_compare_prints_the_stored_table(trained):

@@ -27,6 +27,7 @@ from model.explanation import explain
 from model.fidelity import explanation_fidelity
 from model.global_explanation import beeswarm_plot, category_importance_plot
 from model.lightgbm_pd import LightGBMPD
+from model.model_card import model_card
 from model.plots import calibration_plot, ks_plot, roc_plot, score_distribution_plot
 from model.pyfunc import PDModel, input_example, model_signature
 from model.split import OutOfTimeSplit, out_of_time_split
@@ -253,6 +254,9 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                     for k, v in vtags.items():
                         client.set_model_version_tag(registered_name, version, k, v)
                     result.versions[name] = (registered_name, version)
+                mlflow.log_text(model_card(name, result.metrics[name], result.split.summary(), catalogue, fingerprint,
+                                           result.versions.get(name), result.fidelity if name == "lightgbm" else None),
+                                "model_card.md")
     progress("done / 完成")
     return result
 
