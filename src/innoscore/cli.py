@@ -228,6 +228,58 @@ def explain(
 
 
 @app.command()
+def score(
+    data: Path = typer.Option(..., "--data", help="CSV or Parquet file, or a folder of Parquet parts / 输入数据"),
+    out: Path = typer.Option(..., "--out", help="Output Parquet / 输出文件"),
+    model_uri: str = typer.Option(DEFAULT_MODEL_URI, "--model-uri", help="Registered model / 模型URI"),
+    with_explanations: bool = typer.Option(False, "--explain", help="Add category contributions and top-k reasons / 附带解释"),
+    top_k: int = typer.Option(5, "--top-k", min=1, max=20, help="Reasons per firm / 每户原因数"),
+    engine: str = typer.Option("local", "--engine", help="local | dask / 计算引擎"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address; default a LocalCluster / Dask调度器地址"),
+    chunk_rows: int = typer.Option(100_000, "--chunk-rows", min=1000, help="Rows per chunk (local engine) / 每批行数"),
+) -> None:
+    """Score (and explain) every firm in a large file; failing rows go to a rejects file / 批量评分."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from features.validation import DataReadError
+    from model.batch import BatchInputError, score_file_dask, score_file_local
+    from model.registry import RegistryError, load_pd_model
+    from model.tracking import configure_mlflow
+
+    if engine not in ("local", "dask"):
+        fail(f"--engine must be local or dask, got '{engine}'")
+    quiet_mlflow()
+    configure_mlflow()
+    try:
+        wrapper, version = load_pd_model(model_uri)
+    except RegistryError as exc:
+        fail(str(exc))
+    if with_explanations and not hasattr(wrapper.estimator, "booster_"):
+        fail(f"{model_uri} is a {wrapper.kind}; --explain needs the LightGBM model")
+    try:
+        if engine == "local":
+            with Progress(TextColumn("scoring / 评分"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err_console) as progress:
+                task = progress.add_task("score", total=None, rate="")
+
+                def advance(n: int) -> None:
+                    progress.advance(task, n)
+                    t = progress.tasks[task]
+                    progress.update(task, rate=f"{t.completed / max(t.elapsed or 1e-9, 1e-9):,.0f} rows/s")
+
+                summary = score_file_local(data, out, wrapper, with_explanations, top_k, chunk_rows, on_chunk=advance)
+        else:
+            with console.status("scoring on Dask / Dask集群评分"):
+                summary = score_file_dask(data, out, wrapper, with_explanations, top_k, scheduler=scheduler)
+    except (DataReadError, BatchInputError) as exc:
+        fail(str(exc))
+    console.print(f"{summary.rows_in:,} rows: {summary.scored:,} scored -> {summary.out}; {summary.rejected:,} rejected "
+                  f"-> {summary.rejects} (model {version.name} v{version.version})")
+    if summary.rejected:
+        raise typer.Exit(EXIT_INVALID if summary.scored == 0 else 0)
+
+
+@app.command()
 def serve(
     model_uri: Optional[str] = typer.Option(None, "--model-uri", help="Registered version / 模型URI (default: configs/serving.yaml)"),
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address / 监听地址"),

@@ -1,0 +1,151 @@
+"""Serving benchmark, one run, one registered version, measured side by side.
+
+(a) in-process scoring with validation (the floor), (b) BentoML /score, (c) BentoML /explain,
+(d) `mlflow models serve` on the same version; 1 firm and 100 firms per request, sequential and
+with concurrency. Prints p50/p99 latency, requests/s and the ratios the serving issue targets.
+
+Run: .venv/bin/python benchmarks/serving.py [--seconds 8] [--concurrency 8]
+It trains a small model into a temporary MLflow store first, so it needs nothing else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{url} not ready")
+
+
+def measure(call, seconds: float, concurrency: int) -> dict:
+    """Latencies of `call()` from `concurrency` threads for `seconds`; errors counted."""
+    lat, errors, stop = [], [0], time.time() + seconds
+    lock = threading.Lock()
+
+    def worker():
+        while time.time() < stop:
+            t0 = time.perf_counter()
+            ok = call()
+            dt = time.perf_counter() - t0
+            with lock:
+                lat.append(dt) if ok else errors.__setitem__(0, errors[0] + 1)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    t0 = time.perf_counter()
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    wall = time.perf_counter() - t0
+    a = np.array(lat) * 1000
+    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)),
+            "req_per_s": len(a) / wall, "errors": errors[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db", "BENTOML_HOME": str(tmp / "bento"),
+           "BENTOML_DO_NOT_TRACK": "true"}
+    os.environ.update(env)
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    from features.catalogue import load_catalogue
+    from features.synthetic import generate_portfolio
+    from model.config import TrainingConfig
+    from model.registry import load_pd_model
+    from model.scoring import score_frame
+    from model.training import train_models
+
+    cat, cfg = load_catalogue(), TrainingConfig.load()
+    cfg.lightgbm["search"]["n_trials"] = 0
+    data = generate_portfolio(30_000, seed=1, catalogue=cat).data
+    result = train_models(data, cat, cfg, experiment="bench")
+    name, version = result.versions["lightgbm"]
+    uri = f"models:/{name}/{version}"
+    wrapper, _ = load_pd_model(uri)
+    rows = data[data["application_date"].dt.year == 2024].head(100)
+    payload = json.loads(rows[["firm_id", *cat.indicator_ids]].to_json(orient="records"))
+    bin_dir = Path(sys.executable).parent
+    bport, mport = free_port(), free_port()
+    bento = subprocess.Popen([str(bin_dir / "innoscore"), "serve", "--model-uri", uri, "--port", str(bport)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    mlf = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", uri, "-p", str(mport), "--env-manager",
+                            "local", "--host", "127.0.0.1"], env={**env, "PATH": f"{bin_dir}:{env['PATH']}"},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    results = {}
+    try:
+        wait_ready(f"http://127.0.0.1:{bport}/readyz", bento)
+        wait_ready(f"http://127.0.0.1:{mport}/ping", mlf)
+        local = threading.local()
+
+        def client():
+            if not hasattr(local, "c"):
+                local.c = httpx.Client(timeout=60)
+            return local.c
+
+        for n in (1, 100):
+            body = {"firms": payload[:n]}
+            mlflow_body = {"dataframe_records": payload[:n]}
+            calls = {
+                "(a) in-process predict + validation": lambda: len(score_frame(rows.head(n), wrapper.estimator, cat,
+                                                                               wrapper.grade_scale)) == n,
+                "(b) BentoML /score": lambda: client().post(f"http://127.0.0.1:{bport}/score", json=body).status_code == 200,
+                "(c) BentoML /explain": lambda: client().post(f"http://127.0.0.1:{bport}/explain", json=body).status_code == 200,
+                "(d) mlflow models serve": lambda: client().post(f"http://127.0.0.1:{mport}/invocations",
+                                                                 json=mlflow_body).status_code == 200,
+                "bare HTTP round-trip (/livez)": lambda: client().get(f"http://127.0.0.1:{bport}/livez").status_code == 200,
+            }
+            for conc in (1, args.concurrency):
+                for label, call in calls.items():
+                    if label.startswith("(a)") and conc > 1:
+                        continue
+                    results[(n, conc, label)] = measure(call, args.seconds, conc)
+    finally:
+        for p in (bento, mlf):
+            os.killpg(p.pid, signal.SIGTERM)
+    print(f"{'firms':>5} {'conc':>4} {'':<36} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
+    for (n, conc, label), r in results.items():
+        print(f"{n:>5} {conc:>4} {label:<36} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['req_per_s']:>8.1f} {r['errors']:>6}")
+    a, b, c, d, h = (results[(1, 1, k)] for k in ("(a) in-process predict + validation", "(b) BentoML /score",
+                                                  "(c) BentoML /explain", "(d) mlflow models serve",
+                                                  "bare HTTP round-trip (/livez)"))
+    bc, dc = results[(1, args.concurrency, "(b) BentoML /score")], results[(1, args.concurrency, "(d) mlflow models serve")]
+    print(f"\n/score 1-firm p50 / (in-process + bare HTTP) = {b['p50_ms'] / (a['p50_ms'] + h['p50_ms']):.2f}  (target <= 3)")
+    print(f"/score throughput / mlflow serve, sequential = {b['req_per_s'] / d['req_per_s']:.2f}, "
+          f"concurrency {args.concurrency} = {bc['req_per_s'] / dc['req_per_s']:.2f}  (target >= 3)")
+    print(f"/explain 1-firm p50 / /score p50 = {c['p50_ms'] / b['p50_ms']:.2f}  (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Batch scoring: streamed local engine, Dask engine with the same answers, rejects, safe outputs."""
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from innoscore.cli import app
+from model.registry import load_pd_model
+from model.scoring import score_frame
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def batch_input(_trained_session, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("batch")
+    data = _trained_session["data"].head(4000).copy()
+    data["debt_ratio"] = data["debt_ratio"].astype(object)
+    data.loc[7, "debt_ratio"] = 9.0
+    data.loc[3001, "debt_ratio"] = "lots"
+    path = tmp / "firms.csv"
+    data.to_csv(path, index=False)
+    return tmp, path, data
+
+
+def _score(*args):
+    return runner.invoke(app, ["score", "--model-uri", "models:/innoscore-pd@challenger", *map(str, args)])
+
+
+def test_local_engine_scores_in_chunks_and_rejects_bad_rows(trained, batch_input, catalogue):
+    tmp, path, data = batch_input
+    out = tmp / "local.parquet"
+    result = _score("--data", path, "--out", out, "--chunk-rows", 1000)
+    assert result.exit_code == 0, result.output
+    assert "3,998 scored" in result.output and "2 rejected" in result.output
+    scored = pd.read_parquet(out)
+    rejects = pd.read_parquet(tmp / "local.rejects.parquet")
+    assert sorted(rejects["firm_id"]) == sorted(data.loc[[7, 3001], "firm_id"])
+    assert rejects["reasons"].str.contains("debt_ratio").all()
+    wrapper, _ = load_pd_model("models:/innoscore-pd@challenger")
+    good = data.drop(index=[7, 3001])
+    good = good.assign(debt_ratio=good["debt_ratio"].astype(float))
+    expected = score_frame(good, wrapper.estimator, catalogue, wrapper.grade_scale)
+    np.testing.assert_allclose(scored["pd"].to_numpy(), expected["pd"].to_numpy(), atol=1e-12)
+    assert (scored["grade"].to_numpy() == expected["grade"].to_numpy()).all()
+    assert not scored["pd"].isna().any()
+
+
+def test_dask_engine_equals_local_engine_exactly(trained, batch_input):
+    tmp, path, _ = batch_input
+    local, distributed = tmp / "explained.parquet", tmp / "explained_dask"
+    assert _score("--data", path, "--out", local, "--explain", "--top-k", 3).exit_code == 0
+    result = _score("--data", path, "--out", distributed, "--explain", "--top-k", 3, "--engine", "dask")
+    assert result.exit_code == 0, result.output
+    a, b = pd.read_parquet(local), pd.read_parquet(distributed)
+    pd.testing.assert_frame_equal(a.sort_values("firm_id").reset_index(drop=True),
+                                  b.sort_values("firm_id").reset_index(drop=True))
+    assert {"contribution_A", "contribution_D", "top_risk_indicators"} <= set(a.columns)
+    assert a["top_risk_indicators"].map(len).max() <= 3
+    rej_a = pd.read_parquet(tmp / "explained.rejects.parquet")
+    rej_b = pd.read_parquet(tmp / "explained_dask.rejects.parquet")
+    assert sorted(rej_a["firm_id"]) == sorted(rej_b["firm_id"])
+
+
+def test_unscorable_input_fails_clearly_and_keeps_the_previous_output(trained, batch_input):
+    tmp, path, data = batch_input
+    out = tmp / "keep.parquet"
+    assert _score("--data", path, "--out", out).exit_code == 0
+    before = out.read_bytes()
+    broken = tmp / "no_debt_ratio.csv"
+    data.drop(columns=["debt_ratio"]).to_csv(broken, index=False)
+    result = _score("--data", broken, "--out", out)
+    assert result.exit_code == 2 and "debt_ratio" in result.output and "missing required column" in result.output
+    assert out.read_bytes() == before
+    missing = _score("--data", tmp / "nope.parquet", "--out", out)
+    assert missing.exit_code == 2 and "not found" in missing.output
+    bad_engine = _score("--data", path, "--out", out, "--engine", "spark")
+    assert bad_engine.exit_code == 2 and "--engine must be local or dask" in bad_engine.output
