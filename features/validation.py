@@ -117,7 +117,18 @@ def _range_text(lo, hi) -> str:
     return f"[{lo:g}, {hi:g}]"
 
 
+_SCHEMAS: dict[tuple[int, bool], tuple[Catalogue, pa.DataFrameSchema]] = {}
+
+
 def build_schema(catalogue: Catalogue, require_target: bool = False) -> pa.DataFrameSchema:
+    """The pandera schema of a catalogue, built once per catalogue object (validation runs per request)."""
+    key = (id(catalogue), require_target)
+    if key not in _SCHEMAS or _SCHEMAS[key][0] is not catalogue:
+        _SCHEMAS[key] = (catalogue, _schema(catalogue, require_target))
+    return _SCHEMAS[key][1]
+
+
+def _schema(catalogue: Catalogue, require_target: bool) -> pa.DataFrameSchema:
     """A pandera schema for already-coerced data (numbers as float, dates as datetime)."""
     ds = catalogue.dataset
     columns: dict[str, pa.Column] = {
@@ -153,12 +164,14 @@ def coerce_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = 
         if col not in out.columns:
             continue
         raw = out[col]
-        if pd.api.types.is_bool_dtype(raw):
-            raw = raw.astype(float)
+        if raw.dtype.kind in "fiub":  # already numbers: nothing can fail to convert
+            if raw.dtype != np.float64:
+                out[col] = raw.astype(np.float64)
+            continue
         values = pd.to_numeric(raw, errors="coerce").astype(float)
-        bad = values.isna() & raw.notna()
-        bad &= ~raw.astype(str).str.strip().isin(["", "nan", "NaN", "None"])
-        misfits += [(i, col, "not_a_number", raw.iat[i]) for i in np.flatnonzero(bad.to_numpy())]
+        for i in np.flatnonzero((values.isna() & raw.notna()).to_numpy()):
+            if str(raw.iat[i]).strip() not in ("", "nan", "NaN", "None"):
+                misfits.append((i, col, "not_a_number", raw.iat[i]))
         out[col] = values
     for ind in catalogue.indicators:
         if ind.type == "categorical" and ind.id in out.columns:
