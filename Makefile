@@ -39,7 +39,7 @@ serve: install
 	$(BIN)/innoscore serve
 
 mlflow-ui: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --port 5000
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
 
 bench: install
 	$(BIN)/python benchmarks/generation.py

@@ -169,6 +169,23 @@ def promote(
 DEFAULT_MODEL_URI = "models:/innoscore-pd@champion"
 
 
+def _load_registered(model_uri: str, explanations_for: str | None = None):
+    """The registered model (PDModel wrapper, resolved version); exit 2 if it does not resolve, or if
+    `explanations_for` names a use that needs the LightGBM model and this is not one."""
+    from model.registry import RegistryError, load_pd_model
+    from model.tracking import configure_mlflow
+
+    quiet_mlflow()
+    configure_mlflow()
+    try:
+        wrapper, version = load_pd_model(model_uri)
+    except RegistryError as exc:
+        fail(str(exc))
+    if explanations_for and not hasattr(wrapper.estimator, "booster_"):
+        fail(f"{model_uri} is a {wrapper.kind}; {explanations_for} needs the LightGBM model")
+    return wrapper, version
+
+
 @app.command()
 def explain(
     data: Path = typer.Option(..., "--data", help="Firm data, CSV or Parquet / 企业数据"),
@@ -182,7 +199,6 @@ def explain(
 ) -> None:
     """Committee report(s) with SHAP reasons in Chinese or English / 生成授信评审报告."""
     from features.validation import DataReadError, read_table, validate_frame
-    from model.registry import RegistryError, load_pd_model
     from model.report import ModelInfo, write_reports
 
     if lang not in ("zh", "en"):
@@ -193,16 +209,7 @@ def explain(
         fail("--firm-id needs --out PATH.html")
     if all_firms and out_dir is None:
         fail("--all needs --out-dir DIR")
-    quiet_mlflow()
-    from model.tracking import configure_mlflow
-
-    configure_mlflow()
-    try:
-        wrapper, version = load_pd_model(model_uri)
-    except RegistryError as exc:
-        fail(str(exc))
-    if not hasattr(wrapper.estimator, "booster_"):
-        fail(f"{model_uri} is a {wrapper.kind}; explanations need the LightGBM model")
+    wrapper, version = _load_registered(model_uri, explanations_for="a committee report")
     try:
         frame = read_table(data)
     except DataReadError as exc:
@@ -243,19 +250,10 @@ def score(
 
     from features.validation import DataReadError
     from model.batch import BatchInputError, score_file_dask, score_file_local
-    from model.registry import RegistryError, load_pd_model
-    from model.tracking import configure_mlflow
 
     if engine not in ("local", "dask"):
         fail(f"--engine must be local or dask, got '{engine}'")
-    quiet_mlflow()
-    configure_mlflow()
-    try:
-        wrapper, version = load_pd_model(model_uri)
-    except RegistryError as exc:
-        fail(str(exc))
-    if with_explanations and not hasattr(wrapper.estimator, "booster_"):
-        fail(f"{model_uri} is a {wrapper.kind}; --explain needs the LightGBM model")
+    wrapper, version = _load_registered(model_uri, explanations_for="--explain" if with_explanations else None)
     try:
         if engine == "local":
             with Progress(TextColumn("scoring / 评分"), BarColumn(), MofNCompleteColumn(),
