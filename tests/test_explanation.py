@@ -119,6 +119,7 @@ def test_meeting_pack_writes_one_page_per_firm_and_an_index(trained, tmp_path):
     (["--all"], "--all needs --out-dir"),
 ])
 def test_explain_fails_clearly(trained, tmp_path, args, message):
+    assert runner.invoke(app, ["promote", "--name", "innoscore-pd", "--version", "1"]).exit_code == 0
     result = runner.invoke(app, ["explain", "--data", str(trained["data_path"]), *args])
     assert result.exit_code == 2
     assert message in result.output
