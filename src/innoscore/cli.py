@@ -47,22 +47,18 @@ def generate(
     catalogue: Optional[Path] = CatalogueOpt,
 ) -> None:
     """Generate a synthetic portfolio with known true PD / 生成已知真实违约概率的模拟贷款组合."""
+    from features.summary import summarise_portfolio
     from features.synthetic import SyntheticConfig, generate_portfolio, write_portfolio
 
+    cat = _catalogue(catalogue)
     try:
         cfg = SyntheticConfig.load(base_default_rate=base_default_rate)
     except ValueError as exc:
         fail(str(exc))
-    portfolio = generate_portfolio(n_firms, seed=seed, config=cfg, catalogue=_catalogue(catalogue))
+    portfolio = generate_portfolio(n_firms, seed=seed, config=cfg, catalogue=cat)
     data_path, truth_path = write_portfolio(portfolio, out)
     console.print(f"wrote {len(portfolio.data):,} firms to {data_path} (true contributions: {truth_path})")
-    console.print(portfolio_summary(portfolio.data, _catalogue(catalogue)))
-
-
-def portfolio_summary(data, catalogue) -> str:
-    from features.summary import summarise_portfolio
-
-    return summarise_portfolio(data, catalogue).to_string()
+    console.print(summarise_portfolio(portfolio.data, cat).to_string())
 
 
 @app.command()
