@@ -44,7 +44,9 @@ def iter_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise DataReadError(f"data file not found: {path}")
     try:
         if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
-            for batch in pads.dataset(path, format="parquet").to_batches(batch_size=chunk_rows):
+            # No read-ahead: memory then holds one chunk at a time, whatever the file size.
+            for batch in pads.dataset(path, format="parquet").to_batches(batch_size=chunk_rows, batch_readahead=0,
+                                                                         fragment_readahead=0):
                 yield batch.to_pandas()
         elif path.suffix.lower() in (".csv", ".gz", ".txt"):
             yield from pd.read_csv(path, chunksize=chunk_rows, low_memory=False)
