@@ -53,6 +53,7 @@ class TrainingResult:
     metrics: dict
     split: OutOfTimeSplit
     models: dict
+    pds: dict = field(default_factory=dict)  # model -> window -> predicted PDs (and the oracle's true PD)
     parent_run_id: str | None = None
     child_run_ids: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
@@ -122,9 +123,7 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
         for name in MODEL_NAMES:
             for w in WINDOWS:
                 metrics[name][w]["auc_gap_to_oracle"] = metrics["oracle"][w]["auc"] - metrics[name][w]["auc"]
-    result = TrainingResult(metrics=metrics, split=split, models=models)
-    result.pds = pds
-    return result
+    return TrainingResult(metrics=metrics, split=split, models=models, pds=pds)
 
 
 def comparison_table(metrics: dict, window: str = "test") -> pd.DataFrame:
