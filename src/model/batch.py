@@ -43,10 +43,13 @@ def iter_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     if not path.exists():
         raise DataReadError(f"data file not found: {path}")
     try:
-        if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
-            # No read-ahead: memory then holds one chunk at a time, whatever the file size.
+        if path.is_dir():
+            # No read-ahead: memory then holds one chunk at a time, whatever the number of parts.
             for batch in pads.dataset(path, format="parquet").to_batches(batch_size=chunk_rows, batch_readahead=0,
                                                                          fragment_readahead=0):
+                yield batch.to_pandas()
+        elif path.suffix.lower() in (".parquet", ".pq"):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
                 yield batch.to_pandas()
         elif path.suffix.lower() in (".csv", ".gz", ".txt"):
             yield from pd.read_csv(path, chunksize=chunk_rows, low_memory=False)
