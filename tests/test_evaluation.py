@@ -1,6 +1,5 @@
 """Golden values for each metric on small hand-checkable inputs."""
 import numpy as np
-import pandas as pd
 import pytest
 
 from model.evaluation import (expected_calibration_error, grade_table, headline_metrics, ks_statistic,

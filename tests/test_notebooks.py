@@ -1,6 +1,5 @@
 """The notebooks run top to bottom (in reading order, sharing one MLflow store) and are committed without outputs."""
 import json
-from pathlib import Path
 
 import nbformat
 import pytest

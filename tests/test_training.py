@@ -1,9 +1,7 @@
 """Training end to end on a real MLflow SQLite store in a temporary directory."""
-import json
 
 import mlflow
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from features.catalogue import Catalogue
 from model.expert_scorecard import category_points
 from model.explanation import Explanations, explain
-from model.reasons import firm_reasons, format_value
+from model.reasons import firm_reasons
 
 LABELS = {
     "zh": {"title": "科创企业授信评审报告", "generated": "生成于", "profile": "企业概况", "decision": "评级结论",
