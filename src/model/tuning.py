@@ -6,6 +6,7 @@ import numpy as np
 import optuna
 from sklearn.metrics import roc_auc_score
 
+from features.derive import FeatureSet
 from model.lightgbm_pd import LightGBMPD
 
 _INT_PARAMS = {"num_leaves", "max_depth", "min_child_samples", "n_estimators"}
@@ -28,15 +29,14 @@ def tune_lightgbm(model: LightGBMPD, X_train, y_train, X_valid, y_valid, space: 
     base = dict(model.params or {})
     if n_trials <= 0:
         return base, float("nan"), []
-    fs = __import__("features.derive", fromlist=["FeatureSet"]).FeatureSet(model.catalogue, model.feature_config)
+    fs = FeatureSet(model.catalogue, model.feature_config)
     train = model.dataset(X_train, y_train, fs)
     valid = model.dataset(X_valid, y_valid, fs, reference=train)
     y_valid = np.asarray(y_valid)
 
     def objective(trial: optuna.Trial) -> float:
-        params = {**base, **_suggest(trial, space)}
-        lr = params.pop("learning_rate", model.learning_rate)
-        bp = {**model.set_params(params=params, learning_rate=lr).booster_params(fs)}
+        # The model's own booster parameters (base params included), overridden by this trial's.
+        bp = {**model.booster_params(fs), **_suggest(trial, space)}
         booster = lgb.train(bp, train, num_boost_round=model.n_estimators, valid_sets=[valid],
                             callbacks=[lgb.early_stopping(model.early_stopping_rounds, verbose=False)])
         auc = roc_auc_score(y_valid, booster.predict(valid.get_data(), num_iteration=booster.best_iteration))
@@ -47,10 +47,6 @@ def tune_lightgbm(model: LightGBMPD, X_train, y_train, X_valid, y_valid, space: 
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=model.seed))
-    original = model.get_params()
-    try:
-        study.optimize(objective, n_trials=n_trials)
-    finally:
-        model.set_params(**{k: original[k] for k in ("params", "learning_rate")})
+    study.optimize(objective, n_trials=n_trials)
     trials = [{"number": t.number, "auc": t.value, **t.params, **t.user_attrs} for t in study.trials]
     return {**base, **study.best_params}, float(study.best_value), trials
