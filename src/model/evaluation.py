@@ -24,13 +24,16 @@ def expected_calibration_error(y, pd_values, n_bins: int = 10) -> float:
     Equal-count bins (not equal-width) because PDs crowd near zero; equal-width bins would put
     almost every firm in the first bin and hide miscalibration.
     """
+    predicted, observed, sizes = calibration_bins(y, pd_values, n_bins)
+    return float(np.sum(sizes / sizes.sum() * np.abs(observed - predicted)))
+
+
+def calibration_bins(y, pd_values, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean predicted PD, observed default rate and size of each equal-count PD bin."""
     y, p = np.asarray(y, dtype=float), np.asarray(pd_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    ece = 0.0
-    for chunk in np.array_split(order, n_bins):
-        if len(chunk):
-            ece += len(chunk) / len(p) * abs(y[chunk].mean() - p[chunk].mean())
-    return float(ece)
+    chunks = [c for c in np.array_split(np.argsort(p, kind="stable"), n_bins) if len(c)]
+    return (np.array([p[c].mean() for c in chunks]), np.array([y[c].mean() for c in chunks]),
+            np.array([len(c) for c in chunks], dtype=float))
 
 
 def riskiest_decile_lift(y, pd_values) -> float:

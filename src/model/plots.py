@@ -6,14 +6,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
+
+from model.evaluation import calibration_bins  # noqa: E402
 
 
 def roc_plot(y, curves: dict[str, np.ndarray], title: str = "ROC, test window"):
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for name, p in curves.items():
         fpr, tpr, _ = roc_curve(y, p)
-        from sklearn.metrics import roc_auc_score
         ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
     ax.plot([0, 1], [0, 1], ls=":", c="grey")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
@@ -24,14 +25,10 @@ def roc_plot(y, curves: dict[str, np.ndarray], title: str = "ROC, test window"):
 
 def calibration_plot(y, curves: dict[str, np.ndarray], n_bins: int = 10, title: str = "Calibration, test window"):
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    y = np.asarray(y, dtype=float)
     top = 0.0
     for name, p in curves.items():
-        order = np.argsort(p, kind="stable")
-        chunks = [c for c in np.array_split(order, n_bins) if len(c)]
-        pred = [p[c].mean() for c in chunks]
-        obs = [y[c].mean() for c in chunks]
-        top = max(top, max(pred), max(obs))
+        pred, obs, _ = calibration_bins(y, p, n_bins)
+        top = max(top, pred.max(), obs.max())
         ax.plot(pred, obs, marker="o", label=name)
     ax.plot([0, top], [0, top], ls=":", c="grey")
     ax.set(xlabel="mean predicted PD (decile)", ylabel="observed default rate", title=title)
