@@ -212,6 +212,12 @@ class Catalogue(_Strict):
     def indicators_in(self, category_id: str) -> list[Indicator]:
         return [i for i in self.indicators if i.category == category_id]
 
+    def category_totals(self, per_indicator: np.ndarray) -> dict[str, np.ndarray]:
+        """Row sums of a rows x indicators array (catalogue order) within each category."""
+        position = {ind: j for j, ind in enumerate(self.indicator_ids)}
+        return {c: per_indicator[:, [position[i.id] for i in self.indicators_in(c)]].sum(axis=1)
+                for c in self.category_ids}
+
     @property
     def max_points(self) -> float:
         return float(sum(c.points for c in self.categories))
@@ -271,9 +277,13 @@ def expert_points(indicator: Indicator, values: np.ndarray) -> np.ndarray:
         table = indicator.level_points
         out = np.array([table.get(str(v), 0.0) for v in values], dtype=float)
         return out
-    x = values.astype(float)
+    x = values.astype(float, copy=False)
     if indicator.missing is MissingMeaning.zero:
         x = np.where(np.isnan(x), 0.0, x)
-    idx = np.searchsorted(np.asarray(indicator.bins.thresholds), x, side="right")
+    # Bin index = how many thresholds the value reaches; a few vectorised comparisons beat a
+    # binary search for tables of 2-6 bins (NaN reaches none and is zeroed below).
+    idx = np.zeros(len(x), dtype=np.intp)
+    for threshold in indicator.bins.thresholds:
+        idx += x >= threshold
     pts = np.asarray(indicator.bins.points, dtype=float)[np.minimum(idx, len(indicator.bins.points) - 1)]
     return np.where(np.isnan(x), 0.0, pts)

@@ -1,8 +1,9 @@
 """One validation layer for firm data, used by `innoscore validate`, training, batch scoring and HTTP.
 
-pandera does the checking from a schema built out of the catalogue; this module only reads files,
-coerces text to numbers (recording what would not convert) and turns pandera's failure cases into
-problems that name the firm, the column and the reason in English and Chinese.
+pandera does the checking from a schema built out of the catalogue's column rules; this module reads
+files, coerces text to numbers (recording what would not convert), skips pandera when a vectorised
+pass over the same rules finds nothing wrong, and turns pandera's failure cases into problems that
+name the firm, the column and the reason in English and Chinese.
 """
 from __future__ import annotations
 
@@ -117,38 +118,97 @@ def _range_text(lo, hi) -> str:
     return f"[{lo:g}, {hi:g}]"
 
 
-_SCHEMAS: dict[tuple[int, bool], tuple[Catalogue, pa.DataFrameSchema]] = {}
+@dataclass(frozen=True)
+class ColumnRule:
+    """What the catalogue requires of one (coerced) column. The pandera schema is built from these
+    rules, and `rules_hold` evaluates the same rules in a few vectorised passes."""
+    name: str
+    dtype: type | None            # float, object, or None for any
+    nullable: bool
+    required: bool = True
+    unique: bool = False
+    levels: tuple | None = None   # allowed values
+    valid_range: tuple[float, float] | None = None  # inclusive
+    whole_numbers: bool = False
+
+
+def column_rules(catalogue: Catalogue, require_target: bool = False) -> list[ColumnRule]:
+    ds = catalogue.dataset
+    rules = [ColumnRule(ds.id_column, object, nullable=False, unique=True)]
+    if ds.date_column:
+        rules.append(ColumnRule(ds.date_column, None, nullable=False, required=False))
+    if require_target and ds.target_column:
+        rules.append(ColumnRule(ds.target_column, float, nullable=False, levels=(0.0, 1.0)))
+    for ind in catalogue.indicators:
+        levels = tuple(ind.level_values) if ind.type in ("ordinal", "categorical") else None
+        rules.append(ColumnRule(
+            ind.id, object if ind.type == "categorical" else float, ind.missing_allowed, levels=levels,
+            valid_range=tuple(ind.valid_range) if levels is None and ind.valid_range is not None else None,
+            whole_numbers=ind.type in ("count", "boolean")))
+    return rules
+
+
+def _pandera_column(rule: ColumnRule) -> pa.Column:
+    checks = []
+    if rule.levels is not None:
+        checks.append(pa.Check.isin(list(rule.levels)))
+    elif rule.valid_range is not None:
+        checks.append(pa.Check.in_range(*rule.valid_range))
+    if rule.whole_numbers:
+        checks.append(pa.Check(lambda s: s == np.floor(s), element_wise=False, name="not_integer"))
+    unique = {"unique": True, "report_duplicates": "all"} if rule.unique else {}
+    return pa.Column(rule.dtype, checks=checks, nullable=rule.nullable, required=rule.required, **unique)
+
+
+def rules_hold(frame: pd.DataFrame, rules: list[ColumnRule]) -> bool:
+    """True when every row meets every rule: then pandera would report nothing and is not run.
+
+    pandera costs ~1 ms per column whatever the rows (35 ms for one firm) and ~2.5 us per row; this
+    check is a few numpy passes. Any doubt returns False, and pandera writes the detailed report.
+    """
+    for rule in rules:
+        if rule.name not in frame.columns:
+            if rule.required:
+                return False
+            continue
+        column = frame[rule.name]
+        if rule.dtype is not None and column.dtype != np.dtype(rule.dtype):
+            return False
+        values = column.to_numpy()
+        null = np.isnan(values) if values.dtype == np.float64 else pd.isna(values)
+        if null.any():
+            if not rule.nullable:
+                return False
+            values = values[~null]
+        if rule.unique and column.duplicated().any():
+            return False
+        if rule.levels is not None and not pd.Series(values, copy=False).isin(rule.levels).all():
+            return False
+        if rule.valid_range is not None:
+            low, high = rule.valid_range
+            if not ((values >= low) & (values <= high)).all():
+                return False
+        if rule.whole_numbers and not (values == np.floor(values)).all():
+            return False
+    return True
+
+
+_RULES: dict[tuple[int, bool], tuple[Catalogue, list[ColumnRule], pa.DataFrameSchema]] = {}
+
+
+def _rules_and_schema(catalogue: Catalogue, require_target: bool) -> tuple[list[ColumnRule], pa.DataFrameSchema]:
+    """The rules and pandera schema of a catalogue, built once per catalogue object (validation runs per request)."""
+    key = (id(catalogue), require_target)
+    if key not in _RULES or _RULES[key][0] is not catalogue:
+        rules = column_rules(catalogue, require_target)
+        schema = pa.DataFrameSchema({r.name: _pandera_column(r) for r in rules}, strict=False)
+        _RULES[key] = (catalogue, rules, schema)
+    return _RULES[key][1], _RULES[key][2]
 
 
 def build_schema(catalogue: Catalogue, require_target: bool = False) -> pa.DataFrameSchema:
-    """The pandera schema of a catalogue, built once per catalogue object (validation runs per request)."""
-    key = (id(catalogue), require_target)
-    if key not in _SCHEMAS or _SCHEMAS[key][0] is not catalogue:
-        _SCHEMAS[key] = (catalogue, _schema(catalogue, require_target))
-    return _SCHEMAS[key][1]
-
-
-def _schema(catalogue: Catalogue, require_target: bool) -> pa.DataFrameSchema:
     """A pandera schema for already-coerced data (numbers as float, dates as datetime)."""
-    ds = catalogue.dataset
-    columns: dict[str, pa.Column] = {
-        ds.id_column: pa.Column(object, nullable=False, unique=True, report_duplicates="all"),
-    }
-    if ds.date_column:
-        columns[ds.date_column] = pa.Column(nullable=False, required=False)
-    if require_target and ds.target_column:
-        columns[ds.target_column] = pa.Column(float, pa.Check.isin([0.0, 1.0]), nullable=False)
-    for ind in catalogue.indicators:
-        checks = []
-        if ind.type in ("ordinal", "categorical"):
-            checks.append(pa.Check.isin(ind.level_values))
-        elif ind.valid_range is not None:
-            checks.append(pa.Check.in_range(*ind.valid_range))
-        if ind.type in ("count", "boolean"):
-            checks.append(pa.Check(lambda s: s == np.floor(s), element_wise=False, name="not_integer"))
-        dtype = object if ind.type == "categorical" else float
-        columns[ind.id] = pa.Column(dtype, checks=checks, nullable=ind.missing_allowed)
-    return pa.DataFrameSchema(columns, strict=False)
+    return _rules_and_schema(catalogue, require_target)[1]
 
 
 def coerce_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = False
@@ -222,10 +282,13 @@ def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool 
         problems[key] = problem(code, firm_id=firm, column=column, value=value, row=row,
                                 detail=_detail(catalogue, column, code))
 
+    rules, schema = _rules_and_schema(catalogue, require_target)
+    if not misfits and rules_hold(coerced, rules):
+        return coerced, ValidationReport(len(coerced))
     for row, column, code, value in misfits:
         add(row, column, code, value)
     try:
-        build_schema(catalogue, require_target).validate(coerced, lazy=True)
+        schema.validate(coerced, lazy=True)
     except SchemaErrors as exc:
         fc = exc.failure_cases
         for rec in fc.itertuples(index=False):

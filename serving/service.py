@@ -17,10 +17,8 @@ from pydantic import Field
 from starlette.responses import JSONResponse
 
 from features.catalogue import Catalogue
-from model.explanation import explain
-from model.expert_scorecard import category_points
 from model.reasons import firm_reasons
-from model.scoring import InvalidFirmData, checked_frame
+from model.scoring import InvalidFirmData, checked_frame, score_rows
 from serving.config import ServingConfig
 from serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason, ScoreReply,
                              ScoreResult, firm_model)
@@ -111,9 +109,8 @@ class InnoscoreService:
         rows = self._rows(firms)
         if isinstance(rows, JSONResponse):
             return rows
-        pd_values = self.estimator.predict_pd(rows)
-        grades = self.grades.assign(pd_values)
-        points = category_points(rows, self.catalogue)
+        scores = score_rows(rows, self.estimator, self.catalogue, self.grades)
+        pd_values, grades, points = scores.pd, scores.grades, scores.expert
         missing = rows[self.catalogue.indicator_ids].isna().to_numpy()
         ids = self.catalogue.indicator_ids
         results = [ScoreResult(
@@ -132,9 +129,8 @@ class InnoscoreService:
         rows = self._rows(firms)
         if isinstance(rows, JSONResponse):
             return rows
-        expl = explain(self.estimator, rows)
-        grades = self.grades.assign(expl.pd)
-        points = category_points(rows, self.catalogue)
+        scores = score_rows(rows, self.estimator, self.catalogue, self.grades, with_explanations=True)
+        expl, grades, points = scores.explanations, scores.grades, scores.expert
         results = []
         for i in range(len(rows)):
             r = firm_reasons(expl, i, self.catalogue, self.estimator.indicator_quantiles_, top_k)

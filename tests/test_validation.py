@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -110,3 +111,52 @@ def test_console_command_exit_code(tmp_path, small_portfolio):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "firm F0000001 · column debt_ratio · out of range" in proc.stderr
+
+
+def test_fast_rule_check_agrees_with_pandera(small_portfolio, catalogue):
+    """The vectorised check may skip pandera only when pandera would find nothing: for random
+    single-cell edits (in range, out of range, fractional, missing, unknown level, duplicate id)
+    both must agree on every frame."""
+    from features.validation import _rules_and_schema, coerce_frame, rules_hold
+    from pandera.errors import SchemaErrors
+
+    rules, schema = _rules_and_schema(catalogue, False)
+    base, _ = coerce_frame(small_portfolio.data.head(40), catalogue)
+    rng = np.random.default_rng(7)
+    edits = {"ok": 0, "bad": 0}
+    for _ in range(300):
+        df = base.copy()
+        ind = catalogue.indicators[rng.integers(len(catalogue.indicators))]
+        row = int(rng.integers(len(df)))
+        kind = rng.choice(["resample", "nan", "low", "high", "fraction", "level", "dup"])
+        if kind == "resample":
+            df.loc[row, ind.id] = df[ind.id].iloc[int(rng.integers(len(df)))]
+        elif kind == "nan":
+            df.loc[row, ind.id] = np.nan
+        elif kind in ("low", "high") and ind.valid_range is not None:
+            low, high = ind.valid_range
+            df.loc[row, ind.id] = (low - 1.0) if kind == "low" else (high + 1.0)
+        elif kind == "fraction" and ind.type in ("count", "boolean"):
+            df.loc[row, ind.id] = 0.5
+        elif kind == "level" and ind.type == "ordinal":
+            df.loc[row, ind.id] = max(ind.level_values) + 7
+        elif kind == "dup":
+            df.loc[row, "firm_id"] = df["firm_id"].iloc[(row + 1) % len(df)]
+        try:
+            schema.validate(df, lazy=True)
+            pandera_ok = True
+        except SchemaErrors:
+            pandera_ok = False
+        assert rules_hold(df, rules) == pandera_ok, (kind, ind.id, row)
+        edits["ok" if pandera_ok else "bad"] += 1
+    assert edits["ok"] > 50 and edits["bad"] > 50, edits
+
+
+def test_clean_frames_skip_pandera_but_bad_ones_are_still_reported(small_portfolio, catalogue):
+    clean = small_portfolio.data.head(1)
+    _, report = validate_frame(clean, catalogue)
+    assert report.ok
+    bad = clean.copy()
+    bad["debt_ratio"] = 1e9
+    _, report = validate_frame(bad, catalogue)
+    assert [(p.column, p.code) for p in report.problems] == [("debt_ratio", "out_of_range")]

@@ -15,9 +15,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from features.validation import DataReadError, validate_frame
-from model.expert_scorecard import category_points
-from model.explanation import explain
+from features.validation import DataReadError, problem, validate_frame
+from model.scoring import score_rows
 
 
 class BatchInputError(ValueError):
@@ -37,69 +36,153 @@ def rejects_path(out: Path) -> Path:
     return out.with_name(out.name.split(".")[0] + ".rejects.parquet")
 
 
-def iter_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """CSV or Parquet (a file or a folder of parts) in pieces of about `chunk_rows` rows."""
+def iter_chunks(path: Path, chunk_rows: int, columns: list[str] | None = None,
+                id_column: str | None = None) -> Iterator[pd.DataFrame]:
+    """CSV or Parquet (a file or a folder of parts) in pieces of about `chunk_rows` rows.
+
+    `columns` reads only those (the duplicate-id pass reads just the ids); `id_column` is read from
+    CSV as text, as the Dask engine reads it, so that "0123" stays "0123" in both.
+    """
     path = Path(path)
     if not path.exists():
         raise DataReadError(f"data file not found: {path}")
     try:
         if path.is_dir():
             # No read-ahead: memory then holds one chunk at a time, whatever the number of parts.
-            for batch in pads.dataset(path, format="parquet").to_batches(batch_size=chunk_rows, batch_readahead=0,
-                                                                         fragment_readahead=0):
+            for batch in pads.dataset(path, format="parquet").to_batches(
+                    columns=columns, batch_size=chunk_rows, batch_readahead=0, fragment_readahead=0):
                 yield batch.to_pandas()
         elif path.suffix.lower() in (".parquet", ".pq"):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns):
                 yield batch.to_pandas()
         elif path.suffix.lower() in (".csv", ".gz", ".txt"):
-            yield from pd.read_csv(path, chunksize=chunk_rows, low_memory=False)
+            yield from pd.read_csv(path, chunksize=chunk_rows, low_memory=False, usecols=columns,
+                                   dtype={id_column: str} if id_column else None)
         else:
             raise DataReadError(f"unsupported file type '{path.suffix}' for {path}: use .csv or .parquet")
     except (pa.ArrowInvalid, OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataReadError(f"cannot read {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    except ValueError as exc:  # usecols naming a column the file lacks
+        if columns is None:
+            raise
+        raise DataReadError(f"cannot read {path}: {str(exc)[:200]}") from None
 
 
-def score_chunk(frame: pd.DataFrame, wrapper, with_explanations: bool = False, top_k: int = 5
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Scored rows and rejected rows (firm id, row, reasons) of one piece of input."""
+def count_rows(path: Path) -> int | None:
+    """Rows in a Parquet file or folder from its metadata (for the progress bar); None for CSV."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            return pads.dataset(path, format="parquet").count_rows()
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowInvalid, OSError):
+        return None
+    return None
+
+
+def has_column(path: Path, column: str) -> bool:
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            return column in pads.dataset(path, format="parquet").schema.names
+        except (pa.ArrowInvalid, OSError):
+            return False
+    try:
+        return column in pd.read_csv(path, nrows=0).columns
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+
+
+def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000) -> frozenset[str]:
+    """Firm ids that occur more than once anywhere in the input, read in pieces (ids only).
+
+    A chunk is validated on its own, so a firm repeated in two chunks would pass both; this pass
+    finds such ids first. Memory: 8 bytes per row (a 64-bit hash of each id), then the exact ids of
+    the few hashes seen twice are collected in a second pass, so a hash collision rejects nothing.
+    """
+    if not has_column(path, id_column):
+        return frozenset()  # validation reports the missing column
+
+    def ids():
+        for chunk in iter_chunks(path, chunk_rows, columns=[id_column], id_column=id_column):
+            yield chunk[id_column].dropna().astype(str).to_numpy(dtype=object)
+
+    hashes = np.concatenate([pd.util.hash_array(a) for a in ids()] or [np.empty(0, np.uint64)])
+    unique, counts = np.unique(hashes, return_counts=True)
+    repeated = unique[counts > 1]
+    del hashes, unique, counts
+    if not len(repeated):
+        return frozenset()
+    seen: dict[str, int] = {}
+    for a in ids():
+        for firm in a[np.isin(pd.util.hash_array(a), repeated)]:
+            seen[firm] = seen.get(firm, 0) + 1
+    return frozenset(firm for firm, n in seen.items() if n > 1)
+
+
+def _rejected(frame: pd.DataFrame, report, duplicate_ids: frozenset[str], id_col: str
+              ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which rows fail (validation, or an id repeated elsewhere in the input) and why, in zh and en."""
+    problems = list(report.problems)
+    if duplicate_ids and id_col in frame:
+        ids = frame[id_col].astype(str).to_numpy(dtype=object)
+        flagged = {p.row for p in problems if p.code == "duplicate_id"}
+        problems += [problem("duplicate_id", firm_id=ids[i], column=id_col, value=ids[i], row=int(i))
+                     for i in np.flatnonzero(np.isin(ids, list(duplicate_ids))) if i not in flagged]
+    bad = np.zeros(len(frame), dtype=bool)
+    bad[[p.row for p in problems if p.row is not None]] = True
+    en: dict[int, list[str]] = {}
+    zh: dict[int, list[str]] = {}
+    for p in problems:
+        value = f" ({p.value})" if p.value else ""
+        en.setdefault(p.row, []).append(f"{p.column}: {p.message_en}{value}")
+        zh.setdefault(p.row, []).append(f"{p.column}: {p.message_zh}{value}")
+    rows = np.flatnonzero(bad)
+    rejected = pd.DataFrame({
+        id_col: frame[id_col].astype(str).to_numpy()[rows] if id_col in frame else None,
+        "reasons": ["; ".join(en[i]) for i in rows], "reasons_zh": ["; ".join(zh[i]) for i in rows]})
+    return bad, rejected
+
+
+def _top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) -> dict[str, pd.Series]:
+    """The k indicators raising each firm's PD most (positive contributions only), as list columns."""
+    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
+    top = np.take_along_axis(contributions, order, axis=1)
+    keep = top > 0
+    offsets = pa.array(np.concatenate([[0], np.cumsum(keep.sum(axis=1))]), pa.int32())
+    names = pa.ListArray.from_arrays(offsets, pa.array(np.asarray(indicator_ids, dtype=object)[order[keep]],
+                                                       pa.string()))
+    values = pa.ListArray.from_arrays(offsets, pa.array(top[keep], pa.float64()))
+    return {"top_risk_indicators": pd.Series(pd.arrays.ArrowExtensionArray(names)),
+            "top_risk_contributions": pd.Series(pd.arrays.ArrowExtensionArray(values))}
+
+
+def score_chunk(frame: pd.DataFrame, wrapper, with_explanations: bool = False, top_k: int = 5,
+                duplicate_ids: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scored rows and rejected rows (firm id, reasons in en and zh) of one piece of input.
+
+    `duplicate_ids`: ids repeated anywhere in the whole input (`find_duplicate_ids`); every row
+    carrying one is rejected, as validation rejects repeats within one piece.
+    """
     catalogue = wrapper.catalogue
     id_col = catalogue.dataset.id_column
     frame = frame.reset_index(drop=True)
     rows, report = validate_frame(frame, catalogue)
     if report.whole_file:
         raise BatchInputError("; ".join(p.line() for p in report.problems if p.row is None))
-    bad = np.zeros(len(frame), dtype=bool)
-    bad[report.bad_rows] = True
-    reasons: dict[int, list[str]] = {}
-    for p in report.problems:
-        reasons.setdefault(p.row, []).append(f"{p.column}: {p.message_en}" + (f" ({p.value})" if p.value else ""))
-    rejected = pd.DataFrame({
-        id_col: frame.loc[bad, id_col].astype(str).to_numpy() if id_col in frame else None,
-        "reasons": ["; ".join(reasons[i]) for i in np.flatnonzero(bad)]})
-    good = rows.loc[~bad].reset_index(drop=True)
+    bad, rejected = _rejected(rows, report, duplicate_ids, id_col)
+    good = rows.loc[~bad].reset_index(drop=True) if bad.any() else rows
     if good.empty:
         return _empty_scores(catalogue, with_explanations), rejected
-    out = {id_col: good[id_col].astype(str).to_numpy()}
+    scores = score_rows(good, wrapper.estimator, catalogue, wrapper.grade_scale, with_explanations)
+    out = {id_col: scores.firm_ids, "pd": scores.pd, "grade": scores.grades,
+           "expert_score": scores.expert["total"].to_numpy(),
+           **{f"expert_{c}": scores.expert[c].to_numpy() for c in catalogue.category_ids}}
     if with_explanations:
-        expl = explain(wrapper.estimator, good)
-        pd_values = expl.pd
-    else:
-        pd_values = wrapper.estimator.predict_pd(good)
-    out["pd"] = pd_values
-    out["grade"] = wrapper.grade_scale.assign(pd_values)
-    points = category_points(good, catalogue)
-    out["expert_score"] = points["total"].to_numpy()
-    for c in catalogue.category_ids:
-        out[f"expert_{c}"] = points[c].to_numpy()
-    if with_explanations:
-        for c in catalogue.category_ids:
-            out[f"contribution_{c}"] = expl.categories[c].to_numpy()
-        contrib = expl.indicators.to_numpy()
-        order = np.argsort(-contrib, axis=1, kind="stable")[:, :top_k]
-        ids = np.asarray(catalogue.indicator_ids, dtype=object)
-        top = np.take_along_axis(contrib, order, axis=1)
-        out["top_risk_indicators"] = [list(ids[o][t > 0]) for o, t in zip(order, top)]
-        out["top_risk_contributions"] = [list(t[t > 0]) for t in top]
+        expl = scores.explanations
+        out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in catalogue.category_ids})
+        out.update(_top_risk(expl.indicators.to_numpy(), catalogue.indicator_ids, top_k))
     return pd.DataFrame(out), rejected
 
 
@@ -114,11 +197,13 @@ def output_schema(catalogue, with_explanations: bool) -> pa.Schema:
 
 
 def rejects_schema(catalogue) -> pa.Schema:
-    return pa.schema([(catalogue.dataset.id_column, pa.string()), ("reasons", pa.string())])
+    return pa.schema([(catalogue.dataset.id_column, pa.string()), ("reasons", pa.string()),
+                      ("reasons_zh", pa.string())])
 
 
 def _empty_scores(catalogue, with_explanations: bool) -> pd.DataFrame:
-    return output_schema(catalogue, with_explanations).empty_table().to_pandas()
+    return output_schema(catalogue, with_explanations).empty_table().to_pandas(
+        types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
 
 
 class _ParquetSink:
@@ -157,9 +242,11 @@ def score_file_local(data: Path, out: Path, wrapper, with_explanations: bool = F
     summary = BatchSummary(out=out, rejects=rejects_path(out))
     sink = _ParquetSink(out, output_schema(wrapper.catalogue, with_explanations))
     rejects = _ParquetSink(summary.rejects, rejects_schema(wrapper.catalogue))
+    id_col = wrapper.catalogue.dataset.id_column
+    duplicate_ids = find_duplicate_ids(data, id_col)
     try:
-        for chunk in iter_chunks(data, chunk_rows):
-            scored, rejected = score_chunk(chunk, wrapper, with_explanations, top_k)
+        for chunk in iter_chunks(data, chunk_rows, id_column=id_col):
+            scored, rejected = score_chunk(chunk, wrapper, with_explanations, top_k, duplicate_ids)
             sink.write(scored)
             rejects.write(rejected)
             summary.rows_in += len(chunk)
@@ -199,18 +286,24 @@ def score_file_dask(data: Path, out: Path, wrapper, with_explanations: bool = Fa
         else:
             ddf = dd.read_csv(str(data), blocksize="64MB", dtype=object)
         remote = client.scatter(wrapper, broadcast=True)
+        id_col = wrapper.catalogue.dataset.id_column
+        duplicate_ids = frozenset()
+        if id_col in ddf.columns:
+            counts = ddf[id_col].dropna().astype(str).value_counts().compute()
+            duplicate_ids = frozenset(counts.index[counts.to_numpy() > 1].astype(str))
 
         def both(part: pd.DataFrame, model) -> pd.DataFrame:
-            scored, rejected = score_chunk(part, model, with_explanations, top_k)
+            scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids)
             scored["_status"], rejected["_status"] = "scored", "rejected"
             return pd.concat([scored, rejected], ignore_index=True)
 
         meta_scored = _empty_scores(wrapper.catalogue, with_explanations)
         meta = pd.concat([meta_scored.assign(_status=pd.Series(dtype=object)),
-                          pd.DataFrame({"reasons": pd.Series(dtype=object)})], axis=1)
+                          pd.DataFrame({"reasons": pd.Series(dtype=object), "reasons_zh": pd.Series(dtype=object)})],
+                         axis=1)
         combined = ddf.map_partitions(both, remote, meta=meta)
         scored = combined[combined["_status"] == "scored"][list(meta_scored.columns)]
-        rejected = combined[combined["_status"] == "rejected"][[wrapper.catalogue.dataset.id_column, "reasons"]]
+        rejected = combined[combined["_status"] == "rejected"][[id_col, "reasons", "reasons_zh"]]
         rej_path = rejects_path(out)
         n_in = ddf.map_partitions(len).sum()
         _, _, rows_in, n_scored, n_rejected = dask.compute(

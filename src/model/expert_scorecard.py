@@ -7,17 +7,19 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from features.catalogue import Catalogue, expert_points
+from features.catalogue import Catalogue
+from features.derive import expert_points_array
 from model._base import CatalogueClassifier, check_parameters
 from model.grades import GradeScale
 
 
-def category_points(data: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
-    """Expert points per category and in total (0..max points), one row per firm."""
-    out = {}
-    for cat in catalogue.categories:
-        out[cat.id] = sum(expert_points(i, data[i.id].to_numpy()) for i in catalogue.indicators_in(cat.id))
-    frame = pd.DataFrame(out, index=data.index)
+def category_points(data: pd.DataFrame, catalogue: Catalogue, points: np.ndarray | None = None) -> pd.DataFrame:
+    """Expert points per category and in total (0..max points), one row per firm.
+
+    `points` (rows x indicators, from `features.derive`) saves computing them again when known.
+    """
+    points = expert_points_array(data, catalogue) if points is None else points
+    frame = pd.DataFrame(catalogue.category_totals(points), index=data.index)
     frame.insert(0, "total", frame.sum(axis=1))
     return frame
 

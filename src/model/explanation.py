@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import Catalogue
+from features.derive import Derived
 from model.lightgbm_pd import LightGBMPD
 
 METHODS = ("pred_contrib", "shap")
@@ -63,14 +64,16 @@ def fold_to_indicators(contributions: pd.DataFrame, sources: pd.DataFrame) -> pd
 
 
 def fold_to_categories(indicators: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
-    return pd.DataFrame({c: indicators[[i.id for i in catalogue.indicators_in(c)]].sum(axis=1)
-                         for c in catalogue.category_ids}, index=indicators.index)
+    return pd.DataFrame(catalogue.category_totals(indicators[catalogue.indicator_ids].to_numpy()),
+                        index=indicators.index)
 
 
-def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib") -> Explanations:
-    """Explain validated firm rows with a fitted LightGBMPD."""
+def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
+            derived: Derived | None = None) -> Explanations:
+    """Explain validated firm rows with a fitted LightGBMPD (`derived`: the rows' features, if known)."""
     catalogue = model.catalogue
-    features = model.features(rows)
+    derived = model.feature_set_.derive(rows) if derived is None else derived
+    features = pd.DataFrame(derived.matrix, index=rows.index, columns=model.feature_set_.names, copy=False)
     contrib, base = feature_contributions(model, features, method)
     indicators = fold_to_indicators(contrib, model.feature_set_.sources_matrix())
     raw = base + contrib.to_numpy().sum(axis=1)
@@ -79,4 +82,4 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib")
     return Explanations(firm_ids=ids, raw_log_odds=raw, base_value=base, pd=model.calibrate(raw),
                         calibration=model.calibration_, features=contrib, indicators=indicators,
                         categories=fold_to_categories(indicators, catalogue),
-                        values=model.feature_set_.indicator_values(rows))
+                        values=pd.DataFrame(derived.values, index=rows.index, columns=catalogue.indicator_ids))

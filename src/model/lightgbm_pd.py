@@ -89,7 +89,12 @@ class LightGBMPD(CatalogueClassifier):
 
     def decision_function(self, X) -> np.ndarray:
         """Raw log-odds of the booster (before calibration): what SHAP explains."""
-        return self.booster_.predict(self.features(X), num_iteration=self.best_iteration_, raw_score=True)
+        check_is_fitted(self, "booster_")
+        return self.raw_log_odds(self.feature_set_.transform_array(self._as_frame(X)))
+
+    def raw_log_odds(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw log-odds of an already derived model matrix (`feature_set_.derive(rows).matrix`)."""
+        return self.booster_.predict(matrix, num_iteration=self.best_iteration_, raw_score=True)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calibration_

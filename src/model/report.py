@@ -12,7 +12,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from features.catalogue import Catalogue
 from model.expert_scorecard import category_points
-from model.explanation import Explanations, explain
+from model.explanation import Explanations
+from model.scoring import score_rows
 from model.reasons import firm_reasons
 
 LABELS = {
@@ -108,8 +109,9 @@ def _category_rows(expl: Explanations, i: int, catalogue: Catalogue, points: pd.
 
 
 def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Catalogue, quantiles: pd.DataFrame,
-                       grade: str, grade_text: str, model: ModelInfo, lang: str = "zh", top_k: int = 5) -> str:
-    """The HTML page for the firm in row `i` of `expl`."""
+                       grade: str, grade_text: str, model: ModelInfo, lang: str = "zh", top_k: int = 5,
+                       points: pd.Series | None = None) -> str:
+    """The HTML page for the firm in row `i` of `expl` (`points`: its expert points, total and by category)."""
     if lang not in LABELS:
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
     L = LABELS[lang]
@@ -117,7 +119,7 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
     reasons = firm_reasons(expl, i, catalogue, quantiles, top_k)
     for r in reasons["risk_raising"] + reasons["risk_lowering"]:
         r["text"] = r[f"text_{lang}"]
-    points = category_points(row.to_frame().T, catalogue).iloc[0]
+    points = category_points(row.to_frame().T, catalogue).iloc[0] if points is None else points
     profile = [(L["firm_id"], str(row[ds.id_column]))]
     if ds.date_column and ds.date_column in row:
         profile.append((L["date"], str(pd.Timestamp(row[ds.date_column]).date())))
@@ -167,21 +169,21 @@ def write_reports(rows: pd.DataFrame, wrapper, model: ModelInfo, out_dir: Path |
                   lang: str = "zh", top_k: int = 5) -> list[Path]:
     """Write one report per row (validated firm rows) to `out` (one firm) or `out_dir` (with index.html)."""
     estimator, catalogue = wrapper.estimator, wrapper.catalogue
-    expl = explain(estimator, rows)
-    grades = wrapper.grade_scale.assign(expl.pd)
-    points = category_points(rows, catalogue)["total"].to_numpy()
+    scores = score_rows(rows, estimator, catalogue, wrapper.grade_scale, with_explanations=True)
+    expl, grades, points = scores.explanations, scores.grades, scores.expert
     id_col = catalogue.dataset.id_column
     written, entries = [], []
     for i in range(len(rows)):
         page = render_firm_report(rows.iloc[i], expl, i, catalogue, estimator.indicator_quantiles_, grades[i],
-                                  wrapper.grade_scale.describe(grades[i], lang), model, lang, top_k)
+                                  wrapper.grade_scale.describe(grades[i], lang), model, lang, top_k,
+                                  points=points.iloc[i])
         firm_id = str(rows.iloc[i][id_col])
         path = out if out is not None else out_dir / f"{_safe(firm_id)}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page, encoding="utf-8")
         written.append(path)
         entries.append({"file": path.name, "firm_id": firm_id, "pd": float(expl.pd[i]), "grade": grades[i],
-                        "expert": float(points[i])})
+                        "expert": float(points["total"].iat[i])})
     if out_dir is not None:
         index = out_dir / "index.html"
         index.write_text(render_index(entries, model, lang), encoding="utf-8")

@@ -1,10 +1,15 @@
 """Score firm rows: validate against the catalogue, then PD and grade. One path for MLflow, HTTP and batch."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
 from features.catalogue import Catalogue
 from features.validation import ValidationReport, validate_frame
+from model.expert_scorecard import category_points
+from model.explanation import Explanations, explain
 from model.grades import GradeScale
 
 
@@ -24,13 +29,48 @@ def checked_frame(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     return coerced
 
 
+@dataclass
+class Scores:
+    """Everything a reply or an output file says about a batch of validated firms, row for row."""
+
+    firm_ids: np.ndarray
+    pd: np.ndarray
+    grades: np.ndarray
+    expert: pd.DataFrame        # expert scorecard points: total and one column per category
+    explanations: Explanations | None = None
+
+
+def score_rows(rows: pd.DataFrame, estimator, catalogue: Catalogue, grade_scale: GradeScale,
+               with_explanations: bool = False) -> Scores:
+    """PD, grade and expert points of validated rows, and SHAP explanations if asked.
+
+    For LightGBM the rows' features, expert points and PD come from one pass (`FeatureSet.derive`),
+    which is what keeps batch scoring close to the bare booster's speed.
+    """
+    feature_set = getattr(estimator, "feature_set_", None)
+    derived = feature_set.derive(rows) if feature_set is not None else None
+    explanations = None
+    if with_explanations:
+        if derived is None:
+            raise ValueError(f"explanations need a LightGBM PD model, not {type(estimator).__name__}")
+        explanations = explain(estimator, rows, derived=derived)
+        pd_values = explanations.pd
+    elif derived is not None:
+        pd_values = estimator.calibrate(estimator.raw_log_odds(derived.matrix))
+    else:
+        pd_values = estimator.predict_pd(rows)
+    id_col = catalogue.dataset.id_column
+    ids = rows[id_col].astype(str).to_numpy() if id_col in rows else None
+    points = category_points(rows, catalogue, derived.points if derived is not None else None)
+    return Scores(ids, pd_values, grade_scale.assign(pd_values), points, explanations)
+
+
 def score_frame(frame: pd.DataFrame, estimator, catalogue: Catalogue, grade_scale: GradeScale,
                 validate: bool = True) -> pd.DataFrame:
     """Firm id (when given), PD and grade for each row."""
     rows = checked_frame(frame, catalogue) if validate else frame
-    pd_values = estimator.predict_pd(rows)
-    out = pd.DataFrame({"pd": pd_values, "grade": grade_scale.assign(pd_values)}, index=rows.index)
-    id_col = catalogue.dataset.id_column
-    if id_col in rows:
-        out.insert(0, id_col, rows[id_col].astype(str).to_numpy())
+    scores = score_rows(rows, estimator, catalogue, grade_scale)
+    out = pd.DataFrame({"pd": scores.pd, "grade": scores.grades}, index=rows.index)
+    if scores.firm_ids is not None:
+        out.insert(0, catalogue.dataset.id_column, scores.firm_ids)
     return out
