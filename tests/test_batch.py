@@ -19,6 +19,7 @@ def batch_input(_trained_session, tmp_path_factory):
     data["debt_ratio"] = data["debt_ratio"].astype(object)
     data.loc[7, "debt_ratio"] = 9.0
     data.loc[3001, "debt_ratio"] = "lots"
+    data.loc[3500, "firm_id"] = data.loc[10, "firm_id"]  # the same firm in two different chunks
     path = tmp / "firms.csv"
     data.to_csv(path, index=False)
     return tmp, path, data
@@ -33,13 +34,19 @@ def test_local_engine_scores_in_chunks_and_rejects_bad_rows(trained, batch_input
     out = tmp / "local.parquet"
     result = _score("--data", path, "--out", out, "--chunk-rows", 1000)
     assert result.exit_code == 0, result.output
-    assert "3,998 scored" in result.output and "2 rejected" in result.output
+    assert "3,996 scored" in result.output and "4 rejected" in result.output
     scored = pd.read_parquet(out)
-    rejects = pd.read_parquet(tmp / "local.rejects.parquet")
-    assert sorted(rejects["firm_id"]) == sorted(data.loc[[7, 3001], "firm_id"])
-    assert rejects["reasons"].str.contains("debt_ratio").all()
+    rejects = pd.read_parquet(tmp / "local.rejects.parquet").set_index("firm_id")
+    assert sorted(rejects.index) == sorted(data.loc[[7, 3001, 10, 3500], "firm_id"])
+    for row, reason, reason_zh in ((7, "debt_ratio: out of range", "超出有效范围"),
+                                   (3001, "debt_ratio: not a number", "不是数值"),
+                                   (10, "firm_id: duplicate firm id", "企业编号重复")):
+        firm = data.loc[row, "firm_id"]
+        assert rejects.loc[[firm], "reasons"].str.contains(reason).all(), rejects.loc[[firm]]
+        assert rejects.loc[[firm], "reasons_zh"].str.contains(reason_zh).all()
+    assert not set(scored["firm_id"]) & set(rejects.index)
     wrapper, _ = load_pd_model("models:/innoscore-pd@challenger")
-    good = data.drop(index=[7, 3001])
+    good = data.drop(index=[7, 3001, 10, 3500])
     good = good.assign(debt_ratio=good["debt_ratio"].astype(float))
     expected = score_frame(good, wrapper.estimator, catalogue, wrapper.grade_scale)
     np.testing.assert_allclose(scored["pd"].to_numpy(), expected["pd"].to_numpy(), atol=1e-12)
@@ -77,3 +84,15 @@ def test_unscorable_input_fails_clearly_and_keeps_the_previous_output(trained, b
     assert missing.exit_code == 2 and "not found" in missing.output
     bad_engine = _score("--data", path, "--out", out, "--engine", "spark")
     assert bad_engine.exit_code == 2 and "--engine must be local or dask" in bad_engine.output
+
+
+def test_repeated_hashes_across_chunks():
+    from model.batch import repeated_hashes
+
+    rng = np.random.default_rng(3)
+    chunks = [rng.integers(0, 2**63, 5000, dtype=np.uint64) for _ in range(4)]
+    chunks[3][:2] = [chunks[0][17], chunks[2][4000]]
+    chunks[1][9] = chunks[1][10]
+    expected = sorted({int(chunks[0][17]), int(chunks[2][4000]), int(chunks[1][10])})
+    assert sorted(int(v) for v in repeated_hashes(iter(chunks))) == expected
+    assert len(repeated_hashes(iter([np.arange(10, dtype=np.uint64)]))) == 0

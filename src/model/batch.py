@@ -5,6 +5,7 @@ catalogue's validation go to a rejects file with their reasons; nothing is dropp
 """
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -98,8 +99,9 @@ def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000) 
     """Firm ids that occur more than once anywhere in the input, read in pieces (ids only).
 
     A chunk is validated on its own, so a firm repeated in two chunks would pass both; this pass
-    finds such ids first. Memory: 8 bytes per row (a 64-bit hash of each id), then the exact ids of
-    the few hashes seen twice are collected in a second pass, so a hash collision rejects nothing.
+    finds such ids first, in flat memory: 64-bit hashes of the ids are spilled to disk in buckets
+    and each bucket is checked alone; then the exact ids behind the few repeated hashes are
+    collected in a second pass, so a hash collision rejects nothing.
     """
     if not has_column(path, id_column):
         return frozenset()  # validation reports the missing column
@@ -108,10 +110,7 @@ def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000) 
         for chunk in iter_chunks(path, chunk_rows, columns=[id_column], id_column=id_column):
             yield chunk[id_column].dropna().astype(str).to_numpy(dtype=object)
 
-    hashes = np.concatenate([pd.util.hash_array(a) for a in ids()] or [np.empty(0, np.uint64)])
-    unique, counts = np.unique(hashes, return_counts=True)
-    repeated = unique[counts > 1]
-    del hashes, unique, counts
+    repeated = repeated_hashes(pd.util.hash_array(a) for a in ids())
     if not len(repeated):
         return frozenset()
     seen: dict[str, int] = {}
@@ -119,6 +118,30 @@ def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000) 
         for firm in a[np.isin(pd.util.hash_array(a), repeated)]:
             seen[firm] = seen.get(firm, 0) + 1
     return frozenset(firm for firm, n in seen.items() if n > 1)
+
+
+def repeated_hashes(chunks: Iterator[np.ndarray], bucket_bits: int = 6) -> np.ndarray:
+    """The uint64 values that occur more than once across all chunks.
+
+    Memory holds one chunk and one bucket (1/64 of all values), not all of them.
+    """
+    edges = np.arange(1, 1 << bucket_bits, dtype=np.uint64) << np.uint64(64 - bucket_bits)
+    found = []
+    with tempfile.TemporaryDirectory(prefix="innoscore-ids-") as tmp:
+        paths = [Path(tmp) / f"{b:03d}.u64" for b in range(1 << bucket_bits)]
+        files = [p.open("wb") for p in paths]
+        try:
+            for values in chunks:
+                values = np.sort(values)
+                for f, part in zip(files, np.split(values, np.searchsorted(values, edges))):
+                    f.write(part.tobytes())
+        finally:
+            for f in files:
+                f.close()
+        for p in paths:
+            values = np.sort(np.fromfile(p, dtype=np.uint64))
+            found.append(np.unique(values[1:][values[1:] == values[:-1]]))
+    return np.concatenate(found)
 
 
 def _rejected(frame: pd.DataFrame, report, duplicate_ids: frozenset[str], id_col: str
@@ -154,8 +177,9 @@ def _top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) -
     names = pa.ListArray.from_arrays(offsets, pa.array(np.asarray(indicator_ids, dtype=object)[order[keep]],
                                                        pa.string()))
     values = pa.ListArray.from_arrays(offsets, pa.array(top[keep], pa.float64()))
-    return {"top_risk_indicators": pd.Series(pd.arrays.ArrowExtensionArray(names)),
-            "top_risk_contributions": pd.Series(pd.arrays.ArrowExtensionArray(values))}
+    # Built as Arrow lists (a Python loop per firm costs more than the SHAP values themselves), handed
+    # to pandas as an object column of arrays: a plain dtype that both engines write to Parquet alike.
+    return {"top_risk_indicators": names.to_pandas(), "top_risk_contributions": values.to_pandas()}
 
 
 def score_chunk(frame: pd.DataFrame, wrapper, with_explanations: bool = False, top_k: int = 5,
@@ -202,8 +226,7 @@ def rejects_schema(catalogue) -> pa.Schema:
 
 
 def _empty_scores(catalogue, with_explanations: bool) -> pd.DataFrame:
-    return output_schema(catalogue, with_explanations).empty_table().to_pandas(
-        types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
+    return output_schema(catalogue, with_explanations).empty_table().to_pandas()
 
 
 class _ParquetSink:
