@@ -245,7 +245,7 @@ def score(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from features.validation import DataReadError
-    from model.batch import BatchInputError, score_file_dask, score_file_local
+    from model.batch import BatchInputError, count_rows, score_file_dask, score_file_local
 
     if engine not in ("local", "dask"):
         fail(f"--engine must be local or dask, got '{engine}'")
@@ -254,7 +254,7 @@ def score(
         if engine == "local":
             with Progress(TextColumn("scoring / 评分"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err_console) as progress:
-                task = progress.add_task("score", total=None, rate="")
+                task = progress.add_task("score", total=count_rows(data), rate="")
 
                 def advance(n: int) -> None:
                     progress.advance(task, n)
