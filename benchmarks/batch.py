@@ -73,7 +73,8 @@ RESULT = {{}}
 """)
     data = f"{tmp}/firms-{args.rows}.parquet"
     floor = run_isolated(FLOOR.format(uri=uri, data=data))
-    print(f"{args.rows:,} rows, 2 cores")
+    cores = os.cpu_count()
+    print(f"{args.rows:,} rows, {cores} cores")
     print(f"  floor: bare predict {floor['predict_firms_per_s']:,} firms/s, bare pred_contrib "
           f"{floor['pred_contrib_firms_per_s']:,} firms/s (peak {floor['peak_rss_mb']} MB)")
     for engine, explain in (("local", False), ("local", True), ("dask", False), ("dask", True)):
@@ -81,10 +82,8 @@ RESULT = {{}}
         r = run_isolated(ENGINE.format(uri=uri, data=data, out=out, engine=engine, explain=explain))
         ref = floor["pred_contrib_firms_per_s"] if explain else floor["predict_firms_per_s"]
         print(f"  {engine:<5} {'score+explain' if explain else 'score':<13} {r['firms_per_s']:>9,} firms/s "
-              f"({ref / r['firms_per_s']:.1f}x slower than the floor)  peak {r['peak_rss_mb']} MB "
-              "(dask: client process only)" if engine == "dask" else
-              f"  {engine:<5} {'score+explain' if explain else 'score':<13} {r['firms_per_s']:>9,} firms/s "
-              f"({ref / r['firms_per_s']:.1f}x slower than the floor)  peak {r['peak_rss_mb']} MB")
+              f"({r['firms_per_s'] // cores:,}/core; {ref / r['firms_per_s']:.2f}x the floor's time)  "
+              f"peak {r['peak_rss_mb']} MB" + (" (client process only)" if engine == "dask" else ""))
     print("  local engine peak memory by input size (score):")
     for n in args.memory_sizes:
         r = run_isolated(ENGINE.format(uri=uri, data=f"{tmp}/firms-{n}.parquet", out=f"{tmp}/mem-{n}.parquet",

@@ -51,12 +51,14 @@ def iter_chunks(path: Path, chunk_rows: int, columns: list[str] | None = None,
         raise DataReadError(f"data file not found: {path}")
     try:
         if path.is_dir():
-            # No read-ahead: memory then holds one chunk at a time, whatever the number of parts.
+            # No read-ahead and no pre-buffering (pyarrow keeps pre-buffered column chunks until the
+            # whole file is read): memory then holds one chunk at a time, whatever the input size.
             for batch in pads.dataset(path, format="parquet").to_batches(
-                    columns=columns, batch_size=chunk_rows, batch_readahead=0, fragment_readahead=0):
+                    columns=columns, batch_size=chunk_rows, batch_readahead=0, fragment_readahead=0,
+                    fragment_scan_options=pads.ParquetFragmentScanOptions(pre_buffer=False)):
                 yield batch.to_pandas()
         elif path.suffix.lower() in (".parquet", ".pq"):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns):
+            for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_rows, columns=columns):
                 yield batch.to_pandas()
         elif path.suffix.lower() in (".csv", ".gz", ".txt"):
             yield from pd.read_csv(path, chunksize=chunk_rows, low_memory=False, usecols=columns,
