@@ -5,6 +5,7 @@ catalogue's validation go to a rejects file with their reasons; nothing is dropp
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +34,14 @@ class BatchSummary:
     rejected: int = 0
     out: Path | None = None
     rejects: Path | None = None
+
+
+@dataclass(frozen=True)
+class ChunkScorer:
+    """What `score_chunk` uses of a loaded model (the MLflow wrapper has the same attributes)."""
+    estimator: object
+    catalogue: object
+    grade_scale: object
 
 
 def rejects_path(out: Path) -> Path:
@@ -313,11 +322,34 @@ def score_file_local(data: Path, out: Path, wrapper, with_explanations: bool = F
     return summary
 
 
+def _score_part(part: pd.DataFrame, wrapper, index: int, out_dir: str, rejects_dir: str, with_explanations: bool,
+                top_k: int, duplicate_ids: frozenset[str]) -> tuple[int, int, int]:
+    """One Dask partition: score it and write its scored and rejected rows as part files."""
+    scored, rejected = score_chunk(part, wrapper, with_explanations, top_k, duplicate_ids)
+    name = f"part.{index:05d}.parquet"
+    for frame, schema, folder in ((scored, output_schema(wrapper.catalogue, with_explanations), out_dir),
+                                  (rejected, rejects_schema(wrapper.catalogue), rejects_dir)):
+        pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), Path(folder) / name)
+    return len(part), len(scored), len(rejected)
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Put a finished output folder in place of `target` (kept until the new one is complete)."""
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def score_file_dask(data: Path, out: Path, wrapper, with_explanations: bool = False, top_k: int = 5,
-                    scheduler: str | None = None, n_workers: int = 2, chunk_rows: int = 100_000) -> BatchSummary:
+                    scheduler: str | None = None, n_workers: int = 2) -> BatchSummary:
     """The same per-piece scoring on a Dask cluster (a LocalCluster unless `scheduler` is given).
 
-    `out` and the rejects file are folders of Parquet parts, one per partition, in input order.
+    `out` and the rejects file are folders of Parquet parts, one per partition, in input order. Each
+    partition is read, scored and written by one task, so every row is scored exactly once; the
+    folders replace earlier ones only when every part is written.
     """
     import dask
     import dask.dataframe as dd
@@ -326,45 +358,38 @@ def score_file_dask(data: Path, out: Path, wrapper, with_explanations: bool = Fa
     data, out = Path(data), Path(out)
     if not data.exists():
         raise DataReadError(f"data file not found: {data}")
+    rej_path = rejects_path(out)
+    tmp_out, tmp_rej = (p.with_name(p.name + ".partial") for p in (out, rej_path))
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
     client = Client(scheduler or cluster)
     try:
         if data.is_dir() or data.suffix.lower() in (".parquet", ".pq"):
-            ddf = dd.read_parquet(str(data), split_row_groups="adaptive")
+            ddf = dd.read_parquet(str(data), split_row_groups=True)  # a partition per row group
         else:
             ddf = dd.read_csv(str(data), blocksize="64MB", dtype=object)
-        remote = client.scatter(wrapper, broadcast=True)
         id_col = wrapper.catalogue.dataset.id_column
         duplicate_ids = frozenset()
         if id_col in ddf.columns:
-            counts = ddf[id_col].dropna().astype(str).value_counts().compute()
-            duplicate_ids = frozenset(counts.index[counts.to_numpy() > 1].astype(str))
-
-        def both(part: pd.DataFrame, model) -> pd.DataFrame:
-            scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids)
-            scored["_status"], rejected["_status"] = "scored", "rejected"
-            return pd.concat([scored, rejected], ignore_index=True)
-
-        meta_scored = _empty_scores(wrapper.catalogue, with_explanations)
-        meta = pd.concat([meta_scored.assign(_status=pd.Series(dtype=object)),
-                          pd.DataFrame({"reasons": pd.Series(dtype=object), "reasons_zh": pd.Series(dtype=object)})],
-                         axis=1)
-        combined = ddf.map_partitions(both, remote, meta=meta)
-        scored = combined[combined["_status"] == "scored"][list(meta_scored.columns)]
-        rejected = combined[combined["_status"] == "rejected"][[id_col, "reasons", "reasons_zh"]]
-        rej_path = rejects_path(out)
-        n_in = ddf.map_partitions(len).sum()
-        _, _, rows_in, n_scored, n_rejected = dask.compute(
-            scored.to_parquet(str(out), write_index=False, compute=False, overwrite=True,
-                              schema=output_schema(wrapper.catalogue, with_explanations)),
-            rejected.to_parquet(str(rej_path), write_index=False, compute=False, overwrite=True,
-                                schema=rejects_schema(wrapper.catalogue)),
-            n_in, scored.map_partitions(len).sum(), rejected.map_partitions(len).sum())
-        return BatchSummary(rows_in=int(rows_in), scored=int(n_scored), rejected=int(n_rejected), out=out,
-                            rejects=rej_path)
+            counts = ddf[id_col].dropna().astype(str).value_counts()
+            duplicate_ids = frozenset(counts[counts > 1].compute().index.astype(str))
+        for folder in (tmp_out, tmp_rej):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+        # Only what scoring needs: the MLflow wrapper itself would make every worker import MLflow.
+        remote = client.scatter(ChunkScorer(wrapper.estimator, wrapper.catalogue, wrapper.grade_scale),
+                                broadcast=True)
+        task = dask.delayed(_score_part, pure=True)
+        per_part = dask.compute(*[task(part, remote, i, str(tmp_out), str(tmp_rej), with_explanations, top_k,
+                                     duplicate_ids) for i, part in enumerate(ddf.to_delayed())])
+        _replace_folder(tmp_out, out)
+        _replace_folder(tmp_rej, rej_path)
+        rows_in, n_scored, n_rejected = (int(sum(c[k] for c in per_part)) for k in range(3))
+        return BatchSummary(rows_in=rows_in, scored=n_scored, rejected=n_rejected, out=out, rejects=rej_path)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+        for folder in (tmp_out, tmp_rej):
+            shutil.rmtree(folder, ignore_errors=True)

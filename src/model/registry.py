@@ -1,6 +1,7 @@
 """The MLflow model registry: register versions, move aliases, resolve and load a version."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import mlflow
@@ -62,10 +63,15 @@ def resolve(uri: str) -> ResolvedVersion:
 def load_pd_model(uri: str):
     """Load a registered innoscore model; returns (PDModel wrapper, ResolvedVersion)."""
     version = resolve(uri)
+    search_path = list(sys.path)
     try:
         pyfunc = mlflow.pyfunc.load_model(version.uri)
     except MlflowException as exc:
         raise RegistryError(f"cannot load model '{uri}': {_short(exc)}") from None
+    finally:
+        # MLflow puts the model's code copies first on sys.path; processes started from here
+        # (Dask workers) would then import those instead of the installed packages.
+        sys.path[:] = search_path
     return pyfunc.unwrap_python_model(), version
 
 
