@@ -196,19 +196,15 @@ def rules_hold(frame: pd.DataFrame, rules: list[ColumnRule]) -> bool:
 _RULES: dict[tuple[int, bool], tuple[Catalogue, list[ColumnRule], pa.DataFrameSchema]] = {}
 
 
-def _rules_and_schema(catalogue: Catalogue, require_target: bool) -> tuple[list[ColumnRule], pa.DataFrameSchema]:
-    """The rules and pandera schema of a catalogue, built once per catalogue object (validation runs per request)."""
+def rules_and_schema(catalogue: Catalogue, require_target: bool = False) -> tuple[list[ColumnRule], pa.DataFrameSchema]:
+    """The rules and pandera schema (for already-coerced data) of a catalogue, built once per
+    catalogue object: validation runs per request."""
     key = (id(catalogue), require_target)
     if key not in _RULES or _RULES[key][0] is not catalogue:
         rules = column_rules(catalogue, require_target)
         schema = pa.DataFrameSchema({r.name: _pandera_column(r) for r in rules}, strict=False)
         _RULES[key] = (catalogue, rules, schema)
     return _RULES[key][1], _RULES[key][2]
-
-
-def build_schema(catalogue: Catalogue, require_target: bool = False) -> pa.DataFrameSchema:
-    """A pandera schema for already-coerced data (numbers as float, dates as datetime)."""
-    return _rules_and_schema(catalogue, require_target)[1]
 
 
 def coerce_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = False
@@ -282,7 +278,7 @@ def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool 
         problems[key] = problem(code, firm_id=firm, column=column, value=value, row=row,
                                 detail=_detail(catalogue, column, code))
 
-    rules, schema = _rules_and_schema(catalogue, require_target)
+    rules, schema = rules_and_schema(catalogue, require_target)
     if not misfits and rules_hold(coerced, rules):
         return coerced, ValidationReport(len(coerced))
     for row, column, code, value in misfits:

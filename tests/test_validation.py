@@ -117,10 +117,10 @@ def test_fast_rule_check_agrees_with_pandera(small_portfolio, catalogue):
     """The vectorised check may skip pandera only when pandera would find nothing: for random
     single-cell edits (in range, out of range, fractional, missing, unknown level, duplicate id)
     both must agree on every frame."""
-    from features.validation import _rules_and_schema, coerce_frame, rules_hold
+    from features.validation import coerce_frame, rules_and_schema, rules_hold
     from pandera.errors import SchemaErrors
 
-    rules, schema = _rules_and_schema(catalogue, False)
+    rules, schema = rules_and_schema(catalogue, False)
     base, _ = coerce_frame(small_portfolio.data.head(40), catalogue)
     rng = np.random.default_rng(7)
     edits = {"ok": 0, "bad": 0}
