@@ -161,8 +161,8 @@ def _rejected(frame: pd.DataFrame, report, duplicate_ids: frozenset[str], id_col
               ) -> tuple[np.ndarray, pd.DataFrame]:
     """Which rows fail (validation, or an id repeated elsewhere in the input) and why, in zh and en."""
     problems = list(report.problems)
-    if duplicate_ids and id_col in frame:
-        ids = frame[id_col].astype(str).to_numpy(dtype=object)
+    ids = frame[id_col].astype(str).to_numpy(dtype=object) if id_col in frame else None
+    if duplicate_ids and ids is not None:
         flagged = {p.row for p in problems if p.code == "duplicate_id"}
         problems += [problem("duplicate_id", firm_id=ids[i], column=id_col, value=ids[i], row=int(i))
                      for i in np.flatnonzero(np.isin(ids, list(duplicate_ids))) if i not in flagged]
@@ -176,7 +176,7 @@ def _rejected(frame: pd.DataFrame, report, duplicate_ids: frozenset[str], id_col
         zh.setdefault(p.row, []).append(f"{p.column}: {p.message_zh}{value}")
     rows = np.flatnonzero(bad)
     rejected = pd.DataFrame({
-        id_col: frame[id_col].astype(str).to_numpy()[rows] if id_col in frame else None,
+        id_col: ids[rows] if ids is not None else None,
         "reasons": ["; ".join(en[i]) for i in rows], "reasons_zh": ["; ".join(zh[i]) for i in rows]})
     return bad, rejected
 
@@ -270,6 +270,12 @@ class _ParquetSink:
             self.writer.close()
         self.tmp.replace(self.path)  # only a finished file replaces what was there
 
+    def abort(self) -> None:
+        """Drop what was written; `path` keeps what it had."""
+        if self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
 
 def score_file_local(data: Path, out: Path, wrapper, with_explanations: bool = False, top_k: int = 5,
                      chunk_rows: int = 100_000, on_chunk: Callable[[int], None] = lambda n: None,
@@ -311,10 +317,8 @@ def score_file_local(data: Path, out: Path, wrapper, with_explanations: bool = F
                 for future in pending:
                     future.cancel()
     except BaseException:
-        for s in (sink, rejects):
-            if s.writer is not None:
-                s.writer.close()
-            s.tmp.unlink(missing_ok=True)
+        sink.abort()
+        rejects.abort()
         raise
     sink.close()
     rejects.close()
