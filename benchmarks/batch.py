@@ -18,15 +18,15 @@ SETUP = """
 import os, logging
 os.environ["MLFLOW_TRACKING_URI"] = "{uri}"
 logging.getLogger("mlflow").setLevel(logging.ERROR)
-from model.tracking import configure_mlflow
-from model.registry import load_pd_model
+from innoscore.model.tracking.store import configure_mlflow
+from innoscore.model.tracking.registry import load_pd_model
 configure_mlflow()
 wrapper, _ = load_pd_model("models:/innoscore-pd@challenger")
 """
 
 FLOOR = SETUP + """
 import pandas as pd
-from features.validation import coerce_frame
+from innoscore.features.validation import coerce_frame
 rows = pd.read_parquet("{data}")
 feats = wrapper.estimator.features(rows).to_numpy()
 booster, it = wrapper.estimator.booster_, wrapper.estimator.best_iteration_
@@ -37,7 +37,7 @@ RESULT = {{"predict_firms_per_s": round(len(feats) / predict_s), "pred_contrib_f
 """
 
 ENGINE = SETUP + """
-from model.batch import score_file_local, score_file_dask
+from innoscore.model.scoring.batch import score_file_local, score_file_dask
 scheduler = None
 if "{engine}" == "dask-warm":  # an already running cluster whose workers have imported innoscore
     from distributed import Client, LocalCluster
@@ -64,10 +64,10 @@ def main() -> None:
     os.environ["MLFLOW_TRACKING_URI"] = uri
     run_isolated(f"""
 import logging; logging.getLogger("mlflow").setLevel(logging.ERROR)
-from features.catalogue import load_catalogue
-from features.synthetic import generate_portfolio
-from model.config import TrainingConfig
-from model.training import train_models
+from innoscore.features.catalogue import load_catalogue
+from innoscore.features.synthetic import generate_portfolio
+from innoscore.model.config import TrainingConfig
+from innoscore.model.training import train_models
 import pyarrow as pa, pyarrow.parquet as pq
 cat, cfg = load_catalogue(), TrainingConfig.load()
 cfg.lightgbm["search"]["n_trials"] = 0

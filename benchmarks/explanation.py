@@ -11,12 +11,12 @@ import warnings
 
 import numpy as np
 
-from features.catalogue import load_catalogue
-from features.synthetic import generate_portfolio
-from model.config import TrainingConfig
-from model.explanation import explain, feature_contributions
-from model.lightgbm_pd import LightGBMPD
-from model.reasons import firm_reasons
+from innoscore.features.catalogue import load_catalogue
+from innoscore.features.synthetic import generate_portfolio
+from innoscore.model.config import TrainingConfig
+from innoscore.model.explanation.contributions import explain, feature_contributions
+from innoscore.model.estimators.lightgbm_pd import LightGBMPD
+from innoscore.model.explanation.reasons import firm_reasons
 
 
 def best_rate(fn, n_rows: int, repeats: int) -> float:

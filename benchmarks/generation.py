@@ -10,8 +10,8 @@ import argparse
 from _measure import run_isolated
 
 CODE = """
-from features.synthetic import generate_portfolio
-from features.catalogue import load_catalogue
+from innoscore.features.synthetic import generate_portfolio
+from innoscore.features.catalogue import load_catalogue
 cat = load_catalogue()
 generate_portfolio(1000, seed=0, catalogue=cat)  # warm imports and caches
 t0 = time.perf_counter()

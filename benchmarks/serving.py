@@ -80,12 +80,12 @@ def main() -> None:
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
-    from features.catalogue import load_catalogue
-    from features.synthetic import generate_portfolio
-    from model.config import TrainingConfig
-    from model.registry import load_pd_model
-    from model.scoring import score_frame
-    from model.training import train_models
+    from innoscore.features.catalogue import load_catalogue
+    from innoscore.features.synthetic import generate_portfolio
+    from innoscore.model.config import TrainingConfig
+    from innoscore.model.tracking.registry import load_pd_model
+    from innoscore.model.scoring.score import score_frame
+    from innoscore.model.training import train_models
 
     cat, cfg = load_catalogue(), TrainingConfig.load()
     cfg.lightgbm["search"]["n_trials"] = 0

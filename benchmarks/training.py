@@ -16,10 +16,10 @@ import os, tempfile
 tmp = tempfile.mkdtemp()
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{{tmp}}/mlflow.db"
 import logging; logging.getLogger("mlflow").setLevel(logging.ERROR)
-from features.catalogue import load_catalogue
-from features.synthetic import generate_portfolio
-from model.config import TrainingConfig
-from model.training import train_models
+from innoscore.features.catalogue import load_catalogue
+from innoscore.features.synthetic import generate_portfolio
+from innoscore.model.config import TrainingConfig
+from innoscore.model.training import train_models
 cat = load_catalogue(); cfg = TrainingConfig.load()
 if {trials} >= 0:
     cfg.lightgbm["search"]["n_trials"] = {trials}

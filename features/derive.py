@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.catalogue import Catalogue, Direction, MissingMeaning, expert_points
+from innoscore.features.catalogue import Catalogue, Direction, MissingMeaning, expert_points
 
 MONEY_UNIT = "CNY 10k"
 _MONOTONE = {Direction.higher_worse: 1, Direction.higher_better: -1, Direction.non_monotone: 0}

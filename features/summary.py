@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.catalogue import Catalogue
+from innoscore.features.catalogue import Catalogue
 
 
 def summarise_portfolio(data: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import yaml
 from scipy.special import expit
 from scipy.stats import norm
 
-from features.catalogue import Catalogue
+from innoscore.features.catalogue import Catalogue
 
 CATEGORY_IDS = ("A", "B", "C", "D")
 TRUTH_PREFIX = "truth_logit_"
@@ -252,7 +252,7 @@ _ROUNDING = {"ratio": 4, "CNY 10k": 1, "years": 1, "times": 3, "claims": 2}
 def generate_portfolio(n_firms: int, seed: int = 0, config: SyntheticConfig | None = None,
                        catalogue: Catalogue | None = None) -> SyntheticPortfolio:
     """Generate `n_firms` loan applications; the same seed and config give identical data."""
-    from features.catalogue import load_catalogue
+    from innoscore.features.catalogue import load_catalogue
 
     if n_firms < 1:
         raise ValueError(f"n_firms must be at least 1, got {n_firms}")

@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from features.catalogue import Catalogue
+from innoscore.features.catalogue import Catalogue
 
 DEFAULT_MAX_LISTED = 50
 

@@ -17,8 +17,8 @@ class ServingConfig:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ServingConfig":
-        from innoscore.paths import CONFIG_DIR
+        from innoscore.paths import DEFAULT_SERVING_CONFIG
 
-        raw = yaml.safe_load(Path(path or CONFIG_DIR / "serving.yaml").read_text(encoding="utf-8"))
+        raw = yaml.safe_load(Path(path or DEFAULT_SERVING_CONFIG).read_text(encoding="utf-8"))
         raw["public_paths"] = tuple(raw.get("public_paths", ()))
         return cls(**raw)

@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from features.catalogue import Catalogue
+from innoscore.features.catalogue import Catalogue
 
 Loose = Optional[Union[float, int, str]]
 

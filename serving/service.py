@@ -16,13 +16,13 @@ import pandas as pd
 from pydantic import Field
 from starlette.responses import JSONResponse
 
-from features.catalogue import Catalogue
-from model.reasons import firm_reasons
-from model.scoring import InvalidFirmData, checked_frame, score_rows
-from serving.config import ServingConfig
-from serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason, ScoreReply,
+from innoscore.features.catalogue import Catalogue
+from innoscore.model.explanation.reasons import firm_reasons
+from innoscore.model.scoring.score import InvalidFirmData, checked_frame, score_rows
+from innoscore.serving.config import ServingConfig
+from innoscore.serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason, ScoreReply,
                              ScoreResult, firm_model)
-from serving.store import BENTO_MODEL_ENV, ensure_bentoml_home
+from innoscore.serving.store import BENTO_MODEL_ENV, ensure_bentoml_home
 
 ensure_bentoml_home()
 CONFIG = ServingConfig.load()

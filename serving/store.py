@@ -9,10 +9,13 @@ import bentoml
 BENTO_MODEL_ENV = "INNOSCORE_BENTO_MODEL"
 
 
-def default_bentoml_home() -> Path:
-    from innoscore.paths import PROJECT_ROOT
+SERVICE_IMPORT_PATH = "innoscore.serving.service:InnoscoreService"
 
-    return PROJECT_ROOT / "bentoml-home"
+
+def default_bentoml_home() -> Path:
+    from innoscore.paths import bentoml_home
+
+    return bentoml_home()
 
 
 def ensure_bentoml_home() -> str:
@@ -28,8 +31,8 @@ def _bento_name(registered_name: str) -> str:
 
 def import_registered_version(model_uri: str) -> bentoml.Model:
     """Import `model_uri` (models:/NAME@ALIAS or /VERSION) unless that exact version is already there."""
-    from model.registry import load_pd_model, resolve
-    from model.tracking import configure_mlflow
+    from innoscore.model.tracking.registry import load_pd_model, resolve
+    from innoscore.model.tracking.store import configure_mlflow
 
     ensure_bentoml_home()
     tracking = configure_mlflow()

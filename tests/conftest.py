@@ -8,8 +8,8 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
-from features.catalogue import load_catalogue  # noqa: E402
-from features.synthetic import generate_portfolio  # noqa: E402
+from innoscore.features.catalogue import load_catalogue  # noqa: E402
+from innoscore.features.synthetic import generate_portfolio  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +58,7 @@ def _trained_session(tmp_path_factory, catalogue):
     import pandas as pd
     from typer.testing import CliRunner
 
-    from features.synthetic import write_portfolio
+    from innoscore.features.synthetic import write_portfolio
     from innoscore.cli import app
 
     tmp = tmp_path_factory.mktemp("train")
@@ -83,7 +83,7 @@ def _trained_session(tmp_path_factory, catalogue):
 @pytest.fixture
 def trained(_trained_session, monkeypatch):
     """The trained store, with MLflow pointed at it for this test."""
-    from model.tracking import configure_mlflow
+    from innoscore.model.tracking.store import configure_mlflow
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", _trained_session["uri"])
     configure_mlflow()

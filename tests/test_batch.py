@@ -5,8 +5,8 @@ import pytest
 from typer.testing import CliRunner
 
 from innoscore.cli import app
-from model.registry import load_pd_model
-from model.scoring import score_frame
+from innoscore.model.tracking.registry import load_pd_model
+from innoscore.model.scoring.score import score_frame
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -87,7 +87,7 @@ def test_unscorable_input_fails_clearly_and_keeps_the_previous_output(trained, b
 
 
 def test_repeated_hashes_across_chunks():
-    from model.batch import repeated_hashes
+    from innoscore.model.scoring.batch import repeated_hashes
 
     rng = np.random.default_rng(3)
     chunks = [rng.integers(0, 2**63, 5000, dtype=np.uint64) for _ in range(4)]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import yaml
 
-from features.catalogue import CatalogueError, MissingMeaning, expert_points, load_catalogue
+from innoscore.features.catalogue import CatalogueError, MissingMeaning, expert_points, load_catalogue
 from innoscore.paths import DEFAULT_CATALOGUE
 
 

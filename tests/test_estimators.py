@@ -5,10 +5,10 @@ from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from features.catalogue import load_catalogue
-from model.expert_scorecard import ExpertScorecard
-from model.lightgbm_pd import LightGBMPD
-from model.woe_scorecard import WoEScorecard
+from innoscore.features.catalogue import load_catalogue
+from innoscore.model.estimators.expert_scorecard import ExpertScorecard
+from innoscore.model.estimators.lightgbm_pd import LightGBMPD
+from innoscore.model.estimators.woe_scorecard import WoEScorecard
 
 CATALOGUE = load_catalogue()
 

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from model.evaluation import (expected_calibration_error, grade_table, headline_metrics, ks_statistic,
+from innoscore.model.evaluation.metrics import (expected_calibration_error, grade_table, headline_metrics, ks_statistic,
                               population_stability_index, riskiest_decile_lift)
-from model.grades import GradeScale
+from innoscore.model.grades import GradeScale
 
 Y = np.array([0, 0, 1, 1, 0, 1, 0, 0, 0, 1])
 P = np.array([0.1, 0.2, 0.8, 0.6, 0.3, 0.4, 0.5, 0.05, 0.15, 0.9])

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from features.synthetic import generate_portfolio
+from innoscore.features.synthetic import generate_portfolio
 from innoscore.cli import app
-from model.explanation import explain, feature_contributions
-from model.fidelity import explanation_fidelity
-from model.lightgbm_pd import LightGBMPD
-from model.reasons import firm_reasons
+from innoscore.model.explanation.contributions import explain, feature_contributions
+from innoscore.model.explanation.fidelity import explanation_fidelity
+from innoscore.model.estimators.lightgbm_pd import LightGBMPD
+from innoscore.model.explanation.reasons import firm_reasons
 
 runner = CliRunner()
 CJK = re.compile(r"[\u4e00-\u9fff]")

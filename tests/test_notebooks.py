@@ -5,9 +5,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from innoscore.paths import PROJECT_ROOT
+from innoscore.paths import checkout_root
 
-NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((checkout_root() / "notebooks").glob("*.ipynb"))
 pytestmark = pytest.mark.slow
 
 

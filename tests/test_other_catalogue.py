@@ -7,9 +7,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from features.catalogue import load_catalogue
+from innoscore.features.catalogue import load_catalogue
 from innoscore.cli import app
-from model.registry import load_pd_model
+from innoscore.model.tracking.registry import load_pd_model
 from tests.conftest import small_training_config
 
 pytestmark = pytest.mark.slow

@@ -14,10 +14,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from model.explanation import explain
-from model.reasons import firm_reasons
-from model.registry import load_pd_model
-from model.scoring import score_frame
+from innoscore.model.explanation.contributions import explain
+from innoscore.model.explanation.reasons import firm_reasons
+from innoscore.model.tracking.registry import load_pd_model
+from innoscore.model.scoring.score import score_frame
 
 pytestmark = pytest.mark.slow
 API_KEY = "test-key-123"
@@ -72,7 +72,7 @@ def firms(_trained_session, catalogue):
 @pytest.fixture(scope="module")
 def in_process(_trained_session):
     os.environ["MLFLOW_TRACKING_URI"] = _trained_session["uri"]
-    from model.tracking import configure_mlflow
+    from innoscore.model.tracking.store import configure_mlflow
 
     configure_mlflow()
     wrapper, _ = load_pd_model("models:/innoscore-pd@challenger")

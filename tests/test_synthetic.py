@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import chi2
 from sklearn.metrics import roc_auc_score
 
-from features.synthetic import TRUTH_PREFIX, SyntheticConfig, generate_portfolio, write_portfolio
+from innoscore.features.synthetic import TRUTH_PREFIX, SyntheticConfig, generate_portfolio, write_portfolio
 
 
 def _digest(path):

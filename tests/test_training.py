@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from features.synthetic import generate_portfolio
+from innoscore.features.synthetic import generate_portfolio
 from innoscore.cli import app
-from model.config import TrainingConfig
-from model.registry import RegistryError, load_pd_model, resolve
-from model.training import fit_and_evaluate
+from innoscore.model.config import TrainingConfig
+from innoscore.model.tracking.registry import RegistryError, load_pd_model, resolve
+from innoscore.model.training import fit_and_evaluate
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow

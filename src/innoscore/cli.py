@@ -30,7 +30,7 @@ def fail(message: str, code: int = EXIT_INVALID) -> None:
 
 
 def _catalogue(path: Optional[Path]):
-    from features.catalogue import CatalogueError, load_catalogue
+    from innoscore.features.catalogue import CatalogueError, load_catalogue
 
     try:
         return load_catalogue(path)
@@ -47,8 +47,8 @@ def generate(
     catalogue: Optional[Path] = CatalogueOpt,
 ) -> None:
     """Generate a synthetic portfolio with known true PD / 生成已知真实违约概率的模拟贷款组合."""
-    from features.summary import summarise_portfolio
-    from features.synthetic import SyntheticConfig, generate_portfolio, write_portfolio
+    from innoscore.features.summary import summarise_portfolio
+    from innoscore.features.synthetic import SyntheticConfig, generate_portfolio, write_portfolio
 
     cat = _catalogue(catalogue)
     try:
@@ -69,7 +69,7 @@ def validate(
     max_listed: int = typer.Option(50, "--max-listed", help="Problems listed before summarising / 最多列出的问题数"),
 ) -> None:
     """Check a data file against the catalogue; exit 2 listing each problem / 按指标目录校验数据，有问题时退出码为2."""
-    from features.validation import DataReadError, validate_file
+    from innoscore.features.validation import DataReadError, validate_file
 
     cat = _catalogue(catalogue)
     try:
@@ -94,10 +94,10 @@ def train(
     """Train the expert, WoE and LightGBM models, log and register them in MLflow / 训练三种模型并登记到MLflow."""
     import json
 
-    from features.validation import DataReadError, read_table
-    from model.config import TrainingConfig
-    from model.fidelity import load_truth
-    from model.training import DataValidationError, train_models
+    from innoscore.features.validation import DataReadError, read_table
+    from innoscore.model.config import TrainingConfig
+    from innoscore.model.explanation.fidelity import load_truth
+    from innoscore.model.training import DataValidationError, train_models
 
     cat = _catalogue(catalogue)
     try:
@@ -133,7 +133,7 @@ def compare(
     run_id: Optional[str] = typer.Option(None, "--run-id", help="A training (parent) run; default: the latest / 训练运行ID"),
 ) -> None:
     """Print the comparison table from MLflow's stored runs / 从MLflow读取并对比模型."""
-    from model.training import stored_comparison
+    from innoscore.model.training import stored_comparison
 
     quiet_mlflow()
     try:
@@ -150,8 +150,8 @@ def promote(
     alias: str = typer.Option("champion", "--alias", help="Alias to move / 别名"),
 ) -> None:
     """Move an alias (default champion) to a registered model version / 将别名指向指定模型版本."""
-    from model.registry import RegistryError, promote as promote_version
-    from model.tracking import configure_mlflow
+    from innoscore.model.tracking.registry import RegistryError, promote as promote_version
+    from innoscore.model.tracking.store import configure_mlflow
 
     quiet_mlflow()
     configure_mlflow()
@@ -168,8 +168,8 @@ DEFAULT_MODEL_URI = "models:/innoscore-pd@champion"
 def _load_registered(model_uri: str, explanations_for: str | None = None):
     """The registered model (PDModel wrapper, resolved version); exit 2 if it does not resolve, or if
     `explanations_for` names a use that needs the LightGBM model and this is not one."""
-    from model.registry import RegistryError, load_pd_model
-    from model.tracking import configure_mlflow
+    from innoscore.model.tracking.registry import RegistryError, load_pd_model
+    from innoscore.model.tracking.store import configure_mlflow
 
     quiet_mlflow()
     configure_mlflow()
@@ -194,8 +194,8 @@ def explain(
     top_k: int = typer.Option(5, "--top-k", min=1, max=20, help="Reasons each way / 每方向原因数"),
 ) -> None:
     """Committee report(s) with SHAP reasons in Chinese or English / 生成授信评审报告."""
-    from features.validation import DataReadError, read_table, validate_frame
-    from model.report import ModelInfo, write_reports
+    from innoscore.features.validation import DataReadError, read_table, validate_frame
+    from innoscore.model.reports.committee import ModelInfo, write_reports
 
     if lang not in ("zh", "en"):
         fail(f"--lang must be zh or en, got '{lang}'")
@@ -244,8 +244,8 @@ def score(
     """Score (and explain) every firm in a large file; failing rows go to a rejects file / 批量评分."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from features.validation import DataReadError
-    from model.batch import BatchInputError, count_rows, score_file_dask, score_file_local
+    from innoscore.features.validation import DataReadError
+    from innoscore.model.scoring.batch import BatchInputError, count_rows, score_file_dask, score_file_local
 
     if engine not in ("local", "dask"):
         fail(f"--engine must be local or dask, got '{engine}'")
@@ -282,9 +282,9 @@ def serve(
     """Serve a registered model version over HTTP with BentoML / 以HTTP服务方式提供模型."""
     import os
 
-    from model.registry import RegistryError
-    from serving.config import ServingConfig
-    from serving.store import BENTO_MODEL_ENV, import_registered_version
+    from innoscore.model.tracking.registry import RegistryError
+    from innoscore.serving.config import ServingConfig
+    from innoscore.serving.store import BENTO_MODEL_ENV, SERVICE_IMPORT_PATH, import_registered_version
 
     quiet_mlflow()
     uri = model_uri or ServingConfig.load().model_uri
@@ -295,12 +295,9 @@ def serve(
     labels = bento_model.info.labels
     console.print(f"serving {uri} = {labels['registered_name']} v{labels['registered_version']} "
                   f"(BentoML model {bento_model.tag}) on http://{host}:{port}")
-    from innoscore.paths import PROJECT_ROOT
-
     env = {**os.environ, BENTO_MODEL_ENV: str(bento_model.tag), "BENTOML_DO_NOT_TRACK": "true"}
     bentoml_bin = str(Path(sys.executable).with_name("bentoml"))
-    os.chdir(PROJECT_ROOT)
-    os.execve(bentoml_bin, [bentoml_bin, "serve", "serving.service:InnoscoreService", "--host", host,
+    os.execve(bentoml_bin, [bentoml_bin, "serve", SERVICE_IMPORT_PATH, "--host", host,
                             "--port", str(port)], env)
 
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from features.catalogue import load_catalogue
-from features.synthetic import generate_portfolio, write_portfolio
-from features.validation import validate_file
+from innoscore.features.catalogue import load_catalogue
+from innoscore.features.synthetic import generate_portfolio, write_portfolio
+from innoscore.features.validation import validate_file
 from innoscore.display import print_comparison
-from innoscore.paths import PROJECT_ROOT, tracking_uri
-from model.config import TrainingConfig
-from model.registry import load_pd_model, promote
-from model.report import ModelInfo, write_reports
-from model.training import train_models
+from innoscore.paths import tracking_uri
+from innoscore.model.config import TrainingConfig
+from innoscore.model.tracking.registry import load_pd_model, promote
+from innoscore.model.reports.committee import ModelInfo, write_reports
+from innoscore.model.training import train_models
 
 
 def pick_committee_firms(pd_values: np.ndarray, grades: np.ndarray, borderline_grade: str) -> dict[str, int]:
@@ -91,6 +91,6 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
 
 def _relative(path: Path) -> str:
     try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+        return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)

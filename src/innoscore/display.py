@@ -18,7 +18,7 @@ def print_comparison(console: Console, metrics: dict, title: str) -> None:
     """The out-of-time comparison table: one row per model (and the oracle when known)."""
     from rich.table import Table
 
-    from model.evaluation import HEADLINE_METRICS
+    from innoscore.model.evaluation.metrics import HEADLINE_METRICS
 
     table = Table(title=title)
     table.add_column("model / 模型")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from features.derive import FeatureConfig
-from model.grades import GradeScale
+from innoscore.features.derive import FeatureConfig
+from innoscore.model.grades import GradeScale
 
 
 def _read_yaml(path: Path) -> dict:
@@ -32,10 +32,10 @@ class TrainingConfig:
 
     @classmethod
     def load(cls, path: str | Path | None = None, scorecard_path: str | Path | None = None) -> "TrainingConfig":
-        from innoscore.paths import CONFIG_DIR, DEFAULT_TRAINING_CONFIG
+        from innoscore.paths import DEFAULT_SCORECARD_CONFIG, DEFAULT_TRAINING_CONFIG
 
         path = Path(path or DEFAULT_TRAINING_CONFIG)
-        scorecard_path = Path(scorecard_path or CONFIG_DIR / "scorecard.yaml")
+        scorecard_path = Path(scorecard_path or DEFAULT_SCORECARD_CONFIG)
         raw, sc = _read_yaml(path), _read_yaml(scorecard_path)
         missing = {"seed", "experiment", "split", "registry", "lightgbm"} - set(raw)
         if missing:

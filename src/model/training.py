@@ -18,22 +18,22 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from features.catalogue import Catalogue
-from features.validation import ValidationReport, validate_frame
-from model.config import TrainingConfig
-from model.evaluation import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
-from model.expert_scorecard import ExpertScorecard
-from model.explanation import explain
-from model.fidelity import explanation_fidelity
-from model.global_explanation import beeswarm_plot, category_importance_plot
-from model.lightgbm_pd import LightGBMPD
-from model.model_card import model_card
-from model.plots import calibration_plot, ks_plot, roc_plot, score_distribution_plot
-from model.pyfunc import PDModel, input_example, model_signature
-from model.split import OutOfTimeSplit, out_of_time_split
-from model.tracking import configure_mlflow, data_fingerprint, ensure_experiment, git_commit
-from model.tuning import tune_lightgbm
-from model.woe_scorecard import WoEScorecard
+from innoscore.features.catalogue import Catalogue
+from innoscore.features.validation import ValidationReport, validate_frame
+from innoscore.model.config import TrainingConfig
+from innoscore.model.evaluation.metrics import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
+from innoscore.model.estimators.expert_scorecard import ExpertScorecard
+from innoscore.model.explanation.contributions import explain
+from innoscore.model.explanation.fidelity import explanation_fidelity
+from innoscore.model.explanation.global_plots import beeswarm_plot, category_importance_plot
+from innoscore.model.estimators.lightgbm_pd import LightGBMPD
+from innoscore.model.evaluation.model_card import model_card
+from innoscore.model.evaluation.plots import calibration_plot, ks_plot, roc_plot, score_distribution_plot
+from innoscore.model.tracking.pyfunc import PDModel, input_example, model_signature
+from innoscore.model.evaluation.split import OutOfTimeSplit, out_of_time_split
+from innoscore.model.tracking.store import configure_mlflow, data_fingerprint, ensure_experiment, git_commit
+from innoscore.model.estimators.tuning import tune_lightgbm
+from innoscore.model.estimators.woe_scorecard import WoEScorecard
 
 MODEL_NAMES = ("expert_scorecard", "woe_scorecard", "lightgbm")
 WINDOWS = ("train", "valid", "test")
@@ -241,7 +241,7 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                 info = mlflow.pyfunc.log_model(
                     name="model", python_model=PDModel(model, catalogue, config.grade_scale, name),
                     signature=model_signature(catalogue), input_example=input_example(data[test], catalogue),
-                    code_paths=[str(PROJECT_ROOT / "features"), str(PROJECT_ROOT / "src" / "model")],
+                    code_paths=[str(package_code_dir(tmp_code))],
                     pip_requirements=_pip_requirements(), registered_model_name=registered_name)
                 if registered_name:
                     version = str(info.registered_model_version)

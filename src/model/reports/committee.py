@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from features.catalogue import Catalogue
-from model.expert_scorecard import category_points
-from model.explanation import Explanations
-from model.scoring import score_rows
-from model.reasons import firm_reasons
+from innoscore.features.catalogue import Catalogue
+from innoscore.model.estimators.expert_scorecard import category_points
+from innoscore.model.explanation.contributions import Explanations
+from innoscore.model.scoring.score import score_rows
+from innoscore.model.explanation.reasons import firm_reasons
 
 LABELS = {
     "zh": {"title": "科创企业授信评审报告", "generated": "生成于", "profile": "企业概况", "decision": "评级结论",
@@ -51,7 +51,7 @@ class ModelInfo:
 
 
 def _env() -> Environment:
-    return Environment(loader=PackageLoader("model", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    return Environment(loader=PackageLoader("innoscore.model.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
 def _bar_svg(rows: list[tuple[str, float, float, str, str]], width: int = 900, row_h: int = 24,

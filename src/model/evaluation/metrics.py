@@ -6,7 +6,7 @@ import pandas as pd
 from scipy.stats import beta, binomtest
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
-from model.grades import GradeScale
+from innoscore.model.grades import GradeScale
 
 HEADLINE_METRICS = ("auc", "gini", "ks", "brier", "log_loss", "ece")
 _EPS = 1e-6

@@ -8,10 +8,10 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from features.catalogue import Catalogue
-from features.derive import FeatureConfig, FeatureSet
-from model._base import CatalogueClassifier, check_parameters
-from model.grades import GradeScale
+from innoscore.features.catalogue import Catalogue
+from innoscore.features.derive import FeatureConfig, FeatureSet
+from innoscore.model.estimators.base import CatalogueClassifier, check_parameters
+from innoscore.model.grades import GradeScale
 
 
 class LightGBMPD(CatalogueClassifier):

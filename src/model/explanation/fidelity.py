@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from features.catalogue import Catalogue, Direction
-from features.synthetic import TRUTH_PREFIX
-from model.explanation import Explanations
+from innoscore.features.catalogue import Catalogue, Direction
+from innoscore.features.synthetic import TRUTH_PREFIX
+from innoscore.model.explanation.contributions import Explanations
 
 
 def _row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ from mlflow.tracking import MlflowClient
 # A logged model carries a copy of `features` and `model` (code_paths) for environments without
 # innoscore installed. Importing the installed packages first makes unpickling resolve to them, so
 # one process never mixes this checkout's modules with a model's older copies.
-import features.derive  # noqa: F401  isort: skip
-import model.pyfunc  # noqa: F401  isort: skip
+import innoscore.features.derive  # noqa: F401  isort: skip
+import innoscore.model.tracking.pyfunc  # noqa: F401  isort: skip
 
 
 class RegistryError(ValueError):

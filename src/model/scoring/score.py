@@ -6,11 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.catalogue import Catalogue
-from features.validation import ValidationReport, validate_frame
-from model.expert_scorecard import category_points
-from model.explanation import Explanations, explain
-from model.grades import GradeScale
+from innoscore.features.catalogue import Catalogue
+from innoscore.features.validation import ValidationReport, validate_frame
+from innoscore.model.estimators.expert_scorecard import category_points
+from innoscore.model.explanation.contributions import Explanations, explain
+from innoscore.model.grades import GradeScale
 
 
 class InvalidFirmData(ValueError):

@@ -6,8 +6,8 @@ import numpy as np
 import optuna
 from sklearn.metrics import roc_auc_score
 
-from features.derive import FeatureSet
-from model.lightgbm_pd import LightGBMPD
+from innoscore.features.derive import FeatureSet
+from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 
 _INT_PARAMS = {"num_leaves", "max_depth", "min_child_samples", "n_estimators"}
 _LOG_PARAMS = {"reg_lambda", "learning_rate"}

@@ -7,10 +7,10 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from features.catalogue import Catalogue
-from features.derive import expert_points_array
-from model._base import CatalogueClassifier, check_parameters
-from model.grades import GradeScale
+from innoscore.features.catalogue import Catalogue
+from innoscore.features.derive import expert_points_array
+from innoscore.model.estimators.base import CatalogueClassifier, check_parameters
+from innoscore.model.grades import GradeScale
 
 
 def category_points(data: pd.DataFrame, catalogue: Catalogue, points: np.ndarray | None = None) -> pd.DataFrame:

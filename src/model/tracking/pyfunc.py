@@ -7,9 +7,9 @@ from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 
-from features.catalogue import Catalogue
-from model.grades import GradeScale
-from model.scoring import score_frame
+from innoscore.features.catalogue import Catalogue
+from innoscore.model.grades import GradeScale
+from innoscore.model.scoring.score import score_frame
 
 
 class PDModel(PythonModel):

@@ -7,8 +7,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from features.catalogue import Catalogue  # noqa: E402
-from model.explanation import Explanations  # noqa: E402
+from innoscore.features.catalogue import Catalogue  # noqa: E402
+from innoscore.model.explanation.contributions import Explanations  # noqa: E402
 
 
 def beeswarm_plot(expl: Explanations, max_display: int = 20):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.catalogue import Catalogue, Indicator
-from model.explanation import Explanations
+from innoscore.features.catalogue import Catalogue, Indicator
+from innoscore.model.explanation.contributions import Explanations
 
 LANGS = ("zh", "en")
 

@@ -7,9 +7,9 @@ from optbinning import BinningProcess, Scorecard
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from features.catalogue import Catalogue, Direction
-from model._base import CatalogueClassifier, check_parameters
-from model.grades import GradeScale
+from innoscore.features.catalogue import Catalogue, Direction
+from innoscore.model.estimators.base import CatalogueClassifier, check_parameters
+from innoscore.model.grades import GradeScale
 
 # optbinning's trend of the event (default) rate as the indicator grows.
 _TREND = {Direction.higher_worse: "ascending", Direction.higher_better: "descending",

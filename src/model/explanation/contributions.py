@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.catalogue import Catalogue
-from features.derive import Derived
-from model.lightgbm_pd import LightGBMPD
+from innoscore.features.catalogue import Catalogue
+from innoscore.features.derive import Derived
+from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 
 METHODS = ("pred_contrib", "shap")
 

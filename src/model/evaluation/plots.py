@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
-from model.evaluation import calibration_bins  # noqa: E402
+from innoscore.model.evaluation.metrics import calibration_bins  # noqa: E402
 
 
 def roc_plot(y, curves: dict[str, np.ndarray], title: str = "ROC, test window"):

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from features.validation import DataReadError, problem, validate_frame
-from model.scoring import score_rows
+from innoscore.features.validation import DataReadError, problem, validate_frame
+from innoscore.model.scoring.score import score_rows
 
 
 class BatchInputError(ValueError):

@@ -47,13 +47,17 @@ def data_fingerprint(data: pd.DataFrame) -> str:
 
 
 def git_commit() -> str:
-    from innoscore.paths import PROJECT_ROOT
+    from innoscore import __version__
+    from innoscore.paths import checkout_root
 
+    root = checkout_root()
+    if root is None:
+        return f"innoscore-{__version__}"
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              timeout=5)
         commit = out.stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return (commit + ("-dirty" if dirty else "")) if commit else "unknown"
     except (OSError, subprocess.SubprocessError):

@@ -8,8 +8,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from features.catalogue import Catalogue
-from model.grades import GradeScale
+from innoscore.features.catalogue import Catalogue
+from innoscore.model.grades import GradeScale
 
 
 def check_parameters(estimator, **allowed) -> None:

@@ -1,8 +1,8 @@
 """A model card per registered version, written by the training run into MLflow."""
 from __future__ import annotations
 
-from features.catalogue import Catalogue
-from model.evaluation import HEADLINE_METRICS
+from innoscore.features.catalogue import Catalogue
+from innoscore.model.evaluation.metrics import HEADLINE_METRICS
 
 _PURPOSE = {
     "expert_scorecard": "the bank's hand-weighted 44-indicator scorecard, calibrated to a PD: the baseline",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.catalogue import Catalogue
+from innoscore.features.catalogue import Catalogue
 
 
 @dataclass(frozen=True)

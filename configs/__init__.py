@@ -1,0 +1,1 @@
+"""The packaged configuration files (catalogue, training, scorecard, serving, synthetic data)."""
