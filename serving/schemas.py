@@ -48,6 +48,15 @@ class ScoreResult(BaseModel):
     expert_score: ExpertScore
     missing_indicators: list[str]
 
+    @classmethod
+    def from_record(cls, record: dict, catalogue: Catalogue) -> "ScoreResult":
+        """The HTTP shape of a scored-firm record (innoscore.model.scoring.record)."""
+        return cls(firm_id=str(record[catalogue.dataset.id_column]), pd=record["pd"], grade=record["grade"],
+                   grade_zh=record["grade_zh"], grade_en=record["grade_en"],
+                   expert_score=ExpertScore(total=record["expert_score"],
+                                            categories={c: record[f"expert_{c}"] for c in catalogue.category_ids}),
+                   missing_indicators=list(record["missing_indicators"]))
+
 
 class ScoreReply(BaseModel):
     model: ModelRef

@@ -11,14 +11,15 @@ import os
 from typing import Literal
 
 import bentoml
-import numpy as np
 import pandas as pd
 from pydantic import Field
 from starlette.responses import JSONResponse
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.model.explanation.reasons import firm_reasons
-from innoscore.model.scoring.score import InvalidFirmData, checked_frame, score_rows
+from innoscore.model.scoring.interface import ScoringModel
+from innoscore.model.scoring.record import scored_firms
+from innoscore.model.scoring.score import InvalidFirmData, checked_frame
 from innoscore.serving.config import ServingConfig
 from innoscore.serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason, ScoreReply,
                              ScoreResult, firm_model)
@@ -63,10 +64,9 @@ class InnoscoreService:
 
     def __init__(self) -> None:
         pyfunc = bentoml.mlflow.load_model(self.bento_model)
-        self.wrapper = pyfunc.unwrap_python_model()
-        self.estimator = self.wrapper.estimator
-        self.catalogue: Catalogue = self.wrapper.catalogue
-        self.grades = self.wrapper.grade_scale
+        self.model: ScoringModel = pyfunc.unwrap_python_model().model
+        self.catalogue: Catalogue = self.model.catalogue
+        self.grades = self.model.grade_scale
         labels, meta = self.bento_model.info.labels, self.bento_model.info.metadata
         self.model_ref = ModelRef(name=labels["registered_name"], version=labels["registered_version"],
                                   aliases=list(meta.get("aliases", [])), run_id=labels["run_id"])
@@ -109,17 +109,9 @@ class InnoscoreService:
         rows = self._rows(firms)
         if isinstance(rows, JSONResponse):
             return rows
-        scores = score_rows(rows, self.estimator, self.catalogue, self.grades)
-        pd_values, grades, points = scores.pd, scores.grades, scores.expert
-        missing = rows[self.catalogue.indicator_ids].isna().to_numpy()
-        ids = self.catalogue.indicator_ids
-        results = [ScoreResult(
-            firm_id=str(rows.iat[i, 0]), pd=float(pd_values[i]), grade=grades[i],
-            grade_zh=self.grades.describe(grades[i], "zh"), grade_en=self.grades.describe(grades[i], "en"),
-            expert_score={"total": float(points["total"].iat[i]),
-                          "categories": {c: float(points[c].iat[i]) for c in self.catalogue.category_ids}},
-            missing_indicators=[ids[j] for j in np.flatnonzero(missing[i])]) for i in range(len(rows))]
-        return ScoreReply(model=self.model_ref, results=results)
+        records = scored_firms(rows, self.model.score(rows), self.model)
+        return ScoreReply(model=self.model_ref, results=[ScoreResult.from_record(r, self.catalogue)
+                                                         for r in records.to_dict("records")])
 
     @bentoml.api(route="/explain")
     def explain(self, firms: list[Firm] = Field(..., description="Firms to explain / 待解释企业"),
@@ -129,11 +121,14 @@ class InnoscoreService:
         rows = self._rows(firms)
         if isinstance(rows, JSONResponse):
             return rows
-        scores = score_rows(rows, self.estimator, self.catalogue, self.grades, with_explanations=True)
+        if not self.model.has_contributions:
+            return error(422, f"the served model ({self.model.kind}) has no per-indicator contributions; /explain "
+                              f"needs a LightGBM PD model / 当前模型不支持解释")
+        scores = self.model.score(rows, with_explanations=True)
         expl, grades, points = scores.explanations, scores.grades, scores.expert
         results = []
         for i in range(len(rows)):
-            r = firm_reasons(expl, i, self.catalogue, self.estimator.indicator_quantiles_, top_k)
+            r = firm_reasons(expl, i, self.catalogue, self.model.peer_quantiles, top_k)
 
             def reason(x):
                 return Reason(indicator=x["indicator"], name=x[f"name_{lang}"], category=x["category"],

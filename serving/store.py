@@ -46,7 +46,7 @@ def import_registered_version(model_uri: str) -> bentoml.Model:
     for existing in existing_models:
         if all(existing.info.labels.get(k) == v for k, v in labels.items()):
             return existing
-    wrapper, _ = load_pd_model(version.uri)
-    metadata = {"model_uri": model_uri, "tracking_uri": tracking, "catalogue_json": wrapper.catalogue.model_dump_json(),
+    model, _ = load_pd_model(version.uri)
+    metadata = {"model_uri": model_uri, "tracking_uri": tracking, "catalogue_json": model.catalogue.model_dump_json(),
                 "version_tags": version.tags, "aliases": list(version.aliases)}
     return bentoml.mlflow.import_model(name, version.uri, labels=labels, metadata=metadata)

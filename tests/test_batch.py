@@ -48,7 +48,7 @@ def test_local_engine_scores_in_chunks_and_rejects_bad_rows(trained, batch_input
     wrapper, _ = load_pd_model("models:/innoscore-pd@challenger")
     good = data.drop(index=[7, 3001, 10, 3500])
     good = good.assign(debt_ratio=good["debt_ratio"].astype(float))
-    expected = score_frame(good, wrapper.estimator, catalogue, wrapper.grade_scale)
+    expected = score_frame(good, wrapper)
     np.testing.assert_allclose(scored["pd"].to_numpy(), expected["pd"].to_numpy(), atol=1e-12)
     assert (scored["grade"].to_numpy() == expected["grade"].to_numpy()).all()
     assert not scored["pd"].isna().any()

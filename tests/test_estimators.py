@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -12,33 +13,66 @@ from innoscore.model.estimators.woe_scorecard import WoEScorecard
 
 CATALOGUE = load_catalogue()
 
-# These checks feed arrays of 1-10 made-up columns; our estimators read firm rows whose columns are
-# the catalogue's indicators (44 here), so they refuse such input by design. Everything the checks
-# test about the API itself (clone, get/set_params, no work in __init__, repr, sparse refusal,
-# y required) runs and passes; fitting on real firm rows is tested below and in test_training.
-_SHAPE_BOUND = [
-    "check_classifier_data_not_an_array", "check_classifiers_classes", "check_classifiers_one_label",
-    "check_classifiers_regression_target", "check_classifiers_train", "check_complex_data",
-    "check_decision_proba_consistency", "check_dict_unchanged", "check_dont_overwrite_parameters",
-    "check_dtype_object", "check_estimators_dtypes", "check_estimators_empty_data_messages",
-    "check_estimators_fit_returns_self", "check_estimators_nan_inf", "check_estimators_overwrite_params",
-    "check_estimators_pickle", "check_estimators_unfitted", "check_f_contiguous_array_estimator",
-    "check_fit2d_1feature", "check_fit2d_1sample", "check_fit2d_predict1d", "check_fit_check_is_fitted",
-    "check_fit_idempotent", "check_fit_score_takes_y", "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance", "check_n_features_in", "check_n_features_in_after_fitting",
-    "check_pipeline_consistency", "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
-    "check_supervised_y_2d",
-]
+# Our estimators read firm rows whose columns are the catalogue's indicators (44 here); these checks
+# feed arrays of 1-10 made-up columns, which are refused by design with a message naming the shape
+# the catalogue needs, before the check gets to what it tests. Each entry says what that check feeds.
+# Everything else the checks test (clone, get/set_params, no work in __init__, repr, NotFittedError,
+# sparse refusal, y required, tags) passes; fitting on real firm rows is tested below.
+_MADE_UP_COLUMNS = "refused: the input must have the catalogue's indicator columns, the check feeds"
+_SHAPE_BOUND = {
+    "check_classifier_data_not_an_array": f"{_MADE_UP_COLUMNS} 2 columns as a list of lists",
+    "check_classifiers_classes": f"{_MADE_UP_COLUMNS} 2 columns with string and multiclass labels",
+    "check_classifiers_one_label": f"{_MADE_UP_COLUMNS} 10 columns with one class (our one-class error is "
+                                   "raised only for catalogue-shaped input)",
+    "check_classifiers_regression_target": f"{_MADE_UP_COLUMNS} 10 columns with a continuous target",
+    "check_classifiers_train": f"{_MADE_UP_COLUMNS} 2 columns of blobs",
+    "check_complex_data": f"{_MADE_UP_COLUMNS} 10 complex columns (the shape error precedes the dtype one)",
+    "check_dict_unchanged": f"{_MADE_UP_COLUMNS} 3 columns",
+    "check_dont_overwrite_parameters": f"{_MADE_UP_COLUMNS} 3 columns",
+    "check_dtype_object": f"{_MADE_UP_COLUMNS} 10 object columns",
+    "check_estimators_dtypes": f"{_MADE_UP_COLUMNS} 5 columns in several dtypes",
+    "check_estimators_empty_data_messages": f"{_MADE_UP_COLUMNS} 0 or 3 columns and expects sklearn's wording",
+    "check_estimators_fit_returns_self": f"{_MADE_UP_COLUMNS} 2 columns",
+    "check_estimators_overwrite_params": f"{_MADE_UP_COLUMNS} 2 columns",
+    "check_estimators_pickle": f"{_MADE_UP_COLUMNS} 3 columns (pickling fitted models is tested via MLflow)",
+    "check_f_contiguous_array_estimator": f"{_MADE_UP_COLUMNS} 3 columns",
+    "check_fit2d_1feature": f"{_MADE_UP_COLUMNS} 1 column and expects sklearn's wording",
+    "check_fit2d_1sample": f"{_MADE_UP_COLUMNS} 10 columns, 1 row, and expects sklearn's wording",
+    "check_fit2d_predict1d": f"{_MADE_UP_COLUMNS} 3 columns",
+    "check_fit_check_is_fitted": f"{_MADE_UP_COLUMNS} 2 columns",
+    "check_fit_idempotent": f"{_MADE_UP_COLUMNS} 2 columns",
+    "check_fit_score_takes_y": f"{_MADE_UP_COLUMNS} 3 columns",
+    "check_methods_sample_order_invariance": f"{_MADE_UP_COLUMNS} 3 columns",
+    "check_methods_subset_invariance": f"{_MADE_UP_COLUMNS} 3 columns",
+    "check_n_features_in": f"{_MADE_UP_COLUMNS} 2 columns",
+    "check_n_features_in_after_fitting": f"{_MADE_UP_COLUMNS} 4 columns",
+    "check_pipeline_consistency": f"{_MADE_UP_COLUMNS} 3 columns",
+    "check_positive_only_tag_during_fit": f"{_MADE_UP_COLUMNS} 2 negative columns",
+    "check_readonly_memmap_input": f"{_MADE_UP_COLUMNS} 2 columns",
+    "check_supervised_y_2d": f"{_MADE_UP_COLUMNS} 3 columns",
+}
+# Only an estimator with decision_function (LightGBM: raw log-odds) gets this check.
+_DECISION_FUNCTION = {"check_decision_proba_consistency": f"{_MADE_UP_COLUMNS} 2 columns"}
 
 
 def _expected_failures(estimator):
-    return {name: "input must have the catalogue's indicator columns" for name in _SHAPE_BOUND}
+    return {**_SHAPE_BOUND, **(_DECISION_FUNCTION if hasattr(estimator, "decision_function") else {})}
 
 
 @parametrize_with_checks([ExpertScorecard(CATALOGUE), WoEScorecard(CATALOGUE), LightGBMPD(CATALOGUE, n_estimators=20)],
                          expected_failed_checks=_expected_failures)
 def test_sklearn_estimator_contract(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", [ExpertScorecard(CATALOGUE), WoEScorecard(CATALOGUE), LightGBMPD(CATALOGUE)],
+                         ids=lambda e: type(e).__name__)
+def test_unfitted_estimators_raise_not_fitted_and_declare_nan_support(estimator, small_portfolio):
+    rows = small_portfolio.data.head(5)
+    for method in ("predict", "predict_proba", "predict_pd"):
+        with pytest.raises(NotFittedError):
+            getattr(estimator, method)(rows)
+    assert estimator.__sklearn_tags__().input_tags.allow_nan
 
 
 @pytest.fixture(scope="module")

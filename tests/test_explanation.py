@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from innoscore.features.derive import FeatureSet
 from innoscore.features.synthetic import generate_portfolio
 from innoscore.cli import app
 from innoscore.model.explanation.contributions import explain, feature_contributions
@@ -25,6 +26,7 @@ def fitted(catalogue):
     y = d["default_12m"].to_numpy()
     model = LightGBMPD(catalogue, params={"num_leaves": 15, "max_depth": 4, "min_child_samples": 100}, seed=1)
     model.fit(d[tr], y[tr], eval_set=(d[va], y[va]))
+    model.peer_quantiles = FeatureSet(catalogue).indicator_values(d[tr]).quantile(np.linspace(0, 1, 101))
     return model, d[te].reset_index(drop=True), portfolio.true_contributions[te.to_numpy()].reset_index(drop=True)
 
 
@@ -57,7 +59,7 @@ def test_reasons_name_only_catalogue_indicators_in_both_languages(fitted, catalo
     model, rows, _ = fitted
     expl = explain(model, rows.head(50))
     for i in range(50):
-        r = firm_reasons(expl, i, catalogue, model.indicator_quantiles_, top_k=4)
+        r = firm_reasons(expl, i, catalogue, model.peer_quantiles, top_k=4)
         items = r["risk_raising"] + r["risk_lowering"]
         assert items and len(r["risk_raising"]) <= 4 and len(r["risk_lowering"]) <= 4
         for item in items:
@@ -73,7 +75,7 @@ def test_reasons_name_only_catalogue_indicators_in_both_languages(fitted, catalo
 def test_explanations_track_the_true_contributions(fitted, catalogue):
     model, rows, truth = fitted
     expl = explain(model, rows)
-    medians = model.indicator_quantiles_.loc[0.5]
+    medians = model.peer_quantiles.loc[0.5]
     real = explanation_fidelity(expl, truth, catalogue, medians)
     shuffled = explanation_fidelity(expl, truth.sample(frac=1, random_state=0).reset_index(drop=True), catalogue, medians)
     assert real["category_D_correlation"] > 0.7

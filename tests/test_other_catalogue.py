@@ -86,6 +86,6 @@ def test_other_catalogue_trains_logs_and_registers(tmp_path, monkeypatch):
     rows = pd.read_csv(data_path).tail(200)
     cat = load_catalogue(cat_path)
     served = mlflow.pyfunc.load_model("models:/alt-pd@challenger").predict(rows[["company_code", *cat.indicator_ids]])
-    np.testing.assert_allclose(served["pd"], wrapper.estimator.predict_pd(rows), atol=1e-12)
+    np.testing.assert_allclose(served["pd"], wrapper.predict_pd(rows), atol=1e-12)
     assert served["company_code"].tolist() == rows["company_code"].tolist()
     assert load_pd_model("models:/alt-expert@challenger")[1].tags["model_kind"] == "expert_scorecard"

@@ -14,7 +14,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from innoscore.model.explanation.contributions import explain
 from innoscore.model.explanation.reasons import firm_reasons
 from innoscore.model.tracking.registry import load_pd_model
 from innoscore.model.scoring.score import score_frame
@@ -85,7 +84,7 @@ def test_score_equals_in_process(server, firms, in_process):
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["model"]["name"] == "innoscore-pd" and body["model"]["version"] == "1"
-    expected = score_frame(rows, in_process.estimator, in_process.catalogue, in_process.grade_scale)
+    expected = score_frame(rows, in_process)
     got = {r["firm_id"]: r for r in body["results"]}
     for _, e in expected.iterrows():
         assert got[e["firm_id"]]["pd"] == pytest.approx(e["pd"], abs=1e-12)
@@ -100,9 +99,9 @@ def test_explain_equals_in_process(server, firms, in_process):
     rows, payload = firms
     reply = server["client"].post("/explain", json={"firms": payload[:3], "top_k": 3, "lang": "en"})
     assert reply.status_code == 200, reply.text
-    expl = explain(in_process.estimator, rows.head(3).reset_index(drop=True))
+    expl = in_process.explain(rows.head(3).reset_index(drop=True))
     for i, result in enumerate(reply.json()["results"]):
-        r = firm_reasons(expl, i, in_process.catalogue, in_process.estimator.indicator_quantiles_, 3)
+        r = firm_reasons(expl, i, in_process.catalogue, in_process.peer_quantiles, 3)
         assert [x["indicator"] for x in result["risk_raising"]] == [x["indicator"] for x in r["risk_raising"]]
         assert [x["text"] for x in result["risk_lowering"]] == [x["text_en"] for x in r["risk_lowering"]]
         assert result["raw_log_odds"] == pytest.approx(expl.raw_log_odds[i], abs=1e-9)

@@ -38,7 +38,7 @@ def test_registered_challenger_reloads_with_identical_predictions(trained, catal
     test_rows = data[data["application_date"].dt.year == 2024].head(500)
     wrapper, version = load_pd_model("models:/innoscore-pd@challenger")
     assert version.name == "innoscore-pd" and "challenger" in version.aliases
-    in_process = wrapper.estimator.predict_pd(test_rows)
+    in_process = wrapper.predict_pd(test_rows)
     pyfunc = mlflow.pyfunc.load_model("models:/innoscore-pd@challenger")
     served = pyfunc.predict(test_rows[[catalogue.dataset.id_column, *catalogue.indicator_ids]])
     np.testing.assert_allclose(served["pd"].to_numpy(), in_process, rtol=0, atol=1e-12)

@@ -166,20 +166,20 @@ DEFAULT_MODEL_URI = "models:/innoscore-pd@champion"
 
 
 def _load_registered(model_uri: str, explanations_for: str | None = None):
-    """The registered model (PDModel wrapper, resolved version); exit 2 if it does not resolve, or if
-    `explanations_for` names a use that needs the LightGBM model and this is not one."""
+    """The registered model (ScoringModel, resolved version); exit 2 if it does not resolve, or if
+    `explanations_for` names a use that needs per-indicator contributions and this model has none."""
     from innoscore.model.tracking.registry import RegistryError, load_pd_model
     from innoscore.model.tracking.store import configure_mlflow
 
     quiet_mlflow()
     configure_mlflow()
     try:
-        wrapper, version = load_pd_model(model_uri)
+        model, version = load_pd_model(model_uri)
     except RegistryError as exc:
         fail(str(exc))
-    if explanations_for and not hasattr(wrapper.estimator, "booster_"):
-        fail(f"{model_uri} is a {wrapper.kind}; {explanations_for} needs the LightGBM model")
-    return wrapper, version
+    if explanations_for and not model.has_contributions:
+        fail(f"{model_uri} is a {model.kind}; {explanations_for} needs the LightGBM model")
+    return model, version
 
 
 @app.command()
@@ -205,27 +205,27 @@ def explain(
         fail("--firm-id needs --out PATH.html")
     if all_firms and out_dir is None:
         fail("--all needs --out-dir DIR")
-    wrapper, version = _load_registered(model_uri, explanations_for="a committee report")
+    model, version = _load_registered(model_uri, explanations_for="a committee report")
     try:
         frame = read_table(data)
     except DataReadError as exc:
         fail(str(exc))
-    id_col = wrapper.catalogue.dataset.id_column
+    id_col = model.catalogue.dataset.id_column
     if id_col not in frame:
         fail(f"{data} has no id column '{id_col}'")
     if firm_id is not None:
         frame = frame[frame[id_col].astype(str) == firm_id]
         if frame.empty:
             fail(f"firm '{firm_id}' not found in {data} / 未找到该企业")
-    rows, report = validate_frame(frame, wrapper.catalogue)
+    rows, report = validate_frame(frame, model.catalogue)
     if not report.ok:
         err_console.print(report.to_text())
         raise typer.Exit(EXIT_INVALID)
     info = ModelInfo(name=version.name, version=version.version, run_id=version.run_id,
                      data_fingerprint=version.tags.get("data_fingerprint", "unknown"),
-                     catalogue_version=version.tags.get("catalogue_version", wrapper.catalogue.version))
+                     catalogue_version=version.tags.get("catalogue_version", model.catalogue.version))
     with console.status(f"writing {len(rows):,} report(s) / 生成报告"):
-        written = write_reports(rows, wrapper, info, out_dir=out_dir if all_firms else None,
+        written = write_reports(rows, model, info, out_dir=out_dir if all_firms else None,
                                 out=out if not all_firms else None, lang=lang, top_k=top_k)
     console.print(f"wrote {len(written)} file(s): {written[-1]}" if all_firms else f"wrote {written[0]}")
 
@@ -249,7 +249,7 @@ def score(
 
     if engine not in ("local", "dask"):
         fail(f"--engine must be local or dask, got '{engine}'")
-    wrapper, version = _load_registered(model_uri, explanations_for="--explain" if with_explanations else None)
+    model, version = _load_registered(model_uri, explanations_for="--explain" if with_explanations else None)
     try:
         if engine == "local":
             with Progress(TextColumn("scoring / 评分"), BarColumn(), MofNCompleteColumn(),
@@ -261,10 +261,10 @@ def score(
                     t = progress.tasks[task]
                     progress.update(task, rate=f"{t.completed / max(t.elapsed or 1e-9, 1e-9):,.0f} rows/s")
 
-                summary = score_file_local(data, out, wrapper, with_explanations, top_k, chunk_rows, on_chunk=advance)
+                summary = score_file_local(data, out, model, with_explanations, top_k, chunk_rows, on_chunk=advance)
         else:
             with console.status("scoring on Dask / Dask集群评分"):
-                summary = score_file_dask(data, out, wrapper, with_explanations, top_k, scheduler=scheduler)
+                summary = score_file_dask(data, out, model, with_explanations, top_k, scheduler=scheduler)
     except (DataReadError, BatchInputError) as exc:
         fail(str(exc))
     console.print(f"{summary.rows_in:,} rows: {summary.scored:,} scored -> {summary.out}; {summary.rejected:,} rejected "

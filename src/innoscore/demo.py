@@ -61,9 +61,9 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
     promote(name, version, champion)
     say(f"promoted / 晋升: models:/{name}@{champion} -> version {version}")
 
-    wrapper, resolved = load_pd_model(f"models:/{name}@{champion}")
+    model, resolved = load_pd_model(f"models:/{name}@{champion}")
     test_rows = data[result.split.test].reset_index(drop=True)
-    pd_values = wrapper.estimator.predict_pd(test_rows)
+    pd_values = model.predict_pd(test_rows)
     labels = config.grade_scale.labels
     picks = pick_committee_firms(pd_values, config.grade_scale.assign(pd_values), labels[len(labels) // 2])
     info = ModelInfo(resolved.name, resolved.version, resolved.run_id, result.data_fingerprint, catalogue.version)
@@ -73,7 +73,7 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
         firm = str(test_rows.iloc[pos][catalogue.dataset.id_column])
         for lang in ("zh", "en"):
             path = reports / f"{kind}-{firm}.{lang}.html"
-            write_reports(test_rows.iloc[[pos]], wrapper, info, out=path, lang=lang)
+            write_reports(test_rows.iloc[[pos]], model, info, out=path, lang=lang)
             written[(kind, lang)] = path
     say("committee reports / 评审报告: " + ", ".join(
         f"{k} {100 * pd_values[p]:.2f}%" for k, p in picks.items()))

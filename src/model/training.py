@@ -8,7 +8,6 @@ import json
 import tempfile
 import warnings
 from dataclasses import dataclass, field
-from importlib.metadata import version as pkg_version
 from pathlib import Path
 from typing import Callable
 
@@ -23,13 +22,15 @@ from innoscore.features.validation import ValidationReport, validate_frame
 from innoscore.model.config import TrainingConfig
 from innoscore.model.evaluation.metrics import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
 from innoscore.model.estimators.expert_scorecard import ExpertScorecard
-from innoscore.model.explanation.contributions import explain
+from innoscore.features.derive import FeatureSet
 from innoscore.model.explanation.fidelity import explanation_fidelity
 from innoscore.model.explanation.global_plots import beeswarm_plot, category_importance_plot
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 from innoscore.model.evaluation.model_card import model_card
 from innoscore.model.evaluation.plots import calibration_plot, ks_plot, roc_plot, score_distribution_plot
-from innoscore.model.tracking.pyfunc import PDModel, input_example, model_signature
+from innoscore.model.scoring.interface import ScoringModel
+from innoscore.model.scoring.reference import ReferenceProfile
+from innoscore.model.tracking.pyfunc import input_example, log_pd_model
 from innoscore.model.evaluation.split import OutOfTimeSplit, out_of_time_split
 from innoscore.model.tracking.store import configure_mlflow, data_fingerprint, ensure_experiment, git_commit
 from innoscore.model.estimators.tuning import tune_lightgbm
@@ -37,7 +38,6 @@ from innoscore.model.estimators.woe_scorecard import WoEScorecard
 
 MODEL_NAMES = ("expert_scorecard", "woe_scorecard", "lightgbm")
 WINDOWS = ("train", "valid", "test")
-_PIP = ["mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "scipy", "optbinning", "pydantic", "pyyaml", "shap"]
 
 
 class DataValidationError(ValueError):
@@ -59,6 +59,8 @@ class TrainingResult:
     versions: dict = field(default_factory=dict)
     data_fingerprint: str = ""
     fidelity: dict = field(default_factory=dict)
+    scoring_models: dict = field(default_factory=dict)  # model -> ScoringModel (with its reference profile)
+    search_trials: list = field(default_factory=list)   # LightGBM search: one dict per trial
 
     def metrics_json(self) -> dict:
         """The `--metrics-out` document: split and per-model metrics by window."""
@@ -111,11 +113,15 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
         lgbm.set_params(params=best, learning_rate=lr)
         progress("LightGBM final fit and calibration / 最终训练与校准")
         lgbm.fit(data[tr], y[tr], eval_set=(data[va], y[va]))
-        lgbm.search_trials_ = trials
-        lgbm.search_best_valid_auc_ = best_auc
     for name, model in models.items():
         pds[name] = {w: model.predict_pd(data[getattr(split, w)]) for w in WINDOWS}
         metrics[name] = _evaluate(pds[name], y, split)
+    values = FeatureSet(catalogue).indicator_values(data[tr])
+    scoring_models = {
+        name: ScoringModel(model, catalogue, config.grade_scale, name, ReferenceProfile.build(
+            values, pds[name]["train"], config.grade_scale.assign(pds[name]["train"]), config.grade_scale.labels,
+            metrics={"valid": metrics[name]["valid"], "test": metrics[name]["test"]}))
+        for name, model in models.items()}
     if ds.truth_column and ds.truth_column in data:
         truth = data[ds.truth_column].to_numpy(dtype=float)
         pds["oracle"] = {w: truth[getattr(split, w)] for w in WINDOWS}
@@ -123,7 +129,8 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
         for name in MODEL_NAMES:
             for w in WINDOWS:
                 metrics[name][w]["auc_gap_to_oracle"] = metrics["oracle"][w]["auc"] - metrics[name][w]["auc"]
-    return TrainingResult(metrics=metrics, split=split, models=models, pds=pds)
+    return TrainingResult(metrics=metrics, split=split, models=models, pds=pds, scoring_models=scoring_models,
+                          search_trials=trials)
 
 
 def comparison_table(metrics: dict, window: str = "test") -> pd.DataFrame:
@@ -155,10 +162,6 @@ def _flat_params(model) -> dict:
     return out
 
 
-def _pip_requirements() -> list[str]:
-    return [f"{p}=={pkg_version(p)}" for p in _PIP]
-
-
 def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig | None = None,
                  experiment: str | None = None, tracking_uri: str | None = None, register: bool = True,
                  progress: Callable[[str], None] = lambda msg: None,
@@ -168,8 +171,6 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
     `truth`: the generator's true per-category log-odds (keyed by the id column); when given, the
     fidelity of LightGBM's explanations is measured against it and logged.
     """
-    from innoscore.paths import PROJECT_ROOT
-
     config = config or TrainingConfig.load()
     progress("validating data / 数据校验")
     data, report = validate_frame(data, catalogue, require_target=True)
@@ -229,20 +230,17 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                 mlflow.log_table(grade_table(y[test], p_test, config.grade_scale), "evaluation/grades_test.json")
                 if name == "lightgbm":
                     mlflow.log_metric("best_iteration", model.best_iteration_)
-                    if model.search_trials_:
-                        mlflow.log_table(pd.DataFrame(model.search_trials_), "search/trials.json")
+                    if result.search_trials:
+                        mlflow.log_table(pd.DataFrame(result.search_trials), "search/trials.json")
                     mlflow.log_dict({"a": model.calibration_[0], "b": model.calibration_[1],
                                      "formula": "PD = 1 / (1 + exp(-(a + b * raw_log_odds)))"},
                                     "calibration.json")
                 if name == "lightgbm":
                     progress("explaining the test window / 测试集解释")
-                    result.fidelity = log_global_explanations(model, data[test], catalogue, truth)
+                    result.fidelity = log_global_explanations(result.scoring_models[name], data[test], truth)
                 registered_name = config.registry.get(name) if register else None
-                info = mlflow.pyfunc.log_model(
-                    name="model", python_model=PDModel(model, catalogue, config.grade_scale, name),
-                    signature=model_signature(catalogue), input_example=input_example(data[test], catalogue),
-                    code_paths=[str(package_code_dir(tmp_code))],
-                    pip_requirements=_pip_requirements(), registered_model_name=registered_name)
+                info = log_pd_model(result.scoring_models[name], input_example(data[test], catalogue),
+                                    registered_name)
                 if registered_name:
                     version = str(info.registered_model_version)
                     alias = config.registry.get("new_version_alias", "challenger")
@@ -260,11 +258,12 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
     return result
 
 
-def log_global_explanations(model: LightGBMPD, rows: pd.DataFrame, catalogue: Catalogue,
-                            truth: pd.DataFrame | None, max_rows: int = 20_000) -> dict:
+def log_global_explanations(model: ScoringModel, rows: pd.DataFrame, truth: pd.DataFrame | None,
+                            max_rows: int = 20_000) -> dict:
     """Beeswarm and category-importance plots, and fidelity against the truth when known."""
+    catalogue = model.catalogue
     rows = rows.iloc[:max_rows]
-    expl = explain(model, rows)
+    expl = model.explain(rows)
     for fname, fig in {"shap_beeswarm.png": beeswarm_plot(expl),
                        "category_importance.png": category_importance_plot(expl, catalogue)}.items():
         mlflow.log_figure(fig, f"explanations/{fname}")
@@ -275,7 +274,7 @@ def log_global_explanations(model: LightGBMPD, rows: pd.DataFrame, catalogue: Ca
     aligned = truth.set_index(id_col).reindex(rows[id_col].astype(str))
     if aligned.isna().any().any():
         return {}
-    medians = model.indicator_quantiles_.loc[0.5]
+    medians = model.peer_quantiles.loc[0.5]
     fidelity = explanation_fidelity(expl, aligned.reset_index(drop=True), catalogue, medians)
     mlflow.log_metrics({f"fidelity_{k}": v for k, v in fidelity.items()})
     return fidelity

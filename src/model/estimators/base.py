@@ -64,10 +64,35 @@ class CatalogueClassifier(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(self.catalogue.indicator_ids, dtype=object)
         return X, y.astype(int)
 
+    # What the model interface may ask of every estimator (innoscore.model.scoring.interface).
+    supports_contributions = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True       # a missing indicator is data, not an error
+        tags.input_tags.string = True          # categorical levels may be text
+        tags.non_deterministic = False
+        return tags
+
     def predict_pd(self, X) -> np.ndarray:
-        return self.predict_proba(X)[:, 1]
+        """The PD of each firm: the one PD path (predict_proba is built from it)."""
+        raise NotImplementedError
+
+    def derive(self, X):
+        """What one pass over the rows yields for scoring (features.derive.Derived), or None."""
+        return None
+
+    def predict_pd_derived(self, X, derived) -> np.ndarray:
+        """PD of rows whose `derive` output is already known (saves a second pass)."""
+        return self.predict_pd(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        p = self.predict_pd(X)
+        return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
         return self.classes_[(self.predict_pd(X) >= 0.5).astype(int)]
 
     def predict_grade(self, X) -> np.ndarray:
@@ -75,8 +100,3 @@ class CatalogueClassifier(ClassifierMixin, BaseEstimator):
         if self.grade_scale is None:
             raise ValueError("this estimator was built without a grade_scale")
         return self.grade_scale.assign(self.predict_pd(X))
-
-    @staticmethod
-    def _proba(pd_values: np.ndarray) -> np.ndarray:
-        p = np.clip(np.asarray(pd_values, dtype=float), 1e-6, 1 - 1e-6)
-        return np.column_stack([1 - p, p])

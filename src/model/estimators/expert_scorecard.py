@@ -57,9 +57,9 @@ class ExpertScorecard(CatalogueClassifier):
     def points(self, X) -> pd.DataFrame:
         return category_points(self._as_frame(X), self.catalogue)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_pd(self, X) -> np.ndarray:
         check_is_fitted(self, "calibrator_")
         total = self.points(X)["total"].to_numpy()
         if self.calibration == "logistic":
-            return self._proba(self.calibrator_.predict_proba(total.reshape(-1, 1))[:, 1])
-        return self._proba(self.calibrator_.predict(total))
+            return self.calibrator_.predict_proba(total.reshape(-1, 1))[:, 1]
+        return self.calibrator_.predict(total)

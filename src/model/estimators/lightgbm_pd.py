@@ -72,8 +72,6 @@ class LightGBMPD(CatalogueClassifier):
         self.booster_ = lgb.train(self.booster_params(self.feature_set_), train,
                                   num_boost_round=self.n_estimators, valid_sets=valid_sets, callbacks=callbacks)
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
-        # Where each indicator's values lie in the training window: explanations place a firm among its peers.
-        self.indicator_quantiles_ = self.feature_set_.indicator_values(X).quantile(np.linspace(0, 1, 101))
         Xc, yc = (eval_set if eval_set is not None else (X, y))
         raw = self.decision_function(Xc)
         if self.calibration == "platt":
@@ -82,6 +80,22 @@ class LightGBMPD(CatalogueClassifier):
         else:
             self.calibration_ = (0.0, 1.0)
         return self
+
+    supports_contributions = True
+
+    def derive(self, X):
+        check_is_fitted(self, "booster_")
+        return self.feature_set_.derive(self._as_frame(X))
+
+    def predict_pd_derived(self, X, derived) -> np.ndarray:
+        check_is_fitted(self, "calibration_")
+        return self.calibrate(self.raw_log_odds(derived.matrix))
+
+    def feature_contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, float]:
+        """TreeSHAP values (log-odds) of each derived feature, by LightGBM's own `pred_contrib`, and the base."""
+        check_is_fitted(self, "booster_")
+        out = self.booster_.predict(matrix, num_iteration=self.best_iteration_, pred_contrib=True)
+        return out[:, :-1], float(out[0, -1]) if len(out) else 0.0
 
     def features(self, X) -> pd.DataFrame:
         check_is_fitted(self, "booster_")
@@ -100,6 +114,6 @@ class LightGBMPD(CatalogueClassifier):
         a, b = self.calibration_
         return expit(a + b * np.asarray(raw))
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_pd(self, X) -> np.ndarray:
         check_is_fitted(self, "calibration_")
-        return self._proba(self.calibrate(self.decision_function(X)))
+        return self.calibrate(self.decision_function(X))

@@ -67,9 +67,9 @@ class WoEScorecard(CatalogueClassifier):
         ).fit(self._input(X), y)
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_pd(self, X) -> np.ndarray:
         check_is_fitted(self, "scorecard_")
-        return self._proba(self.scorecard_.predict_proba(self._input(X))[:, 1])
+        return self.scorecard_.predict_proba(self._input(X))[:, 1]
 
     def points(self, X) -> np.ndarray:
         """Scorecard points (higher = safer)."""

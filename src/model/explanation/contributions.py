@@ -44,8 +44,8 @@ def feature_contributions(model: LightGBMPD, features: pd.DataFrame, method: str
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "pred_contrib":
-        out = model.booster_.predict(features, num_iteration=model.best_iteration_, pred_contrib=True)
-        contrib, base = out[:, :-1], out[:, -1]
+        contrib, base_value = model.feature_contributions(features.to_numpy())
+        base = np.full(len(features), base_value)
     else:
         import shap
 
@@ -72,7 +72,7 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
             derived: Derived | None = None) -> Explanations:
     """Explain validated firm rows with a fitted LightGBMPD (`derived`: the rows' features, if known)."""
     catalogue = model.catalogue
-    derived = model.feature_set_.derive(rows) if derived is None else derived
+    derived = model.derive(rows) if derived is None else derived
     features = pd.DataFrame(derived.matrix, index=rows.index, columns=model.feature_set_.names, copy=False)
     contrib, base = feature_contributions(model, features, method)
     indicators = fold_to_indicators(contrib, model.feature_set_.sources_matrix())

@@ -13,7 +13,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from innoscore.features.catalogue import Catalogue
 from innoscore.model.estimators.expert_scorecard import category_points
 from innoscore.model.explanation.contributions import Explanations
-from innoscore.model.scoring.score import score_rows
+from innoscore.model.scoring.interface import ScoringModel
+from innoscore.model.scoring.record import scored_firms
 from innoscore.model.explanation.reasons import firm_reasons
 
 LABELS = {
@@ -165,25 +166,26 @@ def render_index(entries: list[dict], model: ModelInfo, lang: str) -> str:
             f'<th>{L["grade"]}</th><th>{L["expert_score"]}</th></tr>{rows}</table></body></html>')
 
 
-def write_reports(rows: pd.DataFrame, wrapper, model: ModelInfo, out_dir: Path | None = None, out: Path | None = None,
-                  lang: str = "zh", top_k: int = 5) -> list[Path]:
+def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelInfo, out_dir: Path | None = None,
+                  out: Path | None = None, lang: str = "zh", top_k: int = 5) -> list[Path]:
     """Write one report per row (validated firm rows) to `out` (one firm) or `out_dir` (with index.html)."""
-    estimator, catalogue = wrapper.estimator, wrapper.catalogue
-    scores = score_rows(rows, estimator, catalogue, wrapper.grade_scale, with_explanations=True)
-    expl, grades, points = scores.explanations, scores.grades, scores.expert
+    catalogue = scoring_model.catalogue
+    scores = scoring_model.score(rows, with_explanations=True)
+    records = scored_firms(rows, scores, scoring_model, top_k)
+    expl, points = scores.explanations, scores.expert
     id_col = catalogue.dataset.id_column
     written, entries = [], []
-    for i in range(len(rows)):
-        page = render_firm_report(rows.iloc[i], expl, i, catalogue, estimator.indicator_quantiles_, grades[i],
-                                  wrapper.grade_scale.describe(grades[i], lang), model, lang, top_k,
-                                  points=points.iloc[i])
-        firm_id = str(rows.iloc[i][id_col])
+    for i, rec in enumerate(records.itertuples(index=False)):
+        record = rec._asdict() if hasattr(rec, "_asdict") else dict(zip(records.columns, rec))
+        page = render_firm_report(rows.iloc[i], expl, i, catalogue, scoring_model.peer_quantiles, record["grade"],
+                                  record[f"grade_{lang}"], model, lang, top_k, points=points.iloc[i])
+        firm_id = str(records[id_col].iat[i])
         path = out if out is not None else out_dir / f"{_safe(firm_id)}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page, encoding="utf-8")
         written.append(path)
-        entries.append({"file": path.name, "firm_id": firm_id, "pd": float(expl.pd[i]), "grade": grades[i],
-                        "expert": float(points["total"].iat[i])})
+        entries.append({"file": path.name, "firm_id": firm_id, "pd": float(record["pd"]), "grade": record["grade"],
+                        "expert": float(record["expert_score"])})
     if out_dir is not None:
         index = out_dir / "index.html"
         index.write_text(render_index(entries, model, lang), encoding="utf-8")

@@ -20,7 +20,8 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from innoscore.features.validation import DataReadError, problem, validate_frame
-from innoscore.model.scoring.score import score_rows
+from innoscore.model.scoring.interface import ScoringModel
+from innoscore.model.scoring.record import record_schema, scored_firms
 
 
 class BatchInputError(ValueError):
@@ -34,14 +35,6 @@ class BatchSummary:
     rejected: int = 0
     out: Path | None = None
     rejects: Path | None = None
-
-
-@dataclass(frozen=True)
-class ChunkScorer:
-    """What `score_chunk` uses of a loaded model (the MLflow wrapper has the same attributes)."""
-    estimator: object
-    catalogue: object
-    grade_scale: object
 
 
 def rejects_path(out: Path) -> Path:
@@ -181,28 +174,14 @@ def _rejected(frame: pd.DataFrame, report, duplicate_ids: frozenset[str], id_col
     return bad, rejected
 
 
-def _top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) -> dict[str, pd.Series]:
-    """The k indicators raising each firm's PD most (positive contributions only), as list columns."""
-    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
-    top = np.take_along_axis(contributions, order, axis=1)
-    keep = top > 0
-    offsets = pa.array(np.concatenate([[0], np.cumsum(keep.sum(axis=1))]), pa.int32())
-    names = pa.ListArray.from_arrays(offsets, pa.array(np.asarray(indicator_ids, dtype=object)[order[keep]],
-                                                       pa.string()))
-    values = pa.ListArray.from_arrays(offsets, pa.array(top[keep], pa.float64()))
-    # Built as Arrow lists (a Python loop per firm costs more than the SHAP values themselves), handed
-    # to pandas as an object column of arrays: a plain dtype that both engines write to Parquet alike.
-    return {"top_risk_indicators": names.to_pandas(), "top_risk_contributions": values.to_pandas()}
-
-
-def score_chunk(frame: pd.DataFrame, wrapper, with_explanations: bool = False, top_k: int = 5,
+def score_chunk(frame: pd.DataFrame, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
                 duplicate_ids: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scored rows and rejected rows (firm id, reasons in en and zh) of one piece of input.
 
     `duplicate_ids`: ids repeated anywhere in the whole input (`find_duplicate_ids`); every row
     carrying one is rejected, as validation rejects repeats within one piece.
     """
-    catalogue = wrapper.catalogue
+    catalogue = model.catalogue
     id_col = catalogue.dataset.id_column
     frame = frame.reset_index(drop=True)
     rows, report = validate_frame(frame, catalogue)
@@ -211,26 +190,8 @@ def score_chunk(frame: pd.DataFrame, wrapper, with_explanations: bool = False, t
     bad, rejected = _rejected(rows, report, duplicate_ids, id_col)
     good = rows.loc[~bad].reset_index(drop=True) if bad.any() else rows
     if good.empty:
-        return _empty_scores(catalogue, with_explanations), rejected
-    scores = score_rows(good, wrapper.estimator, catalogue, wrapper.grade_scale, with_explanations)
-    out = {id_col: scores.firm_ids, "pd": scores.pd, "grade": scores.grades,
-           "expert_score": scores.expert["total"].to_numpy(),
-           **{f"expert_{c}": scores.expert[c].to_numpy() for c in catalogue.category_ids}}
-    if with_explanations:
-        expl = scores.explanations
-        out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in catalogue.category_ids})
-        out.update(_top_risk(expl.indicators.to_numpy(), catalogue.indicator_ids, top_k))
-    return pd.DataFrame(out), rejected
-
-
-def output_schema(catalogue, with_explanations: bool) -> pa.Schema:
-    """The scored file's columns and types, the same for both engines."""
-    fields = [(catalogue.dataset.id_column, pa.string()), ("pd", pa.float64()), ("grade", pa.string()),
-              ("expert_score", pa.float64()), *((f"expert_{c}", pa.float64()) for c in catalogue.category_ids)]
-    if with_explanations:
-        fields += [*((f"contribution_{c}", pa.float64()) for c in catalogue.category_ids),
-                   ("top_risk_indicators", pa.list_(pa.string())), ("top_risk_contributions", pa.list_(pa.float64()))]
-    return pa.schema(fields)
+        return _empty_scores(model, with_explanations), rejected
+    return scored_firms(good, model.score(good, with_explanations), model, top_k), rejected
 
 
 def rejects_schema(catalogue) -> pa.Schema:
@@ -238,8 +199,8 @@ def rejects_schema(catalogue) -> pa.Schema:
                       ("reasons_zh", pa.string())])
 
 
-def _empty_scores(catalogue, with_explanations: bool) -> pd.DataFrame:
-    return output_schema(catalogue, with_explanations).empty_table().to_pandas()
+def _empty_scores(model: ScoringModel, with_explanations: bool) -> pd.DataFrame:
+    return record_schema(model, with_explanations).empty_table().to_pandas()
 
 
 class _ParquetSink:
@@ -277,7 +238,7 @@ class _ParquetSink:
         self.tmp.unlink(missing_ok=True)
 
 
-def score_file_local(data: Path, out: Path, wrapper, with_explanations: bool = False, top_k: int = 5,
+def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
                      chunk_rows: int = 100_000, on_chunk: Callable[[int], None] = lambda n: None,
                      chunks_in_flight: int = 2) -> BatchSummary:
     """Stream `data` through the model in chunks; memory stays flat as the input grows.
@@ -288,9 +249,9 @@ def score_file_local(data: Path, out: Path, wrapper, with_explanations: bool = F
     """
     out = Path(out)
     summary = BatchSummary(out=out, rejects=rejects_path(out))
-    sink = _ParquetSink(out, output_schema(wrapper.catalogue, with_explanations))
-    rejects = _ParquetSink(summary.rejects, rejects_schema(wrapper.catalogue))
-    id_col = wrapper.catalogue.dataset.id_column
+    sink = _ParquetSink(out, record_schema(model, with_explanations))
+    rejects = _ParquetSink(summary.rejects, rejects_schema(model.catalogue))
+    id_col = model.catalogue.dataset.id_column
     duplicate_ids = find_duplicate_ids(data, id_col)
 
     def collect(future: Future) -> None:
@@ -301,7 +262,7 @@ def score_file_local(data: Path, out: Path, wrapper, with_explanations: bool = F
         on_chunk(n_rows)
 
     def score(chunk: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-        return (*score_chunk(chunk, wrapper, with_explanations, top_k, duplicate_ids), len(chunk))
+        return (*score_chunk(chunk, model, with_explanations, top_k, duplicate_ids), len(chunk))
 
     try:
         with ThreadPoolExecutor(max(1, chunks_in_flight), thread_name_prefix="innoscore-score") as pool:
@@ -326,13 +287,13 @@ def score_file_local(data: Path, out: Path, wrapper, with_explanations: bool = F
     return summary
 
 
-def _score_part(part: pd.DataFrame, wrapper, index: int, out_dir: str, rejects_dir: str, with_explanations: bool,
+def _score_part(part: pd.DataFrame, model: ScoringModel, index: int, out_dir: str, rejects_dir: str, with_explanations: bool,
                 top_k: int, duplicate_ids: frozenset[str]) -> tuple[int, int, int]:
     """One Dask partition: score it and write its scored and rejected rows as part files."""
-    scored, rejected = score_chunk(part, wrapper, with_explanations, top_k, duplicate_ids)
+    scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids)
     name = f"part.{index:05d}.parquet"
-    for frame, schema, folder in ((scored, output_schema(wrapper.catalogue, with_explanations), out_dir),
-                                  (rejected, rejects_schema(wrapper.catalogue), rejects_dir)):
+    for frame, schema, folder in ((scored, record_schema(model, with_explanations), out_dir),
+                                  (rejected, rejects_schema(model.catalogue), rejects_dir)):
         pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), Path(folder) / name)
     return len(part), len(scored), len(rejected)
 
@@ -347,7 +308,7 @@ def _replace_folder(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def score_file_dask(data: Path, out: Path, wrapper, with_explanations: bool = False, top_k: int = 5,
+def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
                     scheduler: str | None = None, n_workers: int = 2) -> BatchSummary:
     """The same per-piece scoring on a Dask cluster (a LocalCluster unless `scheduler` is given).
 
@@ -373,7 +334,7 @@ def score_file_dask(data: Path, out: Path, wrapper, with_explanations: bool = Fa
             ddf = dd.read_parquet(str(data), split_row_groups=True)  # a partition per row group
         else:
             ddf = dd.read_csv(str(data), blocksize="64MB", dtype=object)
-        id_col = wrapper.catalogue.dataset.id_column
+        id_col = model.catalogue.dataset.id_column
         duplicate_ids = frozenset()
         if id_col in ddf.columns:
             counts = ddf[id_col].dropna().astype(str).value_counts()
@@ -381,9 +342,8 @@ def score_file_dask(data: Path, out: Path, wrapper, with_explanations: bool = Fa
         for folder in (tmp_out, tmp_rej):
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
-        # Only what scoring needs: the MLflow wrapper itself would make every worker import MLflow.
-        remote = client.scatter(ChunkScorer(wrapper.estimator, wrapper.catalogue, wrapper.grade_scale),
-                                broadcast=True)
+        # The ScoringModel, not the MLflow pyfunc: workers need not import MLflow.
+        remote = client.scatter(model, broadcast=True)
         task = dask.delayed(_score_part, pure=True)
         per_part = dask.compute(*[task(part, remote, i, str(tmp_out), str(tmp_rej), with_explanations, top_k,
                                      duplicate_ids) for i, part in enumerate(ddf.to_delayed())])

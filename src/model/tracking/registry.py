@@ -8,11 +8,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-# A logged model carries a copy of `features` and `model` (code_paths) for environments without
-# innoscore installed. Importing the installed packages first makes unpickling resolve to them, so
-# one process never mixes this checkout's modules with a model's older copies.
-import innoscore.features.derive  # noqa: F401  isort: skip
-import innoscore.model.tracking.pyfunc  # noqa: F401  isort: skip
+from innoscore.model.scoring.interface import ScoringModel
 
 
 class RegistryError(ValueError):
@@ -60,8 +56,12 @@ def resolve(uri: str) -> ResolvedVersion:
                            uri=f"models:/{mv.name}/{mv.version}")
 
 
-def load_pd_model(uri: str):
-    """Load a registered innoscore model; returns (PDModel wrapper, ResolvedVersion)."""
+def load_pd_model(uri: str) -> tuple[ScoringModel, ResolvedVersion]:
+    """Load a registered innoscore model; returns (ScoringModel, ResolvedVersion).
+
+    A logged model carries a copy of the innoscore package (code_paths) for environments without it
+    installed; here innoscore is already imported, so unpickling resolves to the installed package.
+    """
     version = resolve(uri)
     search_path = list(sys.path)
     try:
@@ -72,7 +72,7 @@ def load_pd_model(uri: str):
         # MLflow puts the model's code copies first on sys.path; processes started from here
         # (Dask workers) would then import those instead of the installed packages.
         sys.path[:] = search_path
-    return pyfunc.unwrap_python_model(), version
+    return pyfunc.unwrap_python_model().model, version
 
 
 def _short(exc: Exception) -> str:

@@ -1,0 +1,70 @@
+"""The scored-firm record: the one builder of what HTTP, batch files, the MLflow pyfunc and reports say
+about a scored firm. A new output field is added here, in `record_fields` and `scored_firms`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from innoscore.model.scoring.interface import Scores, ScoringModel
+
+TOP_RISK_FIELDS = ("top_risk_indicators", "top_risk_contributions")
+
+
+def record_fields(model: ScoringModel, with_explanations: bool = False) -> list[tuple[str, pa.DataType]]:
+    """The record's columns and Arrow types, in order (batch files and the pyfunc signature use them)."""
+    cat = model.catalogue
+    fields = [(cat.dataset.id_column, pa.string()), ("pd", pa.float64()), ("grade", pa.string()),
+              ("grade_zh", pa.string()), ("grade_en", pa.string()), ("expert_score", pa.float64()),
+              *((f"expert_{c}", pa.float64()) for c in cat.category_ids),
+              ("missing_indicators", pa.list_(pa.string()))]
+    if with_explanations:
+        fields += [*((f"contribution_{c}", pa.float64()) for c in cat.category_ids),
+                   (TOP_RISK_FIELDS[0], pa.list_(pa.string())), (TOP_RISK_FIELDS[1], pa.list_(pa.float64()))]
+    return fields
+
+
+def record_schema(model: ScoringModel, with_explanations: bool = False) -> pa.Schema:
+    return pa.schema(record_fields(model, with_explanations))
+
+
+def _lists(mask: np.ndarray, names: np.ndarray, values: np.ndarray | None = None) -> list[pd.Series]:
+    """Per-row lists of the masked entries, built as Arrow lists (a Python loop per firm costs more
+    than scoring), handed to pandas as object columns of arrays that both batch engines write alike."""
+    offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]), pa.int32())
+    out = [pa.ListArray.from_arrays(offsets, pa.array(names[mask], pa.string())).to_pandas()]
+    if values is not None:
+        out.append(pa.ListArray.from_arrays(offsets, pa.array(values[mask], pa.float64())).to_pandas())
+    return out
+
+
+def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) -> dict[str, pd.Series]:
+    """The k indicators raising each firm's PD most (positive contributions only), as list columns."""
+    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
+    top = np.take_along_axis(contributions, order, axis=1)
+    names, values = _lists(top > 0, np.asarray(indicator_ids, dtype=object)[order], top)
+    return dict(zip(TOP_RISK_FIELDS, (names, values)))
+
+
+def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k: int = 5) -> pd.DataFrame:
+    """One record per validated row: id, PD, grade (code, zh, en), expert points, missing indicators,
+    and with explanations the category contributions and the top-k risk-raising indicators."""
+    cat, scale = model.catalogue, model.grade_scale
+    labels = np.asarray(scale.labels, dtype=object)
+    position = pd.Index(labels).get_indexer(scores.grades)
+    ids = cat.indicator_ids
+    missing = rows[ids].isna().to_numpy()
+    out = {cat.dataset.id_column: scores.firm_ids if scores.firm_ids is not None
+           else rows.index.astype(str).to_numpy(),
+           "pd": scores.pd, "grade": scores.grades,
+           "grade_zh": np.asarray([g.zh for g in scale.grades], dtype=object)[position],
+           "grade_en": np.asarray([g.en for g in scale.grades], dtype=object)[position],
+           "expert_score": scores.expert["total"].to_numpy(),
+           **{f"expert_{c}": scores.expert[c].to_numpy() for c in cat.category_ids},
+           "missing_indicators": _lists(missing, np.broadcast_to(np.asarray(ids, dtype=object), missing.shape))[0]}
+    expl = scores.explanations
+    if expl is not None:
+        out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in cat.category_ids})
+        out.update(top_risk(expl.indicators.to_numpy(), ids, top_k))
+    return pd.DataFrame(out)
