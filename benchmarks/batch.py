@@ -21,15 +21,15 @@ logging.getLogger("mlflow").setLevel(logging.ERROR)
 from innoscore.model.tracking.store import configure_mlflow
 from innoscore.model.tracking.registry import load_pd_model
 configure_mlflow()
-wrapper, _ = load_pd_model("models:/innoscore-pd@challenger")
+model, _ = load_pd_model("models:/innoscore-pd@challenger")
 """
 
 FLOOR = SETUP + """
 import pandas as pd
 from innoscore.features.validation import coerce_frame
 rows = pd.read_parquet("{data}")
-feats = wrapper.estimator.features(rows).to_numpy()
-booster, it = wrapper.estimator.booster_, wrapper.estimator.best_iteration_
+feats = model.estimator.features(rows).to_numpy()  # the bare-booster floor reaches into LightGBM on purpose
+booster, it = model.estimator.booster_, model.estimator.best_iteration_
 t0 = time.perf_counter(); booster.predict(feats, num_iteration=it, raw_score=True); predict_s = time.perf_counter() - t0
 sub = feats[:200_000]
 t0 = time.perf_counter(); booster.predict(sub, num_iteration=it, pred_contrib=True); contrib_s = time.perf_counter() - t0
@@ -42,13 +42,13 @@ scheduler = None
 if "{engine}" == "dask-warm":  # an already running cluster whose workers have imported innoscore
     from distributed import Client, LocalCluster
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    Client(cluster).run(lambda: __import__("model.batch"))
+    Client(cluster).run(lambda: __import__("innoscore.model.scoring.batch"))
     scheduler = cluster.scheduler_address
 t0 = time.perf_counter()
 if "{engine}" == "local":
-    s = score_file_local("{data}", "{out}", wrapper, with_explanations={explain}, chunk_rows=100_000)
+    s = score_file_local("{data}", "{out}", model, with_explanations={explain}, chunk_rows=100_000)
 else:
-    s = score_file_dask("{data}", "{out}", wrapper, with_explanations={explain}, n_workers=2, scheduler=scheduler)
+    s = score_file_dask("{data}", "{out}", model, with_explanations={explain}, n_workers=2, scheduler=scheduler)
 wall = time.perf_counter() - t0
 RESULT = {{"engine": "{engine}", "explain": {explain}, "rows": s.rows_in, "firms_per_s": round(s.rows_in / wall)}}
 """

@@ -15,6 +15,7 @@ from innoscore.features.catalogue import load_catalogue
 from innoscore.features.synthetic import generate_portfolio
 from innoscore.model.config import TrainingConfig
 from innoscore.model.explanation.contributions import explain, feature_contributions
+from innoscore.features.derive import FeatureSet
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 from innoscore.model.explanation.reasons import firm_reasons
 
@@ -39,6 +40,7 @@ def main() -> None:
                        num_threads=lg["num_threads"], seed=cfg.seed).fit(data[:50_000], y[:50_000],
                                                                           eval_set=(data[50_000:], y[50_000:]))
     rows = data[50_000:].reset_index(drop=True)
+    peers = FeatureSet(cat).indicator_values(data[:50_000]).quantile(np.linspace(0, 1, 101))
     print(f"model: {model.best_iteration_} trees, num_leaves {lg['params']['num_leaves']}, "
           f"max_depth {lg['params']['max_depth']}, {len(model.feature_set_.names)} features, "
           f"{lg['num_threads']} threads")
@@ -51,7 +53,7 @@ def main() -> None:
             "shap.TreeExplainer": best_rate(lambda: feature_contributions(model, feats, "shap"), n, repeats),
             "lightgbm pred_contrib": best_rate(lambda: feature_contributions(model, feats, "pred_contrib"), n, repeats),
             "full explain + reasons": best_rate(
-                lambda: [firm_reasons(e, i, cat, model.indicator_quantiles_) for e in [explain(model, batch)]
+                lambda: [firm_reasons(e, i, cat, peers) for e in [explain(model, batch)]
                          for i in range(min(n, 100))], n, repeats) if n == 1 else
             best_rate(lambda: explain(model, batch), n, repeats),
         }

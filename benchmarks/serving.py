@@ -93,7 +93,7 @@ def main() -> None:
     result = train_models(data, cat, cfg, experiment="bench")
     name, version = result.versions["lightgbm"]
     uri = f"models:/{name}/{version}"
-    wrapper, _ = load_pd_model(uri)
+    model, _ = load_pd_model(uri)
     rows = data[data["application_date"].dt.year == 2024].head(100)
     payload = json.loads(rows[["firm_id", *cat.indicator_ids]].to_json(orient="records"))
     bin_dir = Path(sys.executable).parent
@@ -118,8 +118,7 @@ def main() -> None:
             body = {"firms": payload[:n]}
             mlflow_body = {"dataframe_records": payload[:n]}
             calls = {
-                "(a) in-process predict + validation": lambda: len(score_frame(rows.head(n), wrapper.estimator, cat,
-                                                                               wrapper.grade_scale)) == n,
+                "(a) in-process predict + validation": lambda: len(score_frame(rows.head(n), model)) == n,
                 "(b) BentoML /score": lambda: client().post(f"http://127.0.0.1:{bport}/score", json=body).status_code == 200,
                 "(c) BentoML /explain": lambda: client().post(f"http://127.0.0.1:{bport}/explain", json=body).status_code == 200,
                 "(d) mlflow models serve": lambda: client().post(f"http://127.0.0.1:{mport}/invocations",
