@@ -14,7 +14,7 @@ DEMO_DIR ?= demo-output
 N_FIRMS ?= 50000
 SEED ?= 42
 
-.PHONY: install demo test lock serve mlflow-ui bench clean
+.PHONY: install demo test test-fast test-slow lock serve bento mlflow-ui bench clean
 
 install: $(VENV)/.installed
 
@@ -32,11 +32,21 @@ lock:
 demo: install
 	$(BIN)/innoscore demo --n-firms $(N_FIRMS) --seed $(SEED) --out-dir $(DEMO_DIR)
 
+# The fast unit tier first (well under a minute), then the slow end-to-end tier.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m slow
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
 
 serve: install
 	$(BIN)/innoscore serve
+
+# The deployable Bento around the champion: the wheel, the locked requirements and the model.
+bento: install
+	$(UV) build --wheel --out-dir dist
+	$(BIN)/innoscore bento
 
 mlflow-ui: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
@@ -45,4 +55,4 @@ bench: install
 	$(BIN)/python benchmarks/generation.py
 
 clean:
-	rm -rf $(DEMO_DIR) .pytest_cache
+	rm -rf $(DEMO_DIR) .pytest_cache dist

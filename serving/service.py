@@ -1,7 +1,7 @@
 """innoscore over HTTP: score and explain firms with one registered MLflow version.
 
 `innoscore serve` imports the version into the BentoML store and starts this service with
-INNOSCORE_BENTO_MODEL naming it. The scoring and explaining logic lives in `model/` and is shared
+INNOSCORE_BENTO_MODEL naming it; a built Bento (`innoscore bento`) names it by its model alias. The scoring and explaining logic lives in `model/` and is shared
 with batch scoring and the CLI; this file only maps HTTP to it.
 """
 from __future__ import annotations
@@ -23,11 +23,11 @@ from innoscore.model.scoring.score import InvalidFirmData, checked_frame
 from innoscore.serving.config import ServingConfig
 from innoscore.serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason, ScoreReply,
                              ScoreResult, firm_model)
-from innoscore.serving.store import BENTO_MODEL_ENV, ensure_bentoml_home
+from innoscore.serving.store import ensure_bentoml_home, served_model_tag
 
 ensure_bentoml_home()
 CONFIG = ServingConfig.load()
-BENTO_MODEL = bentoml.models.get(os.environ.get(BENTO_MODEL_ENV, "innoscore-pd:latest"))
+BENTO_MODEL = bentoml.models.get(served_model_tag())
 CATALOGUE = Catalogue.model_validate_json(BENTO_MODEL.info.metadata["catalogue_json"])
 Firm = firm_model(CATALOGUE)
 API_KEY_ENV = "INNOSCORE_API_KEY"

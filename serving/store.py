@@ -7,8 +7,8 @@ from pathlib import Path
 import bentoml
 
 BENTO_MODEL_ENV = "INNOSCORE_BENTO_MODEL"
-
-
+# A built Bento names its model by this alias (bentofile `models:`); `innoscore serve` uses the env var.
+BENTO_MODEL_ALIAS = "innoscore-served-model"
 SERVICE_IMPORT_PATH = "innoscore.serving.service:InnoscoreService"
 
 
@@ -23,6 +23,22 @@ def ensure_bentoml_home() -> str:
     home = os.environ.setdefault("BENTOML_HOME", str(default_bentoml_home()))
     Path(home).mkdir(parents=True, exist_ok=True)
     return home
+
+
+def served_model_tag() -> str:
+    """The BentoML model to serve: INNOSCORE_BENTO_MODEL (`innoscore serve`); inside a built Bento
+    (BentoML imports the service from the Bento's src/), the model its bento.yaml carries under
+    BENTO_MODEL_ALIAS; else the alias itself, which `bentoml build` resolves from the bentofile."""
+    if os.environ.get(BENTO_MODEL_ENV):
+        return os.environ[BENTO_MODEL_ENV]
+    manifest = Path.cwd().parent / "bento.yaml"
+    if Path.cwd().name == "src" and manifest.is_file():
+        import yaml
+
+        for model in yaml.safe_load(manifest.read_text(encoding="utf-8")).get("models", []):
+            if model.get("alias") == BENTO_MODEL_ALIAS:
+                return str(model["tag"])
+    return BENTO_MODEL_ALIAS
 
 
 def _bento_name(registered_name: str) -> str:

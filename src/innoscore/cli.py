@@ -302,6 +302,26 @@ def serve(
 
 
 @app.command()
+def bento(
+    model_uri: Optional[str] = typer.Option(None, "--model-uri", help="Registered model / 模型URI (default: configs/serving.yaml)"),
+    build_ctx: Path = typer.Option(Path("."), "--build-ctx", help="Folder with bentofile.yaml and dist/ / 构建目录"),
+) -> None:
+    """Build the deployable Bento around a registered version / 构建可部署的Bento包."""
+    from innoscore.model.tracking.registry import RegistryError
+    from innoscore.serving.bento import BentoBuildError, build_bento
+    from innoscore.serving.config import ServingConfig
+
+    quiet_mlflow()
+    uri = model_uri or ServingConfig.load().model_uri
+    try:
+        tag = build_bento(uri, build_ctx)
+    except (RegistryError, BentoBuildError, FileNotFoundError) as exc:
+        fail(str(exc))
+    console.print(f"built Bento {tag} from {uri}; serve it with `bentoml serve {tag}`, "
+                  f"or build an image with `bentoml containerize {tag}`")
+
+
+@app.command()
 def demo(
     n_firms: int = typer.Option(50_000, "--n-firms", min=1000, help="Portfolio size / 组合规模"),
     seed: int = typer.Option(42, "--seed", help="Random seed / 随机种子"),
