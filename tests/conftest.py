@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,43 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 from innoscore.features.catalogue import load_catalogue  # noqa: E402
 from innoscore.features.synthetic import generate_portfolio  # noqa: E402
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_service(command: list[str], env: dict, log: Path, port: int, cwd: Path | None = None,
+                    timeout_s: float = 180):
+    """Start an HTTP service on 127.0.0.1:`port`, wait for /readyz, yield its base URL, stop it after."""
+    import httpx
+
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"{command[0]} exited: {log.read_text()[-3000:]}")
+            time.sleep(1)
+        else:
+            pytest.fail(f"service not ready in time: {log.read_text()[-3000:]}")
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,6 @@
 """The BentoML service as a loan-origination system meets it: a real `bentoml serve` on 127.0.0.1."""
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -15,8 +12,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from innoscore.model.explanation.reasons import firm_reasons
-from innoscore.model.tracking.registry import load_pd_model
 from innoscore.model.scoring.score import score_frame
+from innoscore.model.tracking.registry import load_pd_model
+from tests.conftest import free_port, running_service
 
 pytestmark = pytest.mark.slow
 API_KEY = "test-key-123"
@@ -24,41 +22,17 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 SECRET_FIRM = "SECRET-FIRM-7781"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(_trained_session, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bento")
-    port = _free_port()
+    port = free_port()
     log = tmp / "server.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": _trained_session["uri"], "BENTOML_HOME": str(tmp / "home"),
            "INNOSCORE_API_KEY": API_KEY, "BENTOML_DO_NOT_TRACK": "true"}
     innoscore = Path(sys.executable).with_name("innoscore")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(innoscore), "serve", "--model-uri", "models:/innoscore-pd@challenger",
-                                 "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(f"bentoml serve exited: {log.read_text()[-3000:]}")
-        time.sleep(1)
-    else:
-        os.killpg(proc.pid, signal.SIGTERM)
-        pytest.fail(f"service not ready in time: {log.read_text()[-3000:]}")
-    yield {"base": base, "log": log, "client": httpx.Client(base_url=base, headers=AUTH, timeout=60)}
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    command = [str(innoscore), "serve", "--model-uri", "models:/innoscore-pd@challenger", "--port", str(port)]
+    with running_service(command, env, log, port) as base:
+        yield {"base": base, "log": log, "client": httpx.Client(base_url=base, headers=AUTH, timeout=60)}
 
 
 @pytest.fixture(scope="module")
