@@ -70,7 +70,7 @@ from innoscore.model.config import TrainingConfig
 from innoscore.model.training import train_models
 import pyarrow as pa, pyarrow.parquet as pq
 cat, cfg = load_catalogue(), TrainingConfig.load()
-cfg.lightgbm["search"]["n_trials"] = 0
+cfg = cfg.with_search_trials(0)
 train_models(generate_portfolio(30_000, seed=1, catalogue=cat).data, cat, cfg, experiment="bench")
 for n in sorted(set({args.memory_sizes!r} + [{args.rows}])):
     data = generate_portfolio(n, seed=2, catalogue=cat).data.drop(columns=["default_12m", "true_pd"])

@@ -36,14 +36,14 @@ def main() -> None:
     data = generate_portfolio(60_000, seed=3, catalogue=cat).data
     y = data["default_12m"].to_numpy()
     lg = cfg.lightgbm
-    model = LightGBMPD(cat, cfg.features, params=lg["params"], learning_rate=lg["learning_rate"],
-                       num_threads=lg["num_threads"], seed=cfg.seed).fit(data[:50_000], y[:50_000],
+    model = LightGBMPD(cat, cfg.features, params=lg.params, learning_rate=lg.learning_rate,
+                       num_threads=lg.num_threads, seed=cfg.seed).fit(data[:50_000], y[:50_000],
                                                                           eval_set=(data[50_000:], y[50_000:]))
     rows = data[50_000:].reset_index(drop=True)
     peers = FeatureSet(cat).indicator_values(data[:50_000]).quantile(np.linspace(0, 1, 101))
-    print(f"model: {model.best_iteration_} trees, num_leaves {lg['params']['num_leaves']}, "
-          f"max_depth {lg['params']['max_depth']}, {len(model.feature_set_.names)} features, "
-          f"{lg['num_threads']} threads")
+    print(f"model: {model.best_iteration_} trees, num_leaves {lg.params['num_leaves']}, "
+          f"max_depth {lg.params['max_depth']}, {len(model.feature_set_.names)} features, "
+          f"{lg.num_threads} threads")
     print(f"{'firms':>6} {'method':<28} {'firms/s':>10}")
     for n, repeats in ((1, 50), (10_000, 3)):
         batch = rows.head(n)

@@ -88,7 +88,7 @@ def main() -> None:
     from innoscore.model.training import train_models
 
     cat, cfg = load_catalogue(), TrainingConfig.load()
-    cfg.lightgbm["search"]["n_trials"] = 0
+    cfg = cfg.with_search_trials(0)
     data = generate_portfolio(30_000, seed=1, catalogue=cat).data
     result = train_models(data, cat, cfg, experiment="bench")
     name, version = result.versions["lightgbm"]

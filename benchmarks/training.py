@@ -22,7 +22,7 @@ from innoscore.model.config import TrainingConfig
 from innoscore.model.training import train_models
 cat = load_catalogue(); cfg = TrainingConfig.load()
 if {trials} >= 0:
-    cfg.lightgbm["search"]["n_trials"] = {trials}
+    cfg = cfg.with_search_trials({trials})
 data = generate_portfolio({n}, seed={seed}, catalogue=cat).data
 stages, last = {{}}, [time.perf_counter(), "start"]
 def progress(msg):
@@ -34,7 +34,7 @@ t0 = time.perf_counter()
 result = train_models(data, cat, cfg, experiment="bench", progress=progress)
 total = time.perf_counter() - t0
 test = {{k: {{m: round(v["test"][m], 4) for m in ("auc", "ece", "brier")}} for k, v in result.metrics.items()}}
-RESULT = {{"n_firms": {n}, "n_trials": cfg.lightgbm["search"]["n_trials"], "wall_s": round(total, 1),
+RESULT = {{"n_firms": {n}, "n_trials": cfg.lightgbm.search.n_trials, "wall_s": round(total, 1),
           "stages_s": {{k: round(v, 1) for k, v in stages.items() if k != "start"}},
           "best_iteration": int(result.models["lightgbm"].best_iteration_),
           "lightgbm_params": result.models["lightgbm"].params, "test": test}}

@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 IndicatorType = Literal["numeric", "count", "boolean", "ordinal", "categorical"]
+Transform = Literal["none", "log"]          # log: the model also sees log(1 + max(value, 0))
+ValueFormat = Literal["number", "percent"]  # percent: a fraction shown as 12.5%
 _POINTS_TOLERANCE = 1e-9
 
 
@@ -78,6 +80,9 @@ class Indicator(_Strict):
     bins: Bins | None = None
     levels: list[Level] | None = None
     level_points: dict[str, float] | None = None
+    transform: Transform = "none"
+    format: ValueFormat = "number"
+    decimals: int | None = Field(None, ge=0)   # precision the values are recorded with (the generator rounds to it)
 
     @model_validator(mode="after")
     def _check(self) -> "Indicator":
@@ -106,6 +111,9 @@ class Indicator(_Strict):
             awarded = max(p)
         if abs(awarded - self.points) > _POINTS_TOLERANCE:
             raise ValueError(f"{where}: best bin awards {awarded} points but 'points' is {self.points}")
+        if self.transform != "none" and self.type in ("boolean", "ordinal", "categorical"):
+            raise ValueError(f"{where}: transform '{self.transform}' applies to numeric and count indicators, "
+                             f"not to type {self.type}")
         if self.type == "ordinal" and self.valid_range is not None:
             values = [lv.value for lv in self.levels]
             if min(values) < self.valid_range[0] or max(values) > self.valid_range[1]:

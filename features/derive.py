@@ -5,14 +5,14 @@ catalogue indicators and categories; the monotone sign follows the catalogue's d
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue, Direction, MissingMeaning, expert_points
+from innoscore.settings import Settings
 
-MONEY_UNIT = "CNY 10k"
 _MONOTONE = {Direction.higher_worse: 1, Direction.higher_better: -1, Direction.non_monotone: 0}
 
 
@@ -25,8 +25,9 @@ class DerivedFeature:
     categorical: bool = False
 
 
-@dataclass(frozen=True)
-class Ratio:
+class Ratio(Settings):
+    """A ratio of two catalogue indicators, derived when both are in the catalogue."""
+
     id: str
     numerator: str
     denominator: str
@@ -34,18 +35,13 @@ class Ratio:
     en: str = ""
 
 
-@dataclass(frozen=True)
-class FeatureConfig:
-    missing_flags: bool = True
-    money_logs: bool = True
-    category_points: bool = True
-    ratios: tuple[Ratio, ...] = field(default_factory=tuple)
+class FeatureConfig(Settings):
+    """Which derived features the LightGBM model sees (the `features` section of configs/training.yaml)."""
 
-    @classmethod
-    def from_dict(cls, raw: dict | None) -> "FeatureConfig":
-        raw = dict(raw or {})
-        raw["ratios"] = tuple(Ratio(**r) for r in raw.get("ratios", []))
-        return cls(**raw)
+    missing_flags: bool = True        # one flag per indicator that may be missing
+    transforms: bool = True           # apply each indicator's catalogue `transform` (e.g. log)
+    category_points: bool = True      # expert points per category as features
+    ratios: tuple[Ratio, ...] = ()
 
 
 def expert_points_array(data: pd.DataFrame, catalogue: Catalogue) -> np.ndarray:
@@ -77,7 +73,7 @@ class FeatureSet:
         cat, cfg = self.catalogue, self.config
         out = []
         for ind in cat.indicators:
-            log = cfg.money_logs and ind.unit.en == MONEY_UNIT
+            log = cfg.transforms and ind.transform == "log"
             out.append(DerivedFeature(f"log_{ind.id}" if log else ind.id, (ind.id,), "log" if log else "indicator",
                                       _MONOTONE[ind.direction], ind.type == "categorical"))
         for r in cfg.ratios:

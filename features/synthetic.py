@@ -9,44 +9,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
+from pydantic import Field, model_validator
 from scipy.special import expit
 from scipy.stats import norm
 
 from innoscore.features.catalogue import Catalogue
+from innoscore.settings import Settings, load_settings
 
 CATEGORY_IDS = ("A", "B", "C", "D")
 TRUTH_PREFIX = "truth_logit_"
 
 
-@dataclass(frozen=True)
-class SyntheticConfig:
-    base_default_rate: float
+class Industry(Settings):
+    share: float = Field(gt=0)
+    log_odds: float = 0.0                 # the industry's own effect on the log-odds of default
+    software_intensive: bool = False      # firms hold software copyrights and run higher gross margins
+
+
+class SyntheticConfig(Settings):
+    """configs/synthetic.yaml: the knobs of the data-generating process (docs/synthetic-data.md)."""
+
+    base_default_rate: float = Field(gt=0, lt=0.5)
     years: list[int]
     vintage_weights: list[float]
     macro_log_odds: dict[int, float]
-    drift_per_year: dict[str, float]
-    latent_correlation: dict[str, float]
-    signal_scale: float
-    industries: dict[str, list[float]]
+    drift_per_year: dict[Literal["innovation", "business", "stress"], float] = {}
+    latent_correlation: dict[Literal["innovation_business", "innovation_stress", "business_stress"], float]
+    signal_scale: float = Field(gt=0)
+    industries: dict[str, Industry]
     regions: dict[str, float]
     guarantee_types: dict[str, float]
+
+    @model_validator(mode="after")
+    def _check(self) -> "SyntheticConfig":
+        if len(self.years) != len(self.vintage_weights):
+            raise ValueError("years and vintage_weights must have the same length")
+        return self
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides) -> "SyntheticConfig":
         from innoscore.paths import DEFAULT_SYNTHETIC_CONFIG
 
-        raw = yaml.safe_load(Path(path or DEFAULT_SYNTHETIC_CONFIG).read_text(encoding="utf-8"))
-        raw.update({k: v for k, v in overrides.items() if v is not None})
-        cfg = cls(**raw)
-        if not 0 < cfg.base_default_rate < 0.5:
-            raise ValueError(f"base_default_rate must be in (0, 0.5), got {cfg.base_default_rate}")
-        if len(cfg.years) != len(cfg.vintage_weights):
-            raise ValueError("years and vintage_weights must have the same length")
-        return cfg
+        return load_settings(cls, path or DEFAULT_SYNTHETIC_CONFIG, overrides)
 
 
 @dataclass
@@ -58,8 +66,8 @@ class SyntheticPortfolio:
 
 
 def _draw_codes(rng, mapping: dict, n: int) -> np.ndarray:
-    """Index into `mapping`'s keys, drawn with the shares its values give (first item of a list)."""
-    p = np.array([v[0] if isinstance(v, (list, tuple)) else v for v in mapping.values()], dtype=float)
+    """Index into `mapping`'s keys, drawn with the shares its values give (a number or an Industry)."""
+    p = np.array([getattr(v, "share", v) for v in mapping.values()], dtype=float)
     return rng.choice(len(p), size=n, p=p / p.sum())
 
 
@@ -246,9 +254,6 @@ def _solve_intercept(logit_wo_intercept: np.ndarray, target_rate: float) -> floa
     return 0.5 * (lo + hi)
 
 
-_ROUNDING = {"ratio": 4, "CNY 10k": 1, "years": 1, "times": 3, "claims": 2}
-
-
 def generate_portfolio(n_firms: int, seed: int = 0, config: SyntheticConfig | None = None,
                        catalogue: Catalogue | None = None) -> SyntheticPortfolio:
     """Generate `n_firms` loan applications; the same seed and config give identical data."""
@@ -269,14 +274,14 @@ def generate_portfolio(n_firms: int, seed: int = 0, config: SyntheticConfig | No
     z_bus = z[:, 1] + cfg.drift_per_year.get("business", 0.0) * drift_t
     z_str = z[:, 2] + cfg.drift_per_year.get("stress", 0.0) * drift_t
     industry_code = _draw_codes(rng, cfg.industries, n)
-    software = (_names(cfg.industries, industry_code) == "软件和信息技术服务").astype(float)
+    software = np.array([i.software_intensive for i in cfg.industries.values()], dtype=float)[industry_code]
     x = _indicators(rng, z_inn, z_bus, z_str, software)
     firm_age = x["niche_years"] + rng.gamma(1.2, 1.5, n)
     young = firm_age < 3.0
 
     raw = _true_log_odds_by_category(x, young)
     contrib = {k: cfg.signal_scale * (v - v.mean()) for k, v in raw.items()}
-    industry_effect = np.array([v[1] for v in cfg.industries.values()])[industry_code]
+    industry_effect = np.array([i.log_odds for i in cfg.industries.values()])[industry_code]
     context = np.array([cfg.macro_log_odds.get(int(y), 0.0) for y in cfg.years])[t] + industry_effect
     logit_wo = sum(contrib.values()) + context
     intercept = _solve_intercept(logit_wo, cfg.base_default_rate)
@@ -299,8 +304,7 @@ def generate_portfolio(n_firms: int, seed: int = 0, config: SyntheticConfig | No
     for ind in catalogue.indicators:
         if ind.id not in x:
             raise ValueError(f"the synthetic generator has no model for indicator '{ind.id}'")
-        digits = _ROUNDING.get(ind.unit.en)
-        columns[ind.id] = np.round(x[ind.id], digits) if digits is not None else x[ind.id]
+        columns[ind.id] = np.round(x[ind.id], ind.decimals) if ind.decimals is not None else x[ind.id]
     columns[ds.target_column] = default
     columns[ds.truth_column] = np.round(true_pd, 8)
     data = pd.DataFrame(columns)

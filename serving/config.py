@@ -1,24 +1,27 @@
-"""Serving settings from configs/serving.yaml."""
+"""Serving settings from configs/serving.yaml (typed and strict, like every config file)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from pydantic import Field
+
+from innoscore.settings import Settings, load_settings
 
 
-@dataclass(frozen=True)
-class ServingConfig:
-    model_uri: str
-    max_firms_per_request: int
-    default_top_k: int
-    max_top_k: int
-    public_paths: tuple[str, ...]
+class ServingConfig(Settings):
+    model_uri: str | None = None               # None: the champion that configs/training.yaml names
+    max_firms_per_request: int = Field(500, ge=1)
+    default_top_k: int = Field(5, ge=1)
+    max_top_k: int = Field(20, ge=1)
+    public_paths: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ServingConfig":
         from innoscore.paths import DEFAULT_SERVING_CONFIG
 
-        raw = yaml.safe_load(Path(path or DEFAULT_SERVING_CONFIG).read_text(encoding="utf-8"))
-        raw["public_paths"] = tuple(raw.get("public_paths", ()))
-        return cls(**raw)
+        return load_settings(cls, path or DEFAULT_SERVING_CONFIG)
+
+    def served_model_uri(self) -> str:
+        from innoscore.model.config import default_model_uri
+
+        return self.model_uri or default_model_uri()

@@ -8,7 +8,7 @@ import pytest
 
 # Lowest first; a module belongs to the longest prefix that names it.
 LAYERS = [
-    ("innoscore.paths", "innoscore"),
+    ("innoscore.paths", "innoscore.settings", "innoscore"),
     ("innoscore.configs", "innoscore.features"),
     ("innoscore.model.estimators", "innoscore.model.grades", "innoscore.model.config"),
     ("innoscore.model.evaluation", "innoscore.model.explanation"),

@@ -81,6 +81,7 @@ def firm_rows(small_portfolio):
     return d, d["default_12m"].to_numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator", [ExpertScorecard(CATALOGUE, calibration="isotonic"), WoEScorecard(CATALOGUE),
                                        LightGBMPD(CATALOGUE, n_estimators=50)], ids=lambda e: type(e).__name__)
 def test_sklearn_tooling_works_on_firm_rows(estimator, firm_rows):

@@ -84,6 +84,7 @@ def test_explanations_track_the_true_contributions(fitted, catalogue):
     assert real["sign_agreement_monotone"] > 0.7
 
 
+@pytest.mark.slow
 def test_committee_report_is_self_contained_and_bilingual(trained, tmp_path):
     firm = trained["data"]["firm_id"].iloc[123]
     runner.invoke(app, ["promote", "--name", "innoscore-pd", "--version", "1"])
@@ -99,6 +100,7 @@ def test_committee_report_is_self_contained_and_bilingual(trained, tmp_path):
         assert heading in page and other not in page
 
 
+@pytest.mark.slow
 def test_meeting_pack_writes_one_page_per_firm_and_an_index(trained, tmp_path):
     subset = trained["data"].head(5)
     path = tmp_path / "five.csv"
@@ -112,6 +114,7 @@ def test_meeting_pack_writes_one_page_per_firm_and_an_index(trained, tmp_path):
     assert all(f'href="{f}.html"' in index for f in subset["firm_id"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--firm-id", "NO-SUCH-FIRM", "--out", "x.html"], "firm 'NO-SUCH-FIRM' not found"),
     (["--firm-id", "F0000001", "--out", "x.html", "--model-uri", "models:/innoscore-pd@nope"], "does not resolve"),

@@ -99,7 +99,7 @@ def test_training_refuses_invalid_data(trained, tmp_path):
 def test_same_seed_and_data_give_identical_metrics(catalogue):
     data = generate_portfolio(8000, seed=9, catalogue=catalogue).data
     cfg = TrainingConfig.load()
-    cfg.lightgbm["search"]["n_trials"] = 2
+    cfg = cfg.with_search_trials(2)
     first = fit_and_evaluate(data, catalogue, cfg).metrics
     second = fit_and_evaluate(data, catalogue, cfg).metrics
     assert first == second
@@ -108,7 +108,7 @@ def test_same_seed_and_data_give_identical_metrics(catalogue):
 def test_test_year_outcomes_never_touch_fitting(catalogue):
     data = generate_portfolio(8000, seed=10, catalogue=catalogue).data
     cfg = TrainingConfig.load()
-    cfg.lightgbm["search"]["n_trials"] = 1
+    cfg = cfg.with_search_trials(1)
     flipped = data.copy()
     test = flipped["application_date"].dt.year == 2024
     flipped.loc[test, "default_12m"] = 1 - flipped.loc[test, "default_12m"]

@@ -113,6 +113,7 @@ def test_console_command_exit_code(tmp_path, small_portfolio):
     assert "firm F0000001 · column debt_ratio · out of range" in proc.stderr
 
 
+@pytest.mark.slow  # randomised: thousands of perturbed rows through both executions
 def test_fast_rule_check_agrees_with_pandera(small_portfolio, catalogue):
     """The vectorised check may skip pandera only when pandera would find nothing: for random
     single-cell edits (in range, out of range, fractional, missing, unknown level, duplicate id)

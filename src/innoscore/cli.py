@@ -124,7 +124,7 @@ def train(
         console.print("explanation fidelity vs the true contributions (test window) / 解释与真实贡献的一致性: "
                       + ", ".join(f"{k} {v:.3f}" for k, v in result.fidelity.items()))
     for name, (reg, version) in result.versions.items():
-        console.print(f"registered {name}: models:/{reg}/{version} (alias @{cfg.registry.get('new_version_alias', 'challenger')})")
+        console.print(f"registered {name}: models:/{reg}/{version} (alias @{cfg.registry.new_version_alias})")
 
 
 @app.command()
@@ -162,20 +162,23 @@ def promote(
     console.print(f"models:/{name}@{alias} -> version {resolved.version} (run {resolved.run_id})")
 
 
-DEFAULT_MODEL_URI = "models:/innoscore-pd@champion"
+ModelUriOpt = typer.Option(None, "--model-uri", help="Registered model / 模型URI (default: the champion of configs/training.yaml)")
 
 
-def _load_registered(model_uri: str, explanations_for: str | None = None):
+def _load_registered(model_uri: str | None, explanations_for: str | None = None):
     """The registered model (ScoringModel, resolved version); exit 2 if it does not resolve, or if
     `explanations_for` names a use that needs per-indicator contributions and this model has none."""
+    from innoscore.model.config import default_model_uri
     from innoscore.model.tracking.registry import RegistryError, load_pd_model
+    from innoscore.settings import SettingsError
     from innoscore.model.tracking.store import configure_mlflow
 
     quiet_mlflow()
     configure_mlflow()
     try:
+        model_uri = model_uri or default_model_uri()
         model, version = load_pd_model(model_uri)
-    except RegistryError as exc:
+    except (RegistryError, SettingsError) as exc:
         fail(str(exc))
     if explanations_for and not model.has_contributions:
         fail(f"{model_uri} is a {model.kind}; {explanations_for} needs the LightGBM model")
@@ -187,7 +190,7 @@ def explain(
     data: Path = typer.Option(..., "--data", help="Firm data, CSV or Parquet / 企业数据"),
     firm_id: Optional[str] = typer.Option(None, "--firm-id", help="The firm to report on / 企业编号"),
     all_firms: bool = typer.Option(False, "--all", help="Every firm in the file: a meeting pack / 全部企业"),
-    model_uri: str = typer.Option(DEFAULT_MODEL_URI, "--model-uri", help="Registered model / 模型URI"),
+    model_uri: Optional[str] = ModelUriOpt,
     lang: str = typer.Option("zh", "--lang", help="zh | en / 报告语言"),
     out: Optional[Path] = typer.Option(None, "--out", help="Report file (.html) for --firm-id / 报告文件"),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for --all, with index.html / 输出目录"),
@@ -234,7 +237,7 @@ def explain(
 def score(
     data: Path = typer.Option(..., "--data", help="CSV or Parquet file, or a folder of Parquet parts / 输入数据"),
     out: Path = typer.Option(..., "--out", help="Output Parquet / 输出文件"),
-    model_uri: str = typer.Option(DEFAULT_MODEL_URI, "--model-uri", help="Registered model / 模型URI"),
+    model_uri: Optional[str] = ModelUriOpt,
     with_explanations: bool = typer.Option(False, "--explain", help="Add category contributions and top-k reasons / 附带解释"),
     top_k: int = typer.Option(5, "--top-k", min=1, max=20, help="Reasons per firm / 每户原因数"),
     engine: str = typer.Option("local", "--engine", help="local | dask / 计算引擎"),
@@ -275,7 +278,7 @@ def score(
 
 @app.command()
 def serve(
-    model_uri: Optional[str] = typer.Option(None, "--model-uri", help="Registered version / 模型URI (default: configs/serving.yaml)"),
+    model_uri: Optional[str] = typer.Option(None, "--model-uri", help="Registered model / 模型URI (default: configs/serving.yaml, else the champion)"),
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address / 监听地址"),
     port: int = typer.Option(3000, "--port", help="Port / 端口"),
 ) -> None:
@@ -285,12 +288,13 @@ def serve(
     from innoscore.model.tracking.registry import RegistryError
     from innoscore.serving.config import ServingConfig
     from innoscore.serving.store import BENTO_MODEL_ENV, SERVICE_IMPORT_PATH, import_registered_version
+    from innoscore.settings import SettingsError
 
     quiet_mlflow()
-    uri = model_uri or ServingConfig.load().model_uri
     try:
+        uri = model_uri or ServingConfig.load().served_model_uri()
         bento_model = import_registered_version(uri)
-    except RegistryError as exc:
+    except (RegistryError, SettingsError) as exc:
         fail(str(exc))
     labels = bento_model.info.labels
     console.print(f"serving {uri} = {labels['registered_name']} v{labels['registered_version']} "
@@ -303,19 +307,20 @@ def serve(
 
 @app.command()
 def bento(
-    model_uri: Optional[str] = typer.Option(None, "--model-uri", help="Registered model / 模型URI (default: configs/serving.yaml)"),
+    model_uri: Optional[str] = typer.Option(None, "--model-uri", help="Registered model / 模型URI (default: configs/serving.yaml, else the champion)"),
     build_ctx: Path = typer.Option(Path("."), "--build-ctx", help="Folder with bentofile.yaml and dist/ / 构建目录"),
 ) -> None:
     """Build the deployable Bento around a registered version / 构建可部署的Bento包."""
     from innoscore.model.tracking.registry import RegistryError
     from innoscore.serving.bento import BentoBuildError, build_bento
     from innoscore.serving.config import ServingConfig
+    from innoscore.settings import SettingsError
 
     quiet_mlflow()
-    uri = model_uri or ServingConfig.load().model_uri
     try:
+        uri = model_uri or ServingConfig.load().served_model_uri()
         tag = build_bento(uri, build_ctx)
-    except (RegistryError, BentoBuildError, FileNotFoundError) as exc:
+    except (RegistryError, BentoBuildError, SettingsError, FileNotFoundError) as exc:
         fail(str(exc))
     console.print(f"built Bento {tag} from {uri}; serve it with `bentoml serve {tag}`, "
                   f"or build an image with `bentoml containerize {tag}`")

@@ -57,7 +57,7 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
     print_comparison(console, result.metrics, "out-of-time comparison, test year / 跨期对比（测试年）")
 
     name, version = result.versions["lightgbm"]
-    champion = config.registry.get("promoted_alias", "champion")
+    champion = config.registry.promoted_alias
     promote(name, version, champion)
     say(f"promoted / 晋升: models:/{name}@{champion} -> version {version}")
 

@@ -1,33 +1,109 @@
-"""Training and scorecard configuration, read from `configs/` (data, not code)."""
+"""Training and scorecard settings, read from `configs/training.yaml` and `configs/scorecard.yaml`.
+
+Typed and strict (innoscore.settings): an unknown or misspelled key is refused with the file, the key
+and the reason. The registry names and aliases here are the one source for every default model URI.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
-import yaml
+from pydantic import Field
 
 from innoscore.features.derive import FeatureConfig
 from innoscore.model.grades import GradeScale
+from innoscore.settings import Settings, load_settings
+
+MODEL_KINDS = ("expert_scorecard", "woe_scorecard", "lightgbm")
 
 
-def _read_yaml(path: Path) -> dict:
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ValueError(f"config file not found: {path}") from None
+class SplitSettings(Settings):
+    test_years: int = Field(1, ge=1)       # the latest years: never used in fitting, tuning or calibration
+    valid_years: int = Field(1, ge=1)      # the years before: early stopping, tuning, calibration
+
+
+class RegistrySettings(Settings):
+    """Registered model names per model kind, and the aliases a new and a promoted version get."""
+
+    lightgbm: str
+    expert_scorecard: str
+    woe_scorecard: str
+    new_version_alias: str = "challenger"
+    promoted_alias: str = "champion"
+
+    def name_of(self, kind: str) -> str:
+        return getattr(self, kind)
+
+    def model_uri(self, kind: str = "lightgbm", alias: str | None = None) -> str:
+        """`models:/NAME@ALIAS`: by default the promoted (champion) LightGBM model, what is served."""
+        return f"models:/{self.name_of(kind)}@{alias or self.promoted_alias}"
+
+
+class SearchSettings(Settings):
+    n_trials: int = Field(0, ge=0)         # optuna TPE budget (0 = no search)
+    space: dict[str, tuple[int | float, int | float]] = {}
+
+
+class LightGBMSettings(Settings):
+    learning_rate: float = Field(gt=0)
+    n_estimators: int = Field(ge=1)        # upper bound; early stopping picks the number of trees
+    early_stopping_rounds: int = Field(ge=1)
+    num_threads: int = Field(ge=1)
+    calibration: Literal["platt", "none"] = "platt"
+    params: dict[str, int | float] = {}
+    search: SearchSettings = SearchSettings()
+
+
+class TrainingSettings(Settings):
+    """configs/training.yaml."""
+
+    seed: int
+    experiment: str
+    split: SplitSettings = SplitSettings()
+    registry: RegistrySettings
+    lightgbm: LightGBMSettings
+    features: FeatureConfig = FeatureConfig()
+
+
+class GradeBand(Settings):
+    grade: str
+    pd_max: float = Field(gt=0, le=1)
+    zh: str
+    en: str
+
+
+class ExpertScorecardSettings(Settings):
+    calibration: Literal["logistic", "isotonic"] = "logistic"
+
+
+class WoEScorecardSettings(Settings):
+    pdo: float = Field(20, gt=0)
+    base_odds: float = Field(50, gt=0)
+    base_score: float = 600
+    max_n_bins: int = Field(6, ge=2)
+    min_bin_size: float = Field(0.05, gt=0, lt=0.5)
+
+
+class ScorecardSettings(Settings):
+    """configs/scorecard.yaml."""
+
+    grade_scale: list[GradeBand]
+    expert_scorecard: ExpertScorecardSettings = ExpertScorecardSettings()
+    woe_scorecard: WoEScorecardSettings = WoEScorecardSettings()
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     seed: int
     experiment: str
-    split: dict
-    registry: dict
-    lightgbm: dict
+    split: SplitSettings
+    registry: RegistrySettings
+    lightgbm: LightGBMSettings
     features: FeatureConfig
     grade_scale: GradeScale
-    expert_scorecard: dict
-    woe_scorecard: dict
+    expert_scorecard: ExpertScorecardSettings
+    woe_scorecard: WoEScorecardSettings
     source_paths: tuple[Path, ...]
 
     @classmethod
@@ -36,13 +112,20 @@ class TrainingConfig:
 
         path = Path(path or DEFAULT_TRAINING_CONFIG)
         scorecard_path = Path(scorecard_path or DEFAULT_SCORECARD_CONFIG)
-        raw, sc = _read_yaml(path), _read_yaml(scorecard_path)
-        missing = {"seed", "experiment", "split", "registry", "lightgbm"} - set(raw)
-        if missing:
-            raise ValueError(f"training config {path} lacks {sorted(missing)}")
-        return cls(seed=int(raw["seed"]), experiment=raw["experiment"], split=raw["split"],
-                   registry=raw["registry"], lightgbm=raw["lightgbm"],
-                   features=FeatureConfig.from_dict(raw.get("features")),
-                   grade_scale=GradeScale.from_list(sc["grade_scale"]),
-                   expert_scorecard=sc.get("expert_scorecard", {}), woe_scorecard=sc.get("woe_scorecard", {}),
+        training = load_settings(TrainingSettings, path)
+        scorecard = load_settings(ScorecardSettings, scorecard_path)
+        return cls(seed=training.seed, experiment=training.experiment, split=training.split,
+                   registry=training.registry, lightgbm=training.lightgbm, features=training.features,
+                   grade_scale=GradeScale.from_list([b.model_dump() for b in scorecard.grade_scale]),
+                   expert_scorecard=scorecard.expert_scorecard, woe_scorecard=scorecard.woe_scorecard,
                    source_paths=(path, scorecard_path))
+
+    def with_search_trials(self, n_trials: int) -> "TrainingConfig":
+        """The same settings with another LightGBM search budget (notebooks, tests, benchmarks)."""
+        search = self.lightgbm.search.model_copy(update={"n_trials": n_trials})
+        return replace(self, lightgbm=self.lightgbm.model_copy(update={"search": search}))
+
+
+def default_model_uri(kind: str = "lightgbm") -> str:
+    """The champion of `kind` as configs/training.yaml names it: what serving and the CLI use by default."""
+    return TrainingConfig.load().registry.model_uri(kind)

@@ -70,15 +70,13 @@ class TrainingResult:
 def build_models(catalogue: Catalogue, config: TrainingConfig) -> dict:
     lg = config.lightgbm
     return {
-        "expert_scorecard": ExpertScorecard(catalogue, calibration=config.expert_scorecard.get("calibration", "logistic"),
+        "expert_scorecard": ExpertScorecard(catalogue, calibration=config.expert_scorecard.calibration,
                                             grade_scale=config.grade_scale),
-        "woe_scorecard": WoEScorecard(catalogue, grade_scale=config.grade_scale,
-                                      **{k: v for k, v in config.woe_scorecard.items()}),
-        "lightgbm": LightGBMPD(catalogue, config.features, params=dict(lg.get("params", {})),
-                               n_estimators=lg.get("n_estimators", 2000), learning_rate=lg.get("learning_rate", 0.05),
-                               early_stopping_rounds=lg.get("early_stopping_rounds", 100),
-                               num_threads=lg.get("num_threads", 2), seed=config.seed,
-                               calibration=lg.get("calibration", "platt"), grade_scale=config.grade_scale),
+        "woe_scorecard": WoEScorecard(catalogue, grade_scale=config.grade_scale, **config.woe_scorecard.model_dump()),
+        "lightgbm": LightGBMPD(catalogue, config.features, params=dict(lg.params), n_estimators=lg.n_estimators,
+                               learning_rate=lg.learning_rate, early_stopping_rounds=lg.early_stopping_rounds,
+                               num_threads=lg.num_threads, seed=config.seed, calibration=lg.calibration,
+                               grade_scale=config.grade_scale),
     }
 
 
@@ -90,7 +88,7 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
                      progress: Callable[[str], None] = lambda msg: None) -> TrainingResult:
     """Fit the three models on the out-of-time split and evaluate them (no MLflow)."""
     ds = catalogue.dataset
-    split = out_of_time_split(data, catalogue, config.split)
+    split = out_of_time_split(data, catalogue, config.split.test_years, config.split.valid_years)
     y = data[ds.target_column].to_numpy().astype(int)
     tr, va = split.train, split.valid
     models = build_models(catalogue, config)
@@ -103,11 +101,11 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
         progress("WoE scorecard (optbinning) / WoE评分卡")
         models["woe_scorecard"].fit(data[tr], y[tr])
         lgbm = models["lightgbm"]
-        search = config.lightgbm.get("search", {})
-        n_trials = int(search.get("n_trials", 0))
+        search = config.lightgbm.search
+        n_trials = search.n_trials
         progress(f"LightGBM search, {n_trials} trials / 超参数搜索")
         best, best_auc, trials = tune_lightgbm(
-            lgbm, data[tr], y[tr], data[va], y[va], search.get("space", {}), n_trials,
+            lgbm, data[tr], y[tr], data[va], y[va], search.space, n_trials,
             on_trial=lambda i, n, auc: progress(f"LightGBM trial {i}/{n}: valid AUC {auc:.4f}"))
         lr = best.pop("learning_rate", lgbm.learning_rate)
         lgbm.set_params(params=best, learning_rate=lr)
@@ -194,7 +192,7 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
     with mlflow.start_run(experiment_id=exp_id, run_name="innoscore-training", tags={**tags, "role": "parent"}) as parent:
         result.parent_run_id = parent.info.run_id
         mlflow.log_params({f"split.{k}": v for k, v in result.split.summary().items()})
-        mlflow.log_params({"seed": config.seed, "search.n_trials": config.lightgbm.get("search", {}).get("n_trials", 0)})
+        mlflow.log_params({"seed": config.seed, "search.n_trials": config.lightgbm.search.n_trials})
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             (tmp / "metrics.json").write_text(json.dumps(result.metrics_json(), indent=2), encoding="utf-8")
@@ -238,12 +236,12 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                 if name == "lightgbm":
                     progress("explaining the test window / 测试集解释")
                     result.fidelity = log_global_explanations(result.scoring_models[name], data[test], truth)
-                registered_name = config.registry.get(name) if register else None
+                registered_name = config.registry.name_of(name) if register else None
                 info = log_pd_model(result.scoring_models[name], input_example(data[test], catalogue),
                                     registered_name)
                 if registered_name:
                     version = str(info.registered_model_version)
-                    alias = config.registry.get("new_version_alias", "challenger")
+                    alias = config.registry.new_version_alias
                     client.set_registered_model_alias(registered_name, alias, version)
                     vtags = {**tags, "run_id": child.info.run_id, "parent_run_id": parent.info.run_id,
                              "model_kind": name, **{f"test_{k}": f"{result.metrics[name]['test'][k]:.6f}"

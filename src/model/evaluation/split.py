@@ -23,14 +23,15 @@ class OutOfTimeSplit:
                 "n_train": int(self.train.sum()), "n_valid": int(self.valid.sum()), "n_test": int(self.test.sum())}
 
 
-def out_of_time_split(data: pd.DataFrame, catalogue: Catalogue, split_config: dict) -> OutOfTimeSplit:
+def out_of_time_split(data: pd.DataFrame, catalogue: Catalogue, test_years: int = 1,
+                      valid_years: int = 1) -> OutOfTimeSplit:
     """Boolean masks for each window; the test years are never used for fitting, tuning or calibration."""
     date_col = catalogue.dataset.date_column
     if not date_col or date_col not in data:
         raise ValueError("an out-of-time split needs the catalogue's date column in the data")
     year = pd.to_datetime(data[date_col]).dt.year.to_numpy()
     years = sorted(set(year.tolist()))
-    n_test, n_valid = int(split_config.get("test_years", 1)), int(split_config.get("valid_years", 1))
+    n_test, n_valid = int(test_years), int(valid_years)
     if len(years) < n_test + n_valid + 1:
         raise ValueError(f"an out-of-time split needs at least {n_test + n_valid + 1} vintage years, "
                          f"the data has {years}")

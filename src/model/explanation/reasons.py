@@ -20,7 +20,7 @@ def format_value(ind: Indicator, value, lang: str) -> str:
     if ind.type == "boolean":
         yes = bool(value)
         return ("是" if yes else "否") if lang == "zh" else ("yes" if yes else "no")
-    if ind.unit.en == "ratio":
+    if ind.format == "percent":
         return f"{100 * value:.1f}%"
     number = f"{value:,.0f}" if ind.type == "count" else f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{number}{ind.unit.zh}" if lang == "zh" else f"{number} {ind.unit.en}"

@@ -1,0 +1,102 @@
+"""The fast tier's golden values: derivation, value formatting, grade band edges, settings errors."""
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from innoscore.features.catalogue import CatalogueError, load_catalogue
+from innoscore.features.derive import FeatureConfig, FeatureSet
+from innoscore.model.config import TrainingConfig, default_model_uri
+from innoscore.model.explanation.reasons import format_value
+from innoscore.model.reports.committee import ModelInfo, render_index
+from innoscore.paths import DEFAULT_CATALOGUE, DEFAULT_SERVING_CONFIG, DEFAULT_TRAINING_CONFIG
+from innoscore.serving.config import ServingConfig
+from innoscore.settings import SettingsError
+
+
+@pytest.fixture
+def one_firm(small_portfolio):
+    row = small_portfolio.data.head(1).copy()
+    row[["revenue", "employees", "debt_ratio"]] = [999.0, 50.0, np.nan]
+    return row
+
+
+def test_derivation_golden_values(one_firm, catalogue):
+    fs = FeatureSet(catalogue, TrainingConfig.load().features)
+    derived = fs.derive(one_firm)
+    feature = dict(zip(fs.names, derived.matrix[0]))
+    assert feature["log_revenue"] == pytest.approx(math.log1p(999.0), rel=1e-12)
+    assert feature["revenue_per_employee"] == pytest.approx(999.0 / 50.0, rel=1e-12)
+    assert feature["missing_debt_ratio"] == 1.0 and math.isnan(feature["debt_ratio"])
+    points = dict(zip(catalogue.indicator_ids, derived.points[0]))
+    assert points["revenue"] == 0.5          # bins [300, 1000, ...]: 999 earns the second bin
+    assert points["employees"] == 1.0        # bins [10, 20, 300]: 50 earns the third
+    assert points["debt_ratio"] == 0.0       # missing earns nothing
+    assert feature["points_C"] == pytest.approx(sum(points[i.id] for i in catalogue.indicators_in("C")))
+
+
+def test_the_log_transform_comes_from_the_catalogue_field_not_the_unit(catalogue):
+    logged = {f.sources[0] for f in FeatureSet(catalogue).features if f.kind == "log"}
+    assert logged == {i.id for i in catalogue.indicators if i.transform == "log"} and "revenue" in logged
+    assert not any(f.kind == "log" for f in FeatureSet(catalogue, FeatureConfig(transforms=False)).features)
+
+
+@pytest.mark.parametrize("indicator, value, zh, en", [
+    ("debt_ratio", 0.6543, "65.4%", "65.4%"),
+    ("revenue", 1234.5, "1,234.5万元", "1,234.5 CNY 10k"),
+    ("employees", 1234.0, "1,234人", "1,234 persons"),
+    ("revenue", float("nan"), "未提供", "not provided"),
+])
+def test_values_are_formatted_as_a_credit_officer_reads_them(catalogue, indicator, value, zh, en):
+    ind = catalogue.by_id[indicator]
+    assert (format_value(ind, value, "zh"), format_value(ind, value, "en")) == (zh, en)
+
+
+def test_grade_band_edges(catalogue):
+    scale = TrainingConfig.load().grade_scale
+    bounds = [g.pd_max for g in scale.grades]
+    assert list(scale.assign([0.0, bounds[0], np.nextafter(bounds[0], 1), bounds[-2], 1.0])) == [
+        scale.labels[0], scale.labels[0], scale.labels[1], scale.labels[-2], scale.labels[-1]]
+
+
+def test_meeting_pack_index_renders_links_pd_and_grade():
+    page = render_index([{"file": "F1.html", "firm_id": "F1", "pd": 0.01234, "grade": "BBB", "expert": 61.5}],
+                        ModelInfo("innoscore-pd", "3", "run", "fp", "v1"), "zh")
+    assert '<a href="F1.html">F1</a>' in page and "1.23%" in page and "BBB" in page and "授信评审会材料" in page
+
+
+def _write(tmp_path, default, edit, name):
+    raw = yaml.safe_load(default.read_text(encoding="utf-8"))
+    edit(raw)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r["lightgbm"].update(learning_rat=0.1), "unknown key 'lightgbm.learning_rat' (did you mean 'learning_rate'?)"),
+    (lambda r: r.update(experimnt="x"), "unknown key 'experimnt' (did you mean 'experiment'?)"),
+    (lambda r: r["lightgbm"].update(calibration="beta"), "lightgbm.calibration"),
+    (lambda r: r["split"].update(test_years=0), "split.test_years"),
+    (lambda r: r.pop("registry"), "registry: Field required"),
+])
+def test_a_bad_training_config_is_refused_naming_file_key_and_reason(tmp_path, edit, message):
+    path = _write(tmp_path, DEFAULT_TRAINING_CONFIG, edit, "training.yaml")
+    with pytest.raises(SettingsError) as err:
+        TrainingConfig.load(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_serving_defaults_to_the_champion_that_training_names(tmp_path):
+    assert ServingConfig.load().served_model_uri() == default_model_uri() == "models:/innoscore-pd@champion"
+    with pytest.raises(SettingsError, match="unknown key 'max_firms'"):
+        ServingConfig.load(_write(tmp_path, DEFAULT_SERVING_CONFIG, lambda r: r.update(max_firms=3), "serving.yaml"))
+
+
+def test_a_transform_on_a_level_indicator_is_refused(tmp_path):
+    def edit(raw):
+        next(i for i in raw["indicators"] if i["type"] == "ordinal")["transform"] = "log"
+
+    with pytest.raises(CatalogueError, match="transform 'log' applies to numeric and count"):
+        load_catalogue(_write(tmp_path, DEFAULT_CATALOGUE, edit, "catalogue.yaml"))
