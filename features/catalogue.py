@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from innoscore.settings import SettingsError, read_yaml
 
 IndicatorType = Literal["numeric", "count", "boolean", "ordinal", "categorical"]
 Transform = Literal["none", "log"]          # log: the model also sees log(1 + max(value, 0))
@@ -252,13 +253,9 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
 
     path = Path(path) if path is not None else DEFAULT_CATALOGUE
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogueError(f"catalogue file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"catalogue {path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise CatalogueError(f"catalogue {path} must be a mapping with categories and indicators")
+        raw = read_yaml(path)
+    except SettingsError as exc:
+        raise CatalogueError(f"catalogue: {exc}") from None
     try:
         return Catalogue.model_validate(raw)
     except ValidationError as exc:
