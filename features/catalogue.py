@@ -44,15 +44,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _chinese_defaults_to_english(raw, zh: str = "zh", en: str = "en"):
+    """Chinese names are optional: where a catalogue gives only English, English is shown in both."""
+    if isinstance(raw, dict) and raw.get(zh) is None and raw.get(en) is not None:
+        return {**raw, zh: raw[en]}
+    return raw
+
+
 class Text(_Strict):
     zh: str
     en: str
+
+    _zh_default = model_validator(mode="before")(lambda raw: _chinese_defaults_to_english(raw))
 
 
 class Level(_Strict):
     value: int | str
     zh: str
     en: str
+
+    _zh_default = model_validator(mode="before")(lambda raw: _chinese_defaults_to_english(raw))
 
 
 class Bins(_Strict):
@@ -64,7 +75,19 @@ class Category(_Strict):
     id: str
     name_zh: str
     name_en: str
-    points: float
+    points: float = 0.0      # expert points of the category (the sum of its indicators' points)
+
+    _zh_default = model_validator(mode="before")(lambda raw: _chinese_defaults_to_english(raw, "name_zh", "name_en"))
+
+
+def _awarded(raw: dict) -> float:
+    """The most points an indicator's expert table awards (0 without one)."""
+    bins, level_points = raw.get("bins"), raw.get("level_points")
+    if isinstance(bins, dict) and bins.get("points"):
+        return float(max(bins["points"]))
+    if isinstance(level_points, dict) and level_points:
+        return float(max(level_points.values()))
+    return 0.0
 
 
 class Indicator(_Strict):
@@ -73,17 +96,27 @@ class Indicator(_Strict):
     name_en: str
     category: str
     type: IndicatorType
-    unit: Text
+    unit: Text = Text(zh="", en="")
     valid_range: tuple[float, float] | None = None
     missing: MissingMeaning = MissingMeaning.unknown
-    direction: Direction
-    points: float
+    direction: Direction = Direction.non_monotone
+    monotone: Literal["enforce", "supported", "off"] | None = None   # overrides the training policy
+    points: float = 0.0      # expert points: the best bin's (0: not in the expert scorecard)
     bins: Bins | None = None
     levels: list[Level] | None = None
     level_points: dict[str, float] | None = None
     transform: Transform = "none"
     format: ValueFormat = "number"
     decimals: int | None = Field(None, ge=0)   # precision the values are recorded with (the generator rounds to it)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, raw):
+        """Chinese name optional; `points` defaults to what the expert table awards."""
+        raw = _chinese_defaults_to_english(raw, "name_zh", "name_en")
+        if isinstance(raw, dict) and raw.get("points") is None:
+            raw = {**raw, "points": _awarded(raw)}
+        return raw
 
     @model_validator(mode="after")
     def _check(self) -> "Indicator":
@@ -92,16 +125,15 @@ class Indicator(_Strict):
             raise ValueError(f"{where}: valid_range {list(self.valid_range)} has min > max")
         if self.type in ("ordinal", "categorical") and not self.levels:
             raise ValueError(f"{where}: type {self.type} needs 'levels'")
-        if self.type == "categorical":
-            if self.level_points is None:
-                raise ValueError(f"{where}: a categorical indicator needs 'level_points'")
+        awarded = 0.0
+        if self.type == "categorical" and self.level_points is not None:
             unknown = set(self.level_points) - {str(lv.value) for lv in self.levels}
             if unknown:
                 raise ValueError(f"{where}: level_points names unknown levels {sorted(unknown)}")
             awarded = max(self.level_points.values())
-        else:
-            if self.bins is None:
-                raise ValueError(f"{where}: type {self.type} needs 'bins' (thresholds and points)")
+        elif self.type == "categorical" and self.bins is not None:
+            raise ValueError(f"{where}: a categorical indicator scores its levels with 'level_points', not 'bins'")
+        elif self.bins is not None:
             t, p = self.bins.thresholds, self.bins.points
             if any(b <= a for a, b in zip(t, t[1:])):
                 raise ValueError(f"{where}: bin thresholds {t} are not strictly increasing")
@@ -110,7 +142,12 @@ class Indicator(_Strict):
                     f"{where}: {len(t)} thresholds need {len(t) + 1} bin points, got {len(p)}"
                 )
             awarded = max(p)
+        elif self.level_points is not None:
+            raise ValueError(f"{where}: 'level_points' are for categorical indicators; use 'bins'")
         if abs(awarded - self.points) > _POINTS_TOLERANCE:
+            if not self.has_expert_points:
+                raise ValueError(f"{where}: 'points' is {self.points} but there are no bins or level_points "
+                                 "to award them")
             raise ValueError(f"{where}: best bin awards {awarded} points but 'points' is {self.points}")
         if self.transform != "none" and self.type in ("boolean", "ordinal", "categorical"):
             raise ValueError(f"{where}: transform '{self.transform}' applies to numeric and count indicators, "
@@ -120,6 +157,11 @@ class Indicator(_Strict):
             if min(values) < self.valid_range[0] or max(values) > self.valid_range[1]:
                 raise ValueError(f"{where}: levels {values} fall outside valid_range")
         return self
+
+    @property
+    def has_expert_points(self) -> bool:
+        """Whether the bank's expert scorecard scores this indicator (bins or level points)."""
+        return self.bins is not None or self.level_points is not None
 
     @property
     def missing_allowed(self) -> bool:
@@ -143,13 +185,49 @@ class Indicator(_Strict):
         return self.name_zh if lang == "zh" else self.name_en
 
 
+ROW_ID_COLUMN = "row_number"   # the firm id of data without an id column: the row's number in its input
+
+
+def target_key(value) -> str:
+    """How a target value is compared with the catalogue's coding: 1, 1.0 and "1" are the same."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value).strip()
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
 class DatasetColumns(_Strict):
-    id_column: str
-    date_column: str | None = None
+    id_column: str | None = None        # None: rows are numbered (ROW_ID_COLUMN) and outputs say so
+    date_column: str | None = None      # enables the out-of-time split
     target_column: str | None = None
+    target_bad_values: list[int | float | str] = [1]    # target values that mean default (bad)
+    target_good_values: list[int | float | str] = [0]   # target values that mean no default (good)
+    split_column: str | None = None     # a column saying train / valid / test for each row
     truth_column: str | None = None
     context_columns: list[str] = Field(default_factory=list)
     context_labels: dict[str, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> "DatasetColumns":
+        both = {target_key(v) for v in self.target_bad_values} & {target_key(v) for v in self.target_good_values}
+        if both:
+            raise ValueError(f"target values {sorted(both)} are listed as both bad and good")
+        if not self.target_bad_values:
+            raise ValueError("target_bad_values must name at least one value")
+        return self
+
+    @property
+    def firm_id_column(self) -> str:
+        """The column that identifies a firm in inputs and outputs (the row number without an id column)."""
+        return self.id_column or ROW_ID_COLUMN
+
+    def target_codes(self) -> dict[str, float]:
+        """Target value (as `target_key`) -> 1.0 for bad, 0.0 for good."""
+        return {**{target_key(v): 0.0 for v in self.target_good_values},
+                **{target_key(v): 1.0 for v in self.target_bad_values}}
 
     def context_label(self, column: str, lang: str) -> str:
         label = self.context_labels.get(column)
@@ -160,10 +238,25 @@ class Catalogue(_Strict):
     version: str
     name_zh: str
     name_en: str
+    model_family: str | None = None     # registered model names: <family>-pd, <family>-woe-scorecard, ...
     dataset: DatasetColumns
     categories: list[Category]
     indicators: list[Indicator]
     total_points: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, raw):
+        """Chinese names optional; a category's points default to the sum of its indicators' points."""
+        raw = _chinese_defaults_to_english(raw, "name_zh", "name_en")
+        if isinstance(raw, dict) and isinstance(raw.get("categories"), list) and isinstance(raw.get("indicators"), list):
+            def total(cat_id):
+                return sum(i.get("points") if i.get("points") is not None else _awarded(i)
+                           for i in raw["indicators"] if isinstance(i, dict) and i.get("category") == cat_id)
+            raw = {**raw, "categories": [{**c, "points": total(c.get("id"))}
+                                         if isinstance(c, dict) and c.get("points") is None else c
+                                         for c in raw["categories"]]}
+        return raw
 
     @model_validator(mode="after")
     def _check(self) -> "Catalogue":
@@ -187,8 +280,8 @@ class Catalogue(_Strict):
         expected_total = self.total_points
         if expected_total is not None and abs(sum(c.points for c in self.categories) - expected_total) > 1e-6:
             raise ValueError(f"categories add up to {sum(c.points for c in self.categories):g}, not {expected_total:g}")
-        reserved = {self.dataset.id_column, self.dataset.date_column, self.dataset.target_column,
-                    self.dataset.truth_column, *self.dataset.context_columns} - {None}
+        reserved = {self.dataset.firm_id_column, self.dataset.date_column, self.dataset.target_column,
+                    self.dataset.truth_column, self.dataset.split_column, *self.dataset.context_columns} - {None}
         clash = reserved & {i.id for i in self.indicators}
         if clash:
             raise ValueError(f"indicator ids {sorted(clash)} clash with dataset columns")
@@ -230,6 +323,11 @@ class Catalogue(_Strict):
     @property
     def max_points(self) -> float:
         return float(sum(c.points for c in self.categories))
+
+    @property
+    def has_expert_points(self) -> bool:
+        """Whether any indicator is in the bank's expert scorecard (else that model is skipped)."""
+        return any(i.has_expert_points for i in self.indicators)
 
     def fingerprint(self) -> str:
         """A short hash of the catalogue content, recorded with every model and report."""
@@ -278,6 +376,8 @@ def _format_error(err: dict, raw: dict) -> str:
 def expert_points(indicator: Indicator, values: np.ndarray) -> np.ndarray:
     """Points the expert scorecard awards for each value; missing earns 0 unless missing means zero."""
     values = np.asarray(values)
+    if not indicator.has_expert_points:
+        return np.zeros(len(values))
     if indicator.type == "categorical":
         table = indicator.level_points
         out = np.array([table.get(str(v), 0.0) for v in values], dtype=float)

@@ -63,9 +63,14 @@ class Derived:
 class FeatureSet:
     """The derived features for one catalogue; `transform` turns firm rows into a model matrix."""
 
-    def __init__(self, catalogue: Catalogue, config: FeatureConfig | None = None):
+    def __init__(self, catalogue: Catalogue, config: FeatureConfig | None = None,
+                 monotone: dict[str, int] | None = None):
+        """`monotone`: the sign LightGBM is constrained to per indicator id and per `points_<category>`
+        (+1 PD rises, -1 falls, 0 free; absent: 0); None: every catalogue direction, the category
+        points falling (innoscore.model.estimators.monotone decides it from data)."""
         self.catalogue = catalogue
         self.config = config or FeatureConfig()
+        self.monotone = monotone
         self.features = self._plan()
         self._sources: pd.DataFrame | None = None
 
@@ -75,19 +80,23 @@ class FeatureSet:
         for ind in cat.indicators:
             log = cfg.transforms and ind.transform == "log"
             out.append(DerivedFeature(f"log_{ind.id}" if log else ind.id, (ind.id,), "log" if log else "indicator",
-                                      _MONOTONE[ind.direction], ind.type == "categorical"))
+                                      self._sign(ind.id, _MONOTONE[ind.direction]), ind.type == "categorical"))
         for r in cfg.ratios:
             if r.numerator in cat.by_id and r.denominator in cat.by_id:
                 out.append(DerivedFeature(r.id, (r.numerator, r.denominator), "ratio", 0))
         if cfg.category_points:
             for c in cat.categories:
-                out.append(DerivedFeature(f"points_{c.id}", tuple(i.id for i in cat.indicators_in(c.id)),
-                                          "category_points", -1))
+                if c.points > 0:  # a category without expert points has no sub-score
+                    out.append(DerivedFeature(f"points_{c.id}", tuple(i.id for i in cat.indicators_in(c.id)),
+                                              "category_points", self._sign(f"points_{c.id}", -1)))
         if cfg.missing_flags:
             for ind in cat.indicators:
                 if ind.missing in (MissingMeaning.unknown, MissingMeaning.not_applicable):
                     out.append(DerivedFeature(f"missing_{ind.id}", (ind.id,), "missing_flag", 0))
         return out
+
+    def _sign(self, key: str, declared: int) -> int:
+        return declared if self.monotone is None else int(self.monotone.get(key, 0))
 
     @property
     def names(self) -> list[str]:

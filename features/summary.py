@@ -10,7 +10,7 @@ def summarise_portfolio(data: pd.DataFrame, catalogue: Catalogue) -> pd.DataFram
     """Firms, default rate and mean true PD per vintage year, with an 'all' row."""
     ds = catalogue.dataset
     year = pd.to_datetime(data[ds.date_column]).dt.year.rename("vintage") if ds.date_column else None
-    cols = {"firms": (ds.id_column, "size")}
+    cols = {"firms": (ds.firm_id_column, "size")}
     if ds.target_column in data:
         cols["default_rate"] = (ds.target_column, "mean")
     if ds.truth_column and ds.truth_column in data:

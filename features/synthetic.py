@@ -296,7 +296,7 @@ def generate_portfolio(n_firms: int, seed: int = 0, config: SyntheticConfig | No
 
     ds = catalogue.dataset
     ids = np.char.add("F", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object)
-    columns = {ds.id_column: ids, ds.date_column: dates.astype("datetime64[ns]"),
+    columns = {ds.firm_id_column: ids, ds.date_column: dates.astype("datetime64[ns]"),
                "industry": _names(cfg.industries, industry_code),
                "region": _names(cfg.regions, _draw_codes(rng, cfg.regions, n)), "loan_amount": loan,
                "guarantee_type": _names(cfg.guarantee_types, _draw_codes(rng, cfg.guarantee_types, n)),
@@ -309,7 +309,7 @@ def generate_portfolio(n_firms: int, seed: int = 0, config: SyntheticConfig | No
     columns[ds.truth_column] = np.round(true_pd, 8)
     data = pd.DataFrame(columns)
     truth = pd.DataFrame({f"{TRUTH_PREFIX}{k}": contrib[k] for k in CATEGORY_IDS})
-    truth.insert(0, ds.id_column, data[ds.id_column].to_numpy())
+    truth.insert(0, ds.firm_id_column, data[ds.firm_id_column].to_numpy())
     truth[f"{TRUTH_PREFIX}context"] = context + intercept
     return SyntheticPortfolio(data=data, true_contributions=truth)
 

@@ -7,6 +7,7 @@ name the firm, the column and the reason in English and Chinese.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from innoscore.features.catalogue import Catalogue
+from innoscore.features.catalogue import ROW_ID_COLUMN, Catalogue, target_key
 
 DEFAULT_MAX_LISTED = 50
 
@@ -65,20 +66,31 @@ class ValidationReport:
         return (df.fillna({"column": "(file)"}).value_counts().rename("count").reset_index()
                 .sort_values(["count", "column"], ascending=[False, True], ignore_index=True))
 
-    def to_text(self, max_listed: int = DEFAULT_MAX_LISTED) -> str:
+    def to_text(self, max_listed: int = DEFAULT_MAX_LISTED, per_kind: int | None = None) -> str:
+        """The problems, at most `max_listed` lines in all (and at most `per_kind` for one column and
+        reason, if given), then a summary by column and reason when anything was left out."""
         if self.ok:
             return f"OK: {self.n_rows} rows conform to the catalogue / 数据符合指标目录"
         lines = [f"INVALID: {len(self.problems)} problem(s) in {self.n_rows} rows, "
                  f"{len(self.bad_rows)} row(s) affected / 数据校验未通过"]
-        lines += [f"  {p.line()}" for p in self.problems[:max_listed]]
-        if len(self.problems) > max_listed:
-            lines.append(f"  ... and {len(self.problems) - max_listed} more; summary by column and reason:")
+        shown: dict[tuple, int] = {}
+        listed = 0
+        for p in self.problems:
+            kind = (p.column, p.code)
+            shown[kind] = shown.get(kind, 0) + 1
+            if (per_kind is None or shown[kind] <= per_kind) and listed < max_listed:
+                lines.append(f"  {p.line()}")
+                listed += 1
+        if listed < len(self.problems):
+            lines.append(f"  ... and {len(self.problems) - listed} more of the same kinds; by column and reason "
+                         f"/ 按列和原因汇总:")
             lines += [f"    {r.column}: {r.code} x{r['count']}" for _, r in self.counts().iterrows()]
         return "\n".join(lines)
 
 
 _REASONS = {
-    "missing_column": ("missing required column", "缺少必需的列"),
+    "missing_column": ("missing required column{}", "缺少必需的列{}"),
+    "unknown_target": ("target value is neither bad nor good: the catalogue codes {}", "违约标签取值不在目录定义中：{}"),
     "not_a_number": ("not a number", "不是数值"),
     "not_a_date": ("not a valid date", "不是有效日期"),
     "out_of_range": ("out of range {}", "超出有效范围 {}"),
@@ -134,11 +146,11 @@ class ColumnRule:
 
 def column_rules(catalogue: Catalogue, require_target: bool = False) -> list[ColumnRule]:
     ds = catalogue.dataset
-    rules = [ColumnRule(ds.id_column, object, nullable=False, unique=True)]
+    rules = [ColumnRule(ds.firm_id_column, object, nullable=False, unique=True)]
     if ds.date_column:
         rules.append(ColumnRule(ds.date_column, None, nullable=False, required=False))
-    if require_target and ds.target_column:
-        rules.append(ColumnRule(ds.target_column, float, nullable=False, levels=(0.0, 1.0)))
+    if ds.target_column:  # checked wherever it is present, so `validate` names what `train` would refuse
+        rules.append(ColumnRule(ds.target_column, float, nullable=False, levels=(0.0, 1.0), required=require_target))
     for ind in catalogue.indicators:
         levels = tuple(ind.level_values) if ind.type in ("ordinal", "categorical") else None
         rules.append(ColumnRule(
@@ -207,15 +219,34 @@ def rules_and_schema(catalogue: Catalogue, require_target: bool = False) -> tupl
     return _RULES[key][1], _RULES[key][2]
 
 
+def with_row_ids(df: pd.DataFrame, catalogue: Catalogue, row_offset: int = 0) -> pd.DataFrame:
+    """Data without an id column gets one: each row's number in its input (1-based), as text."""
+    if catalogue.dataset.id_column is not None or ROW_ID_COLUMN in df.columns:
+        return df
+    out = df.copy()
+    out.insert(0, ROW_ID_COLUMN, (np.arange(len(df)) + row_offset + 1).astype(str).astype(object))
+    return out
+
+
+def _code_target(raw: pd.Series, catalogue: Catalogue) -> tuple[pd.Series, list[int]]:
+    """The target as 1.0 (bad) / 0.0 (good) by the catalogue's coding, and the rows it does not cover."""
+    codes = catalogue.dataset.target_codes()
+    values = raw.map({v: codes.get(target_key(v), np.nan) for v in raw.dropna().unique()}).astype(float)
+    return values, np.flatnonzero((values.isna() & raw.notna()).to_numpy()).tolist()
+
+
 def coerce_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = False
                  ) -> tuple[pd.DataFrame, list[tuple[int, str, str, object]]]:
-    """Numbers to float and dates to datetime; returns the frame and (row, column, code, raw) misfits."""
+    """Numbers to float, dates to datetime, the target to 0/1 by its coding; returns the frame and
+    (row, column, code, raw) misfits."""
     out = df.reset_index(drop=True).copy()
     misfits = []
     ds = catalogue.dataset
     numeric = [i.id for i in catalogue.indicators if i.type != "categorical"]
-    if require_target and ds.target_column:
-        numeric.append(ds.target_column)
+    if ds.target_column and ds.target_column in out.columns:
+        raw = out[ds.target_column]
+        out[ds.target_column], unknown = _code_target(raw, catalogue)
+        misfits += [(i, ds.target_column, "unknown_target", raw.iat[i]) for i in unknown]
     for col in numeric:
         if col not in out.columns:
             continue
@@ -238,13 +269,19 @@ def coerce_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = 
         misfits += [(i, ds.date_column, "not_a_date", raw.iat[i])
                     for i in np.flatnonzero((values.isna() & raw.notna()).to_numpy())]
         out[ds.date_column] = values
-    if ds.id_column in out.columns:
-        ids = out[ds.id_column]
-        out[ds.id_column] = ids.astype(str).where(ids.notna(), None).astype(object)
+    if ds.firm_id_column in out.columns:
+        ids = out[ds.firm_id_column]
+        out[ds.firm_id_column] = ids.astype(str).where(ids.notna(), None).astype(object)
     return out, misfits
 
 
-def _detail(catalogue: Catalogue, column, code: str) -> str:
+def _detail(catalogue: Catalogue, column, code: str, columns=()) -> str:
+    if code == "missing_column":
+        close = difflib.get_close_matches(str(column), [str(c) for c in columns], n=1, cutoff=0.6)
+        return f" (did you mean '{close[0]}'?)" if close else ""
+    if code == "unknown_target":
+        ds = catalogue.dataset
+        return f"bad = {ds.target_bad_values}, good = {ds.target_good_values}"
     ind = catalogue.by_id.get(column)
     if ind is None:
         return ""
@@ -260,13 +297,16 @@ _PANDERA_CODES = {"column_in_dataframe": "missing_column", "not_nullable": "miss
                   "isin": "unknown_level", "not_integer": "not_integer"}
 
 
-def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = False
+def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = False, row_offset: int = 0
                    ) -> tuple[pd.DataFrame, ValidationReport]:
-    """Check a frame against the catalogue; return the coerced frame and a report of every problem."""
-    id_col = catalogue.dataset.id_column
+    """Check a frame against the catalogue; return the coerced frame and a report of every problem.
+
+    Without an id column in the catalogue, rows are numbered from `row_offset` + 1 (`with_row_ids`).
+    """
+    id_col = catalogue.dataset.firm_id_column
     if len(df) == 0:
         return df, ValidationReport(0, [problem("empty")], whole_file=True)
-    coerced, misfits = coerce_frame(df, catalogue, require_target)
+    coerced, misfits = coerce_frame(with_row_ids(df, catalogue, row_offset), catalogue, require_target)
     firm_ids = coerced[id_col].to_numpy() if id_col in coerced.columns else None
     problems: dict[tuple, Problem] = {}
 
@@ -276,7 +316,7 @@ def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool 
             return
         firm = firm_ids[row] if (firm_ids is not None and row is not None) else None
         problems[key] = problem(code, firm_id=firm, column=column, value=value, row=row,
-                                detail=_detail(catalogue, column, code))
+                                detail=_detail(catalogue, column, code, df.columns))
 
     rules, schema = rules_and_schema(catalogue, require_target)
     if not misfits and rules_hold(coerced, rules):

@@ -17,7 +17,9 @@ Loose = Optional[Union[float, int, str]]
 
 def firm_model(catalogue: Catalogue) -> type[BaseModel]:
     fields: dict[str, Any] = {
-        catalogue.dataset.id_column: (Optional[Union[str, int]], Field(None, description="Firm id (required) / 企业编号")),
+        catalogue.dataset.firm_id_column: (Optional[Union[str, int]], Field(None, description=(
+            "Firm id (required) / 企业编号" if catalogue.dataset.id_column else
+            "Row number (optional: the firm's place in the request) / 行号"))),
     }
     for ind in catalogue.indicators:
         rng = f", valid {list(ind.valid_range)}" if ind.valid_range else ""
@@ -51,7 +53,7 @@ class ScoreResult(BaseModel):
     @classmethod
     def from_record(cls, record: dict, catalogue: Catalogue) -> "ScoreResult":
         """The HTTP shape of a scored-firm record (innoscore.model.scoring.record)."""
-        return cls(firm_id=str(record[catalogue.dataset.id_column]), pd=record["pd"], grade=record["grade"],
+        return cls(firm_id=str(record[catalogue.dataset.firm_id_column]), pd=record["pd"], grade=record["grade"],
                    grade_zh=record["grade_zh"], grade_en=record["grade_en"],
                    expert_score=ExpertScore(total=record["expert_score"],
                                             categories={c: record[f"expert_{c}"] for c in catalogue.category_ids}),

@@ -71,7 +71,7 @@ class InnoscoreService:
         self.model_ref = ModelRef(name=labels["registered_name"], version=labels["registered_version"],
                                   aliases=list(meta.get("aliases", [])), run_id=labels["run_id"])
         self.meta = meta
-        self.known_fields = {self.catalogue.dataset.id_column, *self.catalogue.indicator_ids}
+        self.known_fields = {self.catalogue.dataset.firm_id_column, *self.catalogue.indicator_ids}
 
     # --- shared request handling -------------------------------------------------------------
     def _rows(self, firms: list) -> pd.DataFrame | JSONResponse:
@@ -81,10 +81,13 @@ class InnoscoreService:
         if len(firms) > CONFIG.max_firms_per_request:
             return error(413, f"{len(firms)} firms in one request; the maximum is {CONFIG.max_firms_per_request} "
                               f"/ 单次请求企业数超过上限")
-        id_col = self.catalogue.dataset.id_column
+        id_col = self.catalogue.dataset.firm_id_column
         records = [f.model_dump() if hasattr(f, "model_dump") else dict(f) for f in firms]
         problems = []
+        numbered = self.catalogue.dataset.id_column is None   # firms are known by their place in the request
         for i, rec in enumerate(records):
+            if numbered and rec.get(id_col) is None:
+                rec[id_col] = str(i + 1)
             firm = rec.get(id_col)
             if firm is None or str(firm).strip() == "":
                 problems.append({"firm_id": None, "index": i, "field": id_col, "code": "missing_value",

@@ -28,7 +28,7 @@ def test_every_indicator_is_bilingual_and_scorable(catalogue):
 
 def test_dataset_columns_are_named(catalogue):
     ds = catalogue.dataset
-    assert (ds.id_column, ds.date_column, ds.target_column) == ("firm_id", "application_date", "default_12m")
+    assert (ds.firm_id_column, ds.date_column, ds.target_column) == ("firm_id", "application_date", "default_12m")
 
 
 @pytest.mark.parametrize("value, points", [(0.01, 0.0), (0.02, 0.8), (0.045, 2.4), (0.055, 3.2), (0.06, 4.0), (0.5, 4.0)])

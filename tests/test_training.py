@@ -40,7 +40,7 @@ def test_registered_challenger_reloads_with_identical_predictions(trained, catal
     assert version.name == "innoscore-pd" and "challenger" in version.aliases
     in_process = wrapper.predict_pd(test_rows)
     pyfunc = mlflow.pyfunc.load_model("models:/innoscore-pd@challenger")
-    served = pyfunc.predict(test_rows[[catalogue.dataset.id_column, *catalogue.indicator_ids]])
+    served = pyfunc.predict(test_rows[[catalogue.dataset.firm_id_column, *catalogue.indicator_ids]])
     np.testing.assert_allclose(served["pd"].to_numpy(), in_process, rtol=0, atol=1e-12)
     assert set(served["grade"]) <= set(wrapper.grade_scale.labels)
     assert (served["firm_id"].to_numpy() == test_rows["firm_id"].to_numpy()).all()

@@ -49,7 +49,7 @@ def _at(df, row, col, value):
     (lambda d: _at(d, 9, "firm_id", "F0000001"), "F0000001", "firm_id", "duplicate firm id"),
     (lambda d: _at(d, 2, "invention_patents", 2.5), "F0000003", "invention_patents", "whole number"),
     (lambda d: _at(d, 4, "application_date", "31/31/2020"), "F0000005", "application_date", "not a valid date"),
-    (lambda d: _at(d, 6, "default_12m", 3), "F0000007", "default_12m", "unknown level"),
+    (lambda d: _at(d, 6, "default_12m", 3), "F0000007", "default_12m", "neither bad nor good"),
     (lambda d: _at(d, 8, "firm_id", None), None, "firm_id", "missing value not allowed"),
 ])
 def test_each_kind_of_bad_data_is_named_with_exit_2(small_portfolio, tmp_path, mutate, firm, column, reason):

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from innoscore.display import print_comparison, quiet_mlflow
+from innoscore.display import print_comparison, print_training_summary, quiet_mlflow
 
 app = typer.Typer(
     help="innoscore: credit scoring of specialised tech SMEs / 专精特新科创企业信用评分",
@@ -90,6 +90,10 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", help="Training config / 训练配置 (default: configs/training.yaml)"),
     experiment: Optional[str] = typer.Option(None, "--experiment", help="MLflow experiment name / 实验名称"),
     metrics_out: Optional[Path] = typer.Option(None, "--metrics-out", help="Write metrics JSON here / 指标输出文件"),
+    split: Optional[str] = typer.Option(None, "--split", help="auto | time | random | column | cv / 样本划分方式 "
+                                        "(default: configs/training.yaml split.kind)"),
+    name: Optional[str] = typer.Option(None, "--name", help="Model family: registers <name>-pd, ... / 模型族名称 "
+                                       "(default: the catalogue's model_family, else configs/training.yaml)"),
 ) -> None:
     """Train the expert, WoE and LightGBM models, log and register them in MLflow / 训练三种模型并登记到MLflow."""
     import json
@@ -108,8 +112,8 @@ def train(
     quiet_mlflow()
     try:
         with console.status("training / 训练中") as status:
-            result = train_models(frame, cat, cfg, experiment=experiment,
-                                  truth=load_truth(data, cat.dataset.id_column),
+            result = train_models(frame, cat, cfg, experiment=experiment, split_kind=split, family=name,
+                                  truth=load_truth(data, cat.dataset.firm_id_column),
                                   progress=lambda msg: (status.update(msg), console.log(msg, log_locals=False)))
     except DataValidationError as exc:
         err_console.print(exc.report.to_text())
@@ -119,7 +123,8 @@ def train(
     if metrics_out:
         metrics_out.parent.mkdir(parents=True, exist_ok=True)
         metrics_out.write_text(json.dumps(result.metrics_json(), indent=2), encoding="utf-8")
-    print_comparison(console, result.metrics, f"innoscore: out-of-time comparison (run {result.parent_run_id})")
+    print_training_summary(console, result)
+    print_comparison(console, result.metrics, f"innoscore: {result.split.kind} split, test window (run {result.parent_run_id})")
     if result.fidelity:
         console.print("explanation fidelity vs the true contributions (test window) / 解释与真实贡献的一致性: "
                       + ", ".join(f"{k} {v:.3f}" for k, v in result.fidelity.items()))
@@ -213,7 +218,7 @@ def explain(
         frame = read_table(data)
     except DataReadError as exc:
         fail(str(exc))
-    id_col = model.catalogue.dataset.id_column
+    id_col = model.catalogue.dataset.firm_id_column
     if id_col not in frame:
         fail(f"{data} has no id column '{id_col}'")
     if firm_id is not None:

@@ -70,7 +70,7 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
     reports = out_dir / "reports"
     written = {}
     for kind, pos in picks.items():
-        firm = str(test_rows.iloc[pos][catalogue.dataset.id_column])
+        firm = str(test_rows.iloc[pos][catalogue.dataset.firm_id_column])
         for lang in ("zh", "en"):
             path = reports / f"{kind}-{firm}.{lang}.html"
             write_reports(test_rows.iloc[[pos]], model, info, out=path, lang=lang)

@@ -19,8 +19,15 @@ MODEL_KINDS = ("expert_scorecard", "woe_scorecard", "lightgbm")
 
 
 class SplitSettings(Settings):
-    test_years: int = Field(1, ge=1)       # the latest years: never used in fitting, tuning or calibration
-    valid_years: int = Field(1, ge=1)      # the years before: early stopping, tuning, calibration
+    """How rows are split (innoscore.model.evaluation.split); `innoscore train --split` overrides `kind`."""
+
+    kind: Literal["auto", "time", "random", "column", "cv"] = "auto"
+    test_years: int = Field(1, ge=1)       # time: the latest years, never used in fitting, tuning or calibration
+    valid_years: int = Field(1, ge=1)      # time: the years before, for early stopping, tuning, calibration
+    test_share: float = Field(0.2, gt=0, lt=0.5)    # random
+    valid_share: float = Field(0.2, gt=0, lt=0.5)   # random, cv (the validation share of each fit)
+    k: int = Field(5, ge=2)                # cv folds
+    cv_below_rows: int = Field(2000, ge=0)  # auto: k-fold below this many rows (without dates), else random
 
 
 class RegistrySettings(Settings):
@@ -34,6 +41,13 @@ class RegistrySettings(Settings):
 
     def name_of(self, kind: str) -> str:
         return getattr(self, kind)
+
+    def for_family(self, family: str | None) -> "RegistrySettings":
+        """The names of another model family (`<family>-pd`, ...): two datasets never share a model."""
+        if not family:
+            return self
+        return self.model_copy(update={"lightgbm": f"{family}-pd", "expert_scorecard": f"{family}-expert-scorecard",
+                                       "woe_scorecard": f"{family}-woe-scorecard"})
 
     def model_uri(self, kind: str = "lightgbm", alias: str | None = None) -> str:
         """`models:/NAME@ALIAS`: by default the promoted (champion) LightGBM model, what is served."""
@@ -51,6 +65,8 @@ class LightGBMSettings(Settings):
     early_stopping_rounds: int = Field(ge=1)
     num_threads: int = Field(ge=1)
     calibration: Literal["platt", "none"] = "platt"
+    monotone: Literal["enforce", "supported", "off"] = "supported"   # innoscore.model.estimators.monotone
+    monotone_level: float = Field(0.05, gt=0, lt=1)   # supported: Spearman p below this, with the declared sign
     params: dict[str, int | float] = {}
     search: SearchSettings = SearchSettings()
 

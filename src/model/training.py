@@ -16,12 +16,14 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
+from sklearn.base import clone
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.validation import ValidationReport, validate_frame
-from innoscore.model.config import TrainingConfig
+from innoscore.model.config import MODEL_KINDS, TrainingConfig
 from innoscore.model.evaluation.metrics import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
-from innoscore.model.estimators.expert_scorecard import ExpertScorecard
+from innoscore.model.estimators.expert_scorecard import ExpertScorecard, category_points
+from innoscore.model.estimators.monotone import applied_signs, monotone_report
 from innoscore.features.derive import FeatureSet
 from innoscore.model.explanation.fidelity import explanation_fidelity
 from innoscore.model.explanation.global_plots import beeswarm_plot, category_importance_plot
@@ -31,12 +33,12 @@ from innoscore.model.evaluation.plots import calibration_plot, ks_plot, roc_plot
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.reference import ReferenceProfile
 from innoscore.model.tracking.pyfunc import input_example, log_pd_model
-from innoscore.model.evaluation.split import OutOfTimeSplit, out_of_time_split
+from innoscore.model.evaluation.split import Split, choose_split, fold_split
 from innoscore.model.tracking.store import configure_mlflow, data_fingerprint, ensure_experiment, git_commit
 from innoscore.model.estimators.tuning import tune_lightgbm
 from innoscore.model.estimators.woe_scorecard import WoEScorecard
 
-MODEL_NAMES = ("expert_scorecard", "woe_scorecard", "lightgbm")
+MODEL_NAMES = MODEL_KINDS
 WINDOWS = ("train", "valid", "test")
 
 
@@ -44,14 +46,14 @@ class DataValidationError(ValueError):
     """Training data that fails the catalogue's validation; carries the report."""
 
     def __init__(self, report: ValidationReport):
-        super().__init__(report.to_text())
+        super().__init__(report.to_text(per_kind=3))
         self.report = report
 
 
 @dataclass
 class TrainingResult:
     metrics: dict
-    split: OutOfTimeSplit
+    split: Split
     models: dict
     pds: dict = field(default_factory=dict)  # model -> window -> predicted PDs (and the oracle's true PD)
     parent_run_id: str | None = None
@@ -61,74 +63,141 @@ class TrainingResult:
     fidelity: dict = field(default_factory=dict)
     scoring_models: dict = field(default_factory=dict)  # model -> ScoringModel (with its reference profile)
     search_trials: list = field(default_factory=list)   # LightGBM search: one dict per trial
+    split_summary: dict = field(default_factory=dict)   # kind, sizes and bad counts per window
+    monotone: pd.DataFrame | None = None                # per feature: declared, data trend, applied
+    monotonicity: dict = field(default_factory=dict)    # policy, applied, contradicted, price in test AUC
+    skipped: dict = field(default_factory=dict)         # model kind -> why it was not trained
 
     def metrics_json(self) -> dict:
-        """The `--metrics-out` document: split and per-model metrics by window."""
-        return {"split": self.split.summary(), "models": self.metrics}
+        """The `--metrics-out` document: split, per-model metrics by window, monotonicity, skipped models."""
+        return {"split": self.split_summary, "models": self.metrics, "monotonicity": self.monotonicity,
+                "skipped": self.skipped}
 
 
-def build_models(catalogue: Catalogue, config: TrainingConfig) -> dict:
+def model_kinds(catalogue: Catalogue) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The model kinds this catalogue can train, and why any other is skipped."""
+    if catalogue.has_expert_points:
+        return MODEL_KINDS, {}
+    return tuple(k for k in MODEL_KINDS if k != "expert_scorecard"), {
+        "expert_scorecard": "no indicator has expert bins or points in the catalogue / 目录中没有专家评分表"}
+
+
+def build_models(catalogue: Catalogue, config: TrainingConfig, kinds: tuple[str, ...] = MODEL_KINDS) -> dict:
     lg = config.lightgbm
-    return {
-        "expert_scorecard": ExpertScorecard(catalogue, calibration=config.expert_scorecard.calibration,
-                                            grade_scale=config.grade_scale),
-        "woe_scorecard": WoEScorecard(catalogue, grade_scale=config.grade_scale, **config.woe_scorecard.model_dump()),
-        "lightgbm": LightGBMPD(catalogue, config.features, params=dict(lg.params), n_estimators=lg.n_estimators,
-                               learning_rate=lg.learning_rate, early_stopping_rounds=lg.early_stopping_rounds,
-                               num_threads=lg.num_threads, seed=config.seed, calibration=lg.calibration,
-                               grade_scale=config.grade_scale),
+    makers = {
+        "expert_scorecard": lambda: ExpertScorecard(catalogue, calibration=config.expert_scorecard.calibration,
+                                                    grade_scale=config.grade_scale),
+        "woe_scorecard": lambda: WoEScorecard(catalogue, grade_scale=config.grade_scale,
+                                              **config.woe_scorecard.model_dump()),
+        "lightgbm": lambda: LightGBMPD(catalogue, config.features, params=dict(lg.params), n_estimators=lg.n_estimators,
+                                       learning_rate=lg.learning_rate, early_stopping_rounds=lg.early_stopping_rounds,
+                                       num_threads=lg.num_threads, seed=config.seed, calibration=lg.calibration,
+                                       grade_scale=config.grade_scale),
     }
+    return {k: makers[k]() for k in kinds}
 
 
-def _evaluate(pd_by_window: dict, y: np.ndarray, split: OutOfTimeSplit) -> dict:
+def _evaluate(pd_by_window: dict, y: np.ndarray, split: Split) -> dict:
     return {w: headline_metrics(y[getattr(split, w)], pd_by_window[w]) for w in WINDOWS}
 
 
-def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig,
-                     progress: Callable[[str], None] = lambda msg: None) -> TrainingResult:
-    """Fit the three models on the out-of-time split and evaluate them (no MLflow)."""
-    ds = catalogue.dataset
-    split = out_of_time_split(data, catalogue, config.split.test_years, config.split.valid_years)
-    y = data[ds.target_column].to_numpy().astype(int)
-    tr, va = split.train, split.valid
-    models = build_models(catalogue, config)
-    metrics, pds = {}, {}
+@dataclass
+class _Fit:
+    models: dict
+    unconstrained: LightGBMPD
+    trials: list
+    monotone: pd.DataFrame
+
+
+def _fit_window(data: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.ndarray, catalogue: Catalogue,
+                config: TrainingConfig, kinds: tuple[str, ...], progress: Callable[[str], None]) -> _Fit:
+    """Fit every model on `train` (LightGBM tuned, early-stopped and calibrated on `valid`), and the
+    unconstrained LightGBM with the same parameters, which prices the monotone constraints."""
+    models = build_models(catalogue, config, kinds)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.simplefilter("ignore", category=DeprecationWarning)
-        progress("expert scorecard / 专家评分卡")
-        models["expert_scorecard"].fit(data[tr], y[tr])
+        if "expert_scorecard" in models:
+            progress("expert scorecard / 专家评分卡")
+            models["expert_scorecard"].fit(data[train], y[train])
         progress("WoE scorecard (optbinning) / WoE评分卡")
-        models["woe_scorecard"].fit(data[tr], y[tr])
+        models["woe_scorecard"].fit(data[train], y[train])
         lgbm = models["lightgbm"]
+        rows = data[train]
+        monotone = monotone_report(FeatureSet(catalogue).indicator_values(rows), category_points(rows, catalogue),
+                                   y[train], catalogue, config.lightgbm.monotone, config.lightgbm.monotone_level)
+        lgbm.set_params(monotone=applied_signs(monotone))
         search = config.lightgbm.search
-        n_trials = search.n_trials
-        progress(f"LightGBM search, {n_trials} trials / 超参数搜索")
-        best, best_auc, trials = tune_lightgbm(
-            lgbm, data[tr], y[tr], data[va], y[va], search.space, n_trials,
+        progress(f"LightGBM search, {search.n_trials} trials / 超参数搜索")
+        best, _, trials = tune_lightgbm(
+            lgbm, data[train], y[train], data[valid], y[valid], search.space, search.n_trials,
             on_trial=lambda i, n, auc: progress(f"LightGBM trial {i}/{n}: valid AUC {auc:.4f}"))
         lr = best.pop("learning_rate", lgbm.learning_rate)
         lgbm.set_params(params=best, learning_rate=lr)
         progress("LightGBM final fit and calibration / 最终训练与校准")
-        lgbm.fit(data[tr], y[tr], eval_set=(data[va], y[va]))
-    for name, model in models.items():
-        pds[name] = {w: model.predict_pd(data[getattr(split, w)]) for w in WINDOWS}
-        metrics[name] = _evaluate(pds[name], y, split)
-    values = FeatureSet(catalogue).indicator_values(data[tr])
+        lgbm.fit(data[train], y[train], eval_set=(data[valid], y[valid]))
+        unconstrained = clone(lgbm).set_params(monotone={}).fit(data[train], y[train], eval_set=(data[valid], y[valid]))
+    return _Fit(models, unconstrained, trials, monotone)
+
+
+def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig,
+                     progress: Callable[[str], None] = lambda msg: None, split_kind: str | None = None
+                     ) -> TrainingResult:
+    """Fit the models on the split (`split_kind`, default configs/training.yaml `split.kind`) and
+    evaluate them (no MLflow). With `cv`, the test window is every row scored out of fold."""
+    ds = catalogue.dataset
+    y = data[ds.target_column].to_numpy().astype(int)
+    sc = config.split
+    split = choose_split(data, catalogue, y, split_kind or sc.kind, seed=config.seed, test_years=sc.test_years,
+                         valid_years=sc.valid_years, test_share=sc.test_share, valid_share=sc.valid_share, k=sc.k,
+                         cv_below_rows=sc.cv_below_rows)
+    kinds, skipped = model_kinds(catalogue)
+    for kind, why in skipped.items():
+        progress(f"skipping {kind}: {why}")
+    fit = _fit_window(data, y, split.train, split.valid, catalogue, config, kinds, progress)
+    models = {**fit.models, "lightgbm_unconstrained": fit.unconstrained}
+    pds = {name: {w: model.predict_pd(data[getattr(split, w)]) for w in ("train", "valid")}
+           for name, model in models.items()}
+    if split.kind == "cv":
+        oof = {name: np.empty(len(data)) for name in models}
+        for f in range(split.detail["k"]):
+            progress(f"cross-validation fold {f + 1}/{split.detail['k']} / 交叉验证")
+            window = fold_split(split, f, y, config.seed, sc.valid_share)
+            fold = _fit_window(data, y, window.train, window.valid, catalogue, config, kinds, lambda msg: None)
+            for name, model in {**fold.models, "lightgbm_unconstrained": fold.unconstrained}.items():
+                oof[name][window.test] = model.predict_pd(data[window.test])
+        for name in models:
+            pds[name]["test"] = oof[name]
+    else:
+        for name, model in models.items():
+            pds[name]["test"] = model.predict_pd(data[split.test])
+    metrics = {name: _evaluate(pds[name], y, split) for name in models}
+    free = metrics.pop("lightgbm_unconstrained")["test"]
+    pds.pop("lightgbm_unconstrained")
+    report = fit.monotone
+    monotonicity = {
+        "policy": config.lightgbm.monotone,
+        "applied": report.index[report["applied"]].tolist(),
+        "contradicted": report.index[report["contradicts"]].tolist(),
+        "test_auc_constrained": metrics["lightgbm"]["test"]["auc"], "test_auc_unconstrained": free["auc"],
+        "price_in_test_auc": free["auc"] - metrics["lightgbm"]["test"]["auc"],
+    }
+    values = FeatureSet(catalogue).indicator_values(data[split.train])
     scoring_models = {
         name: ScoringModel(model, catalogue, config.grade_scale, name, ReferenceProfile.build(
             values, pds[name]["train"], config.grade_scale.assign(pds[name]["train"]), config.grade_scale.labels,
             metrics={"valid": metrics[name]["valid"], "test": metrics[name]["test"]}))
-        for name, model in models.items()}
+        for name, model in fit.models.items()}
     if ds.truth_column and ds.truth_column in data:
         truth = data[ds.truth_column].to_numpy(dtype=float)
         pds["oracle"] = {w: truth[getattr(split, w)] for w in WINDOWS}
         metrics["oracle"] = _evaluate(pds["oracle"], y, split)
-        for name in MODEL_NAMES:
+        for name in fit.models:
             for w in WINDOWS:
                 metrics[name][w]["auc_gap_to_oracle"] = metrics["oracle"][w]["auc"] - metrics[name][w]["auc"]
-    return TrainingResult(metrics=metrics, split=split, models=models, pds=pds, scoring_models=scoring_models,
-                          search_trials=trials)
+    return TrainingResult(metrics=metrics, split=split, models=fit.models, pds=pds, scoring_models=scoring_models,
+                          search_trials=fit.trials, split_summary=split.summary(y), monotone=report,
+                          monotonicity=monotonicity, skipped=skipped)
 
 
 def comparison_table(metrics: dict, window: str = "test") -> pd.DataFrame:
@@ -163,18 +232,23 @@ def _flat_params(model) -> dict:
 def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig | None = None,
                  experiment: str | None = None, tracking_uri: str | None = None, register: bool = True,
                  progress: Callable[[str], None] = lambda msg: None,
-                 truth: pd.DataFrame | None = None) -> TrainingResult:
+                 truth: pd.DataFrame | None = None, split_kind: str | None = None,
+                 family: str | None = None) -> TrainingResult:
     """Validate, fit, evaluate, then log a parent run with one child run per model and register them.
 
     `truth`: the generator's true per-category log-odds (keyed by the id column); when given, the
-    fidelity of LightGBM's explanations is measured against it and logged.
+    fidelity of LightGBM's explanations is measured against it and logged. `split_kind` overrides the
+    configured split; `family` (default: the catalogue's `model_family`) names the registered models
+    `<family>-pd`, `<family>-woe-scorecard`, `<family>-expert-scorecard`, so that two datasets never
+    share one; without either, configs/training.yaml names them.
     """
     config = config or TrainingConfig.load()
+    registry = config.registry.for_family(family or catalogue.model_family)
     progress("validating data / 数据校验")
     data, report = validate_frame(data, catalogue, require_target=True)
     if not report.ok:
         raise DataValidationError(report)
-    result = fit_and_evaluate(data, catalogue, config, progress)
+    result = fit_and_evaluate(data, catalogue, config, progress, split_kind)
     fingerprint = data_fingerprint(data)
     result.data_fingerprint = fingerprint
     ds = catalogue.dataset
@@ -191,14 +265,23 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
             "mlflow.source.git.commit": git_commit(), "n_rows": str(len(data))}
     with mlflow.start_run(experiment_id=exp_id, run_name="innoscore-training", tags={**tags, "role": "parent"}) as parent:
         result.parent_run_id = parent.info.run_id
-        mlflow.log_params({f"split.{k}": v for k, v in result.split.summary().items()})
-        mlflow.log_params({"seed": config.seed, "search.n_trials": config.lightgbm.search.n_trials})
+        mlflow.log_params({f"split.{k}": v for k, v in result.split_summary.items()})
+        mlflow.log_params({"seed": config.seed, "search.n_trials": config.lightgbm.search.n_trials,
+                           "monotone.policy": config.lightgbm.monotone})
+        mono = result.monotonicity
+        mlflow.log_metrics({"monotone_price_test_auc": mono["price_in_test_auc"],
+                            "monotone_n_applied": len(mono["applied"]),
+                            "monotone_n_contradicted": len(mono["contradicted"])})
+        mlflow.set_tag("monotone.contradicted", ", ".join(mono["contradicted"]) or "none")
+        if result.skipped:
+            mlflow.set_tag("skipped_models", "; ".join(f"{k}: {v}" for k, v in result.skipped.items()))
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             (tmp / "metrics.json").write_text(json.dumps(result.metrics_json(), indent=2), encoding="utf-8")
             comparison_table(result.metrics).to_csv(tmp / "comparison_test.csv")
             psi = psi_table(data[result.split.train], data[test], catalogue.indicator_ids)
             psi.rename("psi").to_csv(tmp / "psi_indicators_train_vs_test.csv")
+            result.monotone.to_csv(tmp / "monotone.csv")
             mlflow.log_artifacts(tmp, "evaluation")
         for path in config.source_paths:
             mlflow.log_artifact(str(path), "config")
@@ -207,15 +290,15 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
         if "oracle" in result.metrics:
             for w in WINDOWS:
                 mlflow.log_metrics({f"oracle_{w}_{k}": result.metrics["oracle"][w][k] for k in HEADLINE_METRICS})
-        for name in MODEL_NAMES:
-            model = result.models[name]
+        for name, model in result.models.items():
             with mlflow.start_run(experiment_id=exp_id, run_name=name, nested=True,
                                   tags={**tags, "role": "model", "model_kind": name}) as child:
                 result.child_run_ids[name] = child.info.run_id
                 mlflow.log_params(_flat_params(model))
                 for w in WINDOWS:
-                    mlflow.log_metrics({f"{w}_{k}": v for k, v in result.metrics[name][w].items()
-                                        if isinstance(v, float)})
+                    window = result.metrics[name][w]
+                    mlflow.log_metrics({f"{w}_{k}": v for k, v in window.items() if isinstance(v, float)})
+                    mlflow.log_metrics(dict(zip((f"{w}_auc_ci_low", f"{w}_auc_ci_high"), window["auc_ci"])))
                 p_test = result.pds[name]["test"]
                 psi_score = psi_table(pd.DataFrame({"pd": result.pds[name]["train"]}),
                                       pd.DataFrame({"pd": p_test}), ["pd"])["pd"]
@@ -236,12 +319,12 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                 if name == "lightgbm":
                     progress("explaining the test window / 测试集解释")
                     result.fidelity = log_global_explanations(result.scoring_models[name], data[test], truth)
-                registered_name = config.registry.name_of(name) if register else None
+                registered_name = registry.name_of(name) if register else None
                 info = log_pd_model(result.scoring_models[name], input_example(data[test], catalogue),
                                     registered_name)
                 if registered_name:
                     version = str(info.registered_model_version)
-                    alias = config.registry.new_version_alias
+                    alias = registry.new_version_alias
                     client.set_registered_model_alias(registered_name, alias, version)
                     vtags = {**tags, "run_id": child.info.run_id, "parent_run_id": parent.info.run_id,
                              "model_kind": name, **{f"test_{k}": f"{result.metrics[name]['test'][k]:.6f}"
@@ -249,7 +332,7 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                     for k, v in vtags.items():
                         client.set_model_version_tag(registered_name, version, k, v)
                     result.versions[name] = (registered_name, version)
-                mlflow.log_text(model_card(name, result.metrics[name], result.split.summary(), catalogue, fingerprint,
+                mlflow.log_text(model_card(name, result.metrics[name], result.split_summary, catalogue, fingerprint,
                                            result.versions.get(name), result.fidelity if name == "lightgbm" else None),
                                 "model_card.md")
     progress("done / 完成")
@@ -268,7 +351,7 @@ def log_global_explanations(model: ScoringModel, rows: pd.DataFrame, truth: pd.D
         plt.close(fig)
     if truth is None:
         return {}
-    id_col = catalogue.dataset.id_column
+    id_col = catalogue.dataset.firm_id_column
     aligned = truth.set_index(id_col).reindex(rows[id_col].astype(str))
     if aligned.isna().any().any():
         return {}

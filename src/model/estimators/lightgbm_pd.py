@@ -28,12 +28,15 @@ class LightGBMPD(CatalogueClassifier):
     calibration : {"platt", "none"}
         Platt: PD = sigmoid(a + b * raw log-odds), fitted on the validation window.
     grade_scale : GradeScale or None
+    monotone : dict or None
+        Constraint sign per indicator id and `points_<category>` (see features.derive.FeatureSet);
+        None: every direction the catalogue declares. `estimators.monotone` decides it from data.
     """
 
     def __init__(self, catalogue: Catalogue | None = None, feature_config: FeatureConfig | None = None,
                  params: dict | None = None, n_estimators: int = 2000, learning_rate: float = 0.05,
                  early_stopping_rounds: int = 100, num_threads: int = 2, seed: int = 0,
-                 calibration: str = "platt", grade_scale: GradeScale | None = None):
+                 calibration: str = "platt", grade_scale: GradeScale | None = None, monotone: dict | None = None):
         self.catalogue = catalogue
         self.feature_config = feature_config
         self.params = params
@@ -44,6 +47,11 @@ class LightGBMPD(CatalogueClassifier):
         self.seed = seed
         self.calibration = calibration
         self.grade_scale = grade_scale
+        self.monotone = monotone
+
+    def make_feature_set(self) -> FeatureSet:
+        """The derived features this model's parameters ask for (fitted as `feature_set_`)."""
+        return FeatureSet(self.catalogue, self.feature_config, self.monotone)
 
     def booster_params(self, feature_set: FeatureSet) -> dict:
         params = {"objective": "binary", "learning_rate": self.learning_rate, "verbosity": -1,
@@ -61,7 +69,7 @@ class LightGBMPD(CatalogueClassifier):
     def fit(self, X, y, eval_set: tuple | None = None):
         check_parameters(self, calibration={"platt", "none"})
         X, y = self._start_fit(X, y)
-        self.feature_set_ = FeatureSet(self.catalogue, self.feature_config)
+        self.feature_set_ = self.make_feature_set()
         train = self.dataset(X, y, self.feature_set_)
         callbacks, valid_sets = [], []
         if eval_set is not None:

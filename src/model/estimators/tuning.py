@@ -6,7 +6,6 @@ import numpy as np
 import optuna
 from sklearn.metrics import roc_auc_score
 
-from innoscore.features.derive import FeatureSet
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 
 _INT_PARAMS = {"num_leaves", "max_depth", "min_child_samples", "n_estimators"}
@@ -29,7 +28,7 @@ def tune_lightgbm(model: LightGBMPD, X_train, y_train, X_valid, y_valid, space: 
     base = dict(model.params or {})
     if n_trials <= 0:
         return base, float("nan"), []
-    fs = FeatureSet(model.catalogue, model.feature_config)
+    fs = model.make_feature_set()
     train = model.dataset(X_train, y_train, fs)
     valid = model.dataset(X_valid, y_valid, fs, reference=train)
     y_valid = np.asarray(y_valid)

@@ -23,9 +23,7 @@ def model_card(name: str, metrics: dict, split: dict, catalogue: Catalogue, data
         "specialised tech SMEs (专精特新), as one input to a credit committee next to the expert scorecard and the "
         "per-firm explanation. Not for automated decline without human review; not for firms outside the catalogue's "
         "population (MOST/MIIT SME size limits).", "",
-        f"**Data.** {split['n_train']:,} training rows (vintages {split['train_years']}), {split['n_valid']:,} "
-        f"validation rows ({split['valid_years']}: early stopping, tuning, calibration), {split['n_test']:,} test rows "
-        f"({split['test_years']}: never used in fitting). Data fingerprint `{data_fingerprint}`; catalogue "
+        f"**Data.** {_split_text(split)} Data fingerprint `{data_fingerprint}`; catalogue "
         f"`{catalogue.version}` ({len(catalogue.indicators)} indicators, {len(catalogue.categories)} categories).", "",
         "**Metrics by window.**", "", "| window | " + " | ".join(HEADLINE_METRICS) + " |",
         "|---" * (len(HEADLINE_METRICS) + 1) + "|", rows, "",
@@ -40,3 +38,18 @@ def model_card(name: str, metrics: dict, split: dict, catalogue: Catalogue, data
               "recalibrate when the portfolio default rate moves (watch the PSI logged with the run). Grades come "
               "from the PD bands in configs/scorecard.yaml."]
     return "\n".join(lines) + "\n"
+
+
+def _split_text(split: dict) -> str:
+    """The split in a sentence, whatever its kind (time, random, column, cv)."""
+    sizes = (f"{split['n_train']:,} training rows, {split['n_valid']:,} validation rows (early stopping, tuning, "
+             f"calibration), {split['n_test']:,} test rows")
+    if split["kind"] == "time":
+        return (f"{split['n_train']:,} training rows (vintages {split['train_years']}), {split['n_valid']:,} "
+                f"validation rows ({split['valid_years']}: early stopping, tuning, calibration), {split['n_test']:,} "
+                f"test rows ({split['test_years']}: never used in fitting).")
+    if split["kind"] == "cv":
+        return (f"{split['k']}-fold cross-validation: every one of the {split['n_test']:,} rows is tested by a model "
+                f"that never saw it; the registered model is refitted on {split['n_train']:,} rows with "
+                f"{split['n_valid']:,} for validation.")
+    return f"A {split['kind']} split: {sizes} (never used in fitting)."

@@ -77,9 +77,20 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
     contrib, base = feature_contributions(model, features, method)
     indicators = fold_to_indicators(contrib, model.feature_set_.sources_matrix())
     raw = base + contrib.to_numpy().sum(axis=1)
-    id_col = catalogue.dataset.id_column
+    id_col = catalogue.dataset.firm_id_column
     ids = rows[id_col].astype(str).to_numpy() if id_col in rows else np.asarray(rows.index.astype(str))
     return Explanations(firm_ids=ids, raw_log_odds=raw, base_value=base, pd=model.calibrate(raw),
                         calibration=model.calibration_, features=contrib, indicators=indicators,
                         categories=fold_to_categories(indicators, catalogue),
-                        values=pd.DataFrame(derived.values, index=rows.index, columns=catalogue.indicator_ids))
+                        values=_level_values(derived.values, rows.index, catalogue))
+
+
+def _level_values(values: np.ndarray, index: pd.Index, catalogue: Catalogue) -> pd.DataFrame:
+    """Indicator values as people know them: a categorical indicator's level, not the model's code."""
+    frame = pd.DataFrame(values, index=index, columns=catalogue.indicator_ids)
+    for ind in catalogue.indicators:
+        if ind.type == "categorical":
+            levels = np.asarray(ind.level_values + [None], dtype=object)
+            codes = frame[ind.id].to_numpy()
+            frame[ind.id] = levels[np.where(np.isnan(codes), len(levels) - 1, codes).astype(int)]
+    return frame

@@ -6,6 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from innoscore.features.catalogue import Catalogue  # noqa: E402
 from innoscore.model.explanation.contributions import Explanations  # noqa: E402
@@ -15,7 +16,8 @@ def beeswarm_plot(expl: Explanations, max_display: int = 20):
     """SHAP summary (beeswarm) over catalogue indicators, coloured by the indicator's value."""
     import shap
 
-    values = expl.values[expl.indicators.columns]
+    # Colour by value; a categorical level that is not a number is drawn grey, as SHAP draws missing.
+    values = expl.values[expl.indicators.columns].apply(pd.to_numeric, errors="coerce")
     shap.summary_plot(expl.indicators.to_numpy(), values.to_numpy(dtype=float), feature_names=list(values.columns),
                       max_display=max_display, show=False, plot_size=(8, 7))
     fig = plt.gcf()

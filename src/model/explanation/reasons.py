@@ -26,29 +26,41 @@ def format_value(ind: Indicator, value, lang: str) -> str:
     return f"{number}{ind.unit.zh}" if lang == "zh" else f"{number} {ind.unit.en}"
 
 
-def percentile(value: float, quantiles: pd.Series) -> float:
-    """Share of training-window peers (0-100) with a lower value."""
+def peer_shares(value: float, quantiles: pd.Series) -> tuple[float, float]:
+    """Shares (0-100) of training peers with a strictly lower and a strictly higher value, read off
+    the peer quantiles; with ties (many firms at exactly 0) the two do not add up to 100."""
     q = quantiles.to_numpy(dtype=float)
-    if np.isnan(value) or np.all(np.isnan(q)):
-        return float("nan")
+    if np.isnan(value) or np.all(np.isnan(q)) or len(q) < 2:
+        return float("nan"), float("nan")
+    steps = len(q) - 1
     lo, hi = np.searchsorted(q, value, side="left"), np.searchsorted(q, value, side="right")
-    return float(100 * (lo + hi) / 2 / (len(q) - 1)) if len(q) > 1 else 50.0
+    below = 100 * min(lo, steps) / steps
+    above = 100 * max(0, len(q) - max(hi, 1)) / steps
+    return float(below), float(min(above, 100 - below))
 
 
-def _peer_place(ind: Indicator, pct: float, median: float, lang: str) -> str:
-    if np.isnan(pct) or ind.type in ("ordinal", "categorical", "boolean"):
+def percentile(value: float, quantiles: pd.Series) -> float:
+    """Mid-rank percentile (0-100) among training peers: lower share plus half the tied share."""
+    below, above = peer_shares(value, quantiles)
+    return below + (100 - below - above) / 2 if not np.isnan(below) else float("nan")
+
+
+def _peer_place(ind: Indicator, below: float, above: float, median: float, lang: str) -> str:
+    if np.isnan(below) or ind.type in ("ordinal", "categorical", "boolean"):
         return ""
     med = format_value(ind, median, lang)
+    higher = below + (100 - below - above) / 2 >= 50     # mid-rank: which side of the peers the firm is on
     if lang == "zh":
-        return f"，高于{pct:.0f}%的同业（中位数{med}）" if pct >= 50 else f"，低于{100 - pct:.0f}%的同业（中位数{med}）"
-    return (f", higher than {pct:.0f}% of peers (median {med})" if pct >= 50
-            else f", lower than {100 - pct:.0f}% of peers (median {med})")
+        return f"，高于{below:.0f}%的同业（中位数{med}）" if higher else f"，低于{above:.0f}%的同业（中位数{med}）"
+    return (f", higher than {below:.0f}% of peers (median {med})" if higher
+            else f", lower than {above:.0f}% of peers (median {med})")
 
 
-def _sentence(ind: Indicator, value, contribution: float, pct: float, median: float, lang: str) -> str:
+def _sentence(ind: Indicator, value, contribution: float, shares: tuple[float, float], median: float,
+              lang: str) -> str:
     name, val = ind.name(lang), format_value(ind, value, lang)
     missing = isinstance(value, float) and np.isnan(value)
-    place = "" if missing else _peer_place(ind, pct, median, lang)
+    place = "" if missing else _peer_place(ind, *shares, median, lang)
     if lang == "zh":
         effect = f"{'推高' if contribution > 0 else '降低'}违约风险（{contribution:+.2f}）"
         return f"{name}{val}，{effect}" if missing else f"{name}为{val}{place}，{effect}"
@@ -58,9 +70,11 @@ def _sentence(ind: Indicator, value, contribution: float, pct: float, median: fl
 
 def reason(ind: Indicator, value, contribution: float, quantiles: pd.DataFrame, catalogue: Catalogue) -> dict:
     q = quantiles[ind.id]
-    value = float(value) if value is not None and not (isinstance(value, str)) else value
-    pct = percentile(value, q) if isinstance(value, float) else float("nan")
-    median = float(q.iloc[len(q) // 2])
+    numeric = ind.type != "categorical" and value is not None and not isinstance(value, str)
+    value = float(value) if numeric else value      # a categorical value is its level, shown by its label
+    shares = peer_shares(value, q) if numeric else (float("nan"), float("nan"))
+    pct = percentile(value, q) if numeric else float("nan")
+    median = float(q.iloc[len(q) // 2]) if ind.type != "categorical" else None
     cat = catalogue.category_by_id[ind.category]
     return {
         "indicator": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en,
@@ -69,8 +83,8 @@ def reason(ind: Indicator, value, contribution: float, quantiles: pd.DataFrame, 
         "value_zh": format_value(ind, value, "zh"), "value_en": format_value(ind, value, "en"),
         "percentile": None if np.isnan(pct) else round(pct, 1), "peer_median": median,
         "contribution": float(contribution),
-        "text_zh": _sentence(ind, value, contribution, pct, median, "zh"),
-        "text_en": _sentence(ind, value, contribution, pct, median, "en"),
+        "text_zh": _sentence(ind, value, contribution, shares, median, "zh"),
+        "text_en": _sentence(ind, value, contribution, shares, median, "en"),
     }
 
 

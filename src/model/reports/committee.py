@@ -18,24 +18,24 @@ from innoscore.model.scoring.record import scored_firms
 from innoscore.model.explanation.reasons import firm_reasons
 
 LABELS = {
-    "zh": {"title": "科创企业授信评审报告", "generated": "生成于", "profile": "企业概况", "decision": "评级结论",
+    "zh": {"title": "授信评审报告", "generated": "生成于", "profile": "企业概况", "decision": "评级结论",
            "pd": "违约概率 (12个月)", "grade": "信用等级", "expert_score": "专家评分卡得分", "portfolio_pd": "组合平均违约概率",
            "reasons": "主要原因", "raising": "推高风险的因素", "lowering": "降低风险的因素", "none": "无",
-           "categories": "四大类指标：模型与专家评分卡对照", "category": "指标大类", "model_effect": "模型影响 (对数几率)",
+           "categories": "{n}大类指标：模型与专家评分卡对照", "category": "指标大类", "model_effect": "模型影响 (对数几率)",
            "expert_points": "专家评分卡得分", "agreement": "是否一致", "agree": "一致", "differ": "不一致",
-           "waterfall": "违约风险构成 (瀑布图)", "base": "组合基准", "others": "其余指标", "final": "本企业",
-           "waterfall_note": "条形为各指标对违约对数几率的SHAP贡献：红色推高风险，绿色降低风险；基准为训练样本平均。",
+           "waterfall": "违约风险构成 (瀑布图)", "base": "SHAP基准值", "others": "其余指标", "final": "本企业",
+           "waterfall_note": "条形为各指标对违约对数几率的SHAP贡献：红色推高风险，绿色降低风险；SHAP基准值为模型在训练样本上的期望对数几率。",
            "provenance": "模型与数据来源", "model": "模型", "version": "注册版本", "run": "训练运行", "data": "数据指纹",
            "catalogue": "指标目录版本", "firm_id": "企业编号", "date": "申请日期", "index_title": "授信评审会材料"},
-    "en": {"title": "Tech-SME credit committee report", "generated": "generated", "profile": "Firm profile",
+    "en": {"title": "Credit committee report", "generated": "generated", "profile": "Firm profile",
            "decision": "Rating", "pd": "Probability of default (12 months)", "grade": "Grade",
            "expert_score": "Expert scorecard points", "portfolio_pd": "Portfolio average PD", "reasons": "Main reasons",
            "raising": "Raising risk", "lowering": "Lowering risk", "none": "none",
-           "categories": "The four categories: model vs expert scorecard", "category": "Category",
+           "categories": "The {n} categories: model vs expert scorecard", "category": "Category",
            "model_effect": "Model effect (log-odds)", "expert_points": "Expert points", "agreement": "Agreement",
            "agree": "agree", "differ": "differ", "waterfall": "What drives the risk (waterfall)",
-           "base": "portfolio base", "others": "other indicators", "final": "this firm",
-           "waterfall_note": "Bars are SHAP contributions to the log-odds of default: red raises risk, green lowers it; the base is the training average.",
+           "base": "SHAP base value", "others": "other indicators", "final": "this firm",
+           "waterfall_note": "Bars are SHAP contributions to the log-odds of default: red raises risk, green lowers it; the SHAP base value is the model's expected log-odds over the training sample.",
            "provenance": "Model and data", "model": "Model", "version": "Registered version", "run": "Training run",
            "data": "Data fingerprint", "catalogue": "Catalogue version", "firm_id": "Firm id",
            "date": "Application date", "index_title": "Credit committee meeting pack"},
@@ -111,8 +111,9 @@ def _category_rows(expl: Explanations, i: int, catalogue: Catalogue, points: pd.
 
 def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Catalogue, quantiles: pd.DataFrame,
                        grade: str, grade_text: str, model: ModelInfo, lang: str = "zh", top_k: int = 5,
-                       points: pd.Series | None = None) -> str:
-    """The HTML page for the firm in row `i` of `expl` (`points`: its expert points, total and by category)."""
+                       points: pd.Series | None = None, portfolio_pd: float | None = None) -> str:
+    """The HTML page for the firm in row `i` of `expl` (`points`: its expert points, total and by category;
+    `portfolio_pd`: the mean PD of the training population)."""
     if lang not in LABELS:
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
     L = LABELS[lang]
@@ -121,7 +122,7 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
     for r in reasons["risk_raising"] + reasons["risk_lowering"]:
         r["text"] = r[f"text_{lang}"]
     points = category_points(row.to_frame().T, catalogue).iloc[0] if points is None else points
-    profile = [(L["firm_id"], str(row[ds.id_column]))]
+    profile = [(L["firm_id"], str(row[ds.firm_id_column]))]
     if ds.date_column and ds.date_column in row:
         profile.append((L["date"], str(pd.Timestamp(row[ds.date_column]).date())))
     profile += [(ds.context_label(col, lang), str(row[col])) for col in ds.context_columns
@@ -134,11 +135,12 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
            f"explanations add up in the model's raw log-odds: base + contributions = raw log-odds; after calibration "
            f"each contribution moves the log-odds of default by {b:.3f} times its value."))
     context = {
-        "lang": lang, "L": L, "firm_id": str(row[ds.id_column]), "catalogue_name": catalogue.name_zh if lang == "zh" else catalogue.name_en,
+        "lang": lang, "L": {**L, "categories": L["categories"].format(n=len(catalogue.categories))},
+        "has_expert": catalogue.has_expert_points, "firm_id": str(row[ds.firm_id_column]), "catalogue_name": catalogue.name_zh if lang == "zh" else catalogue.name_en,
         "generated_at": dt.date.today().isoformat(), "profile": profile,
         "pd_text": f"{100 * expl.pd[i]:.2f}%", "grade": grade, "grade_text": grade_text,
         "expert_total": f"{points['total']:.1f}", "expert_max": f"{catalogue.max_points:g}",
-        "base_pd_text": f"{100 * float(1 / (1 + np.exp(-(a + b * expl.base_value)))):.2f}%",
+        "base_pd_text": "-" if portfolio_pd is None else f"{100 * portfolio_pd:.2f}%",
         "reasons": reasons, "category_rows": _category_rows(expl, i, catalogue, points, lang),
         "category_svg": _bar_svg([(c.name_zh if lang == "zh" else c.name_en, 0.0, v,
                                    "#c0392b" if v > 0 else "#2e8b57", f"{v:+.2f}")
@@ -173,12 +175,13 @@ def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelI
     scores = scoring_model.score(rows, with_explanations=True)
     records = scored_firms(rows, scores, scoring_model, top_k)
     expl, points = scores.explanations, scores.expert
-    id_col = catalogue.dataset.id_column
+    id_col = catalogue.dataset.firm_id_column
     written, entries = [], []
     for i, rec in enumerate(records.itertuples(index=False)):
         record = rec._asdict() if hasattr(rec, "_asdict") else dict(zip(records.columns, rec))
         page = render_firm_report(rows.iloc[i], expl, i, catalogue, scoring_model.peer_quantiles, record["grade"],
-                                  record[f"grade_{lang}"], model, lang, top_k, points=points.iloc[i])
+                                  record[f"grade_{lang}"], model, lang, top_k, points=points.iloc[i],
+                                  portfolio_pd=scoring_model.reference.mean_pd)
         firm_id = str(records[id_col].iat[i])
         path = out if out is not None else out_dir / f"{_safe(firm_id)}.html"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -175,16 +175,17 @@ def _rejected(frame: pd.DataFrame, report, duplicate_ids: frozenset[str], id_col
 
 
 def score_chunk(frame: pd.DataFrame, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
-                duplicate_ids: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, pd.DataFrame]:
+                duplicate_ids: frozenset[str] = frozenset(), row_offset: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scored rows and rejected rows (firm id, reasons in en and zh) of one piece of input.
 
     `duplicate_ids`: ids repeated anywhere in the whole input (`find_duplicate_ids`); every row
-    carrying one is rejected, as validation rejects repeats within one piece.
+    carrying one is rejected, as validation rejects repeats within one piece. `row_offset`: rows
+    before this piece in the input, which numbers the rows of data without an id column.
     """
     catalogue = model.catalogue
-    id_col = catalogue.dataset.id_column
+    id_col = catalogue.dataset.firm_id_column
     frame = frame.reset_index(drop=True)
-    rows, report = validate_frame(frame, catalogue)
+    rows, report = validate_frame(frame, catalogue, row_offset=row_offset)
     if report.whole_file:
         raise BatchInputError("; ".join(p.line() for p in report.problems if p.row is None))
     bad, rejected = _rejected(rows, report, duplicate_ids, id_col)
@@ -195,7 +196,7 @@ def score_chunk(frame: pd.DataFrame, model: ScoringModel, with_explanations: boo
 
 
 def rejects_schema(catalogue) -> pa.Schema:
-    return pa.schema([(catalogue.dataset.id_column, pa.string()), ("reasons", pa.string()),
+    return pa.schema([(catalogue.dataset.firm_id_column, pa.string()), ("reasons", pa.string()),
                       ("reasons_zh", pa.string())])
 
 
@@ -251,7 +252,7 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
     summary = BatchSummary(out=out, rejects=rejects_path(out))
     sink = _ParquetSink(out, record_schema(model, with_explanations))
     rejects = _ParquetSink(summary.rejects, rejects_schema(model.catalogue))
-    id_col = model.catalogue.dataset.id_column
+    id_col = model.catalogue.dataset.firm_id_column
     duplicate_ids = find_duplicate_ids(data, id_col)
 
     def collect(future: Future) -> None:
@@ -261,15 +262,17 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
         summary.rows_in += n_rows
         on_chunk(n_rows)
 
-    def score(chunk: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-        return (*score_chunk(chunk, model, with_explanations, top_k, duplicate_ids), len(chunk))
+    def score(chunk: pd.DataFrame, row_offset: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+        return (*score_chunk(chunk, model, with_explanations, top_k, duplicate_ids, row_offset), len(chunk))
 
     try:
         with ThreadPoolExecutor(max(1, chunks_in_flight), thread_name_prefix="innoscore-score") as pool:
             pending: deque[Future] = deque()
+            row_offset = 0
             try:
                 for chunk in iter_chunks(data, chunk_rows, id_column=id_col):
-                    pending.append(pool.submit(score, chunk))
+                    pending.append(pool.submit(score, chunk, row_offset))
+                    row_offset += len(chunk)
                     if len(pending) >= chunks_in_flight:
                         collect(pending.popleft())
                 while pending:
@@ -288,9 +291,9 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
 
 
 def _score_part(part: pd.DataFrame, model: ScoringModel, index: int, out_dir: str, rejects_dir: str, with_explanations: bool,
-                top_k: int, duplicate_ids: frozenset[str]) -> tuple[int, int, int]:
+                top_k: int, duplicate_ids: frozenset[str], row_offset: int) -> tuple[int, int, int]:
     """One Dask partition: score it and write its scored and rejected rows as part files."""
-    scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids)
+    scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids, row_offset)
     name = f"part.{index:05d}.parquet"
     for frame, schema, folder in ((scored, record_schema(model, with_explanations), out_dir),
                                   (rejected, rejects_schema(model.catalogue), rejects_dir)):
@@ -334,7 +337,7 @@ def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanation
             ddf = dd.read_parquet(str(data), split_row_groups=True)  # a partition per row group
         else:
             ddf = dd.read_csv(str(data), blocksize="64MB", dtype=object)
-        id_col = model.catalogue.dataset.id_column
+        id_col = model.catalogue.dataset.firm_id_column
         duplicate_ids = frozenset()
         if id_col in ddf.columns:
             counts = ddf[id_col].dropna().astype(str).value_counts()
@@ -344,9 +347,12 @@ def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanation
             folder.mkdir(parents=True)
         # The ScoringModel, not the MLflow pyfunc: workers need not import MLflow.
         remote = client.scatter(model, broadcast=True)
+        offsets = [0] * ddf.npartitions
+        if model.catalogue.dataset.id_column is None:  # rows are numbered across the whole input
+            offsets = np.concatenate([[0], np.cumsum(ddf.map_partitions(len).compute())])[:-1].tolist()
         task = dask.delayed(_score_part, pure=True)
         per_part = dask.compute(*[task(part, remote, i, str(tmp_out), str(tmp_rej), with_explanations, top_k,
-                                     duplicate_ids) for i, part in enumerate(ddf.to_delayed())])
+                                     duplicate_ids, offsets[i]) for i, part in enumerate(ddf.to_delayed())])
         _replace_folder(tmp_out, out)
         _replace_folder(tmp_rej, rej_path)
         rows_in, n_scored, n_rejected = (int(sum(c[k] for c in per_part)) for k in range(3))

@@ -75,7 +75,7 @@ class ScoringModel:
             pd_values = explanations.pd
         else:
             pd_values = self.estimator.predict_pd_derived(rows, derived)
-        id_col = self.catalogue.dataset.id_column
+        id_col = self.catalogue.dataset.firm_id_column
         ids = rows[id_col].astype(str).to_numpy() if id_col in rows else None
         points = category_points(rows, self.catalogue, derived.points if derived is not None else None)
         return Scores(ids, pd_values, self.grade(pd_values), points, explanations)

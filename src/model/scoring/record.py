@@ -15,7 +15,7 @@ TOP_RISK_FIELDS = ("top_risk_indicators", "top_risk_contributions")
 def record_fields(model: ScoringModel, with_explanations: bool = False) -> list[tuple[str, pa.DataType]]:
     """The record's columns and Arrow types, in order (batch files and the pyfunc signature use them)."""
     cat = model.catalogue
-    fields = [(cat.dataset.id_column, pa.string()), ("pd", pa.float64()), ("grade", pa.string()),
+    fields = [(cat.dataset.firm_id_column, pa.string()), ("pd", pa.float64()), ("grade", pa.string()),
               ("grade_zh", pa.string()), ("grade_en", pa.string()), ("expert_score", pa.float64()),
               *((f"expert_{c}", pa.float64()) for c in cat.category_ids),
               ("missing_indicators", pa.list_(pa.string()))]
@@ -55,7 +55,7 @@ def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k:
     position = pd.Index(labels).get_indexer(scores.grades)
     ids = cat.indicator_ids
     missing = rows[ids].isna().to_numpy()
-    out = {cat.dataset.id_column: scores.firm_ids if scores.firm_ids is not None
+    out = {cat.dataset.firm_id_column: scores.firm_ids if scores.firm_ids is not None
            else rows.index.astype(str).to_numpy(),
            "pd": scores.pd, "grade": scores.grades,
            "grade_zh": np.asarray([g.zh for g in scale.grades], dtype=object)[position],

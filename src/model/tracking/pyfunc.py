@@ -66,7 +66,7 @@ def model_signature(model: ScoringModel) -> ModelSignature:
     """Indicator inputs are typed `Any`: MLflow would refuse integer JSON for a double column, and the
     catalogue's own validation (inside `predict`) is the one place that checks types and ranges."""
     catalogue = model.catalogue
-    cols = [ColSpec("string", catalogue.dataset.id_column, required=False)]
+    cols = [ColSpec("string", catalogue.dataset.firm_id_column, required=False)]
     cols += [ColSpec(AnyType(), i.id, required=False) for i in catalogue.indicators]
     kinds = {"string": DataType.string, "double": DataType.double}
     out = [ColSpec(Array(DataType.string) if str(t).startswith("list") else kinds[str(t)], name)
@@ -75,12 +75,12 @@ def model_signature(model: ScoringModel) -> ModelSignature:
 
 
 def input_example(data: pd.DataFrame, catalogue, n: int = 3) -> pd.DataFrame:
-    cols = [catalogue.dataset.id_column, *catalogue.indicator_ids]
+    cols = [catalogue.dataset.firm_id_column, *catalogue.indicator_ids]
     example = data[cols].head(n).copy()
     for ind in catalogue.indicators:
         if ind.type != "categorical":
             example[ind.id] = example[ind.id].astype(float)
-    example[catalogue.dataset.id_column] = example[catalogue.dataset.id_column].astype(str)
+    example[catalogue.dataset.firm_id_column] = example[catalogue.dataset.firm_id_column].astype(str)
     return example
 
 
