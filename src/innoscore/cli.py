@@ -193,7 +193,8 @@ def _load_registered(model_uri: str | None, explanations_for: str | None = None)
 @app.command()
 def explain(
     data: Path = typer.Option(..., "--data", help="Firm data, CSV or Parquet / 企业数据"),
-    firm_id: Optional[str] = typer.Option(None, "--firm-id", help="The firm to report on / 企业编号"),
+    firm_id: Optional[str] = typer.Option(None, "--firm-id", help="The firm to report on (its row number, from 1, "
+                                          "when the catalogue has no id column) / 企业编号"),
     all_firms: bool = typer.Option(False, "--all", help="Every firm in the file: a meeting pack / 全部企业"),
     model_uri: Optional[str] = ModelUriOpt,
     lang: str = typer.Option("zh", "--lang", help="zh | en / 报告语言"),
@@ -202,7 +203,7 @@ def explain(
     top_k: int = typer.Option(5, "--top-k", min=1, max=20, help="Reasons each way / 每方向原因数"),
 ) -> None:
     """Committee report(s) with SHAP reasons in Chinese or English / 生成授信评审报告."""
-    from innoscore.features.validation import DataReadError, read_table, validate_frame
+    from innoscore.features.validation import DataReadError, read_table, validate_frame, with_row_ids
     from innoscore.model.reports.committee import ModelInfo, write_reports
 
     if lang not in ("zh", "en"):
@@ -218,6 +219,7 @@ def explain(
         frame = read_table(data)
     except DataReadError as exc:
         fail(str(exc))
+    frame = with_row_ids(frame, model.catalogue)   # data without an id column: firms are row numbers
     id_col = model.catalogue.dataset.firm_id_column
     if id_col not in frame:
         fail(f"{data} has no id column '{id_col}'")

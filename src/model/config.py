@@ -67,6 +67,8 @@ class LightGBMSettings(Settings):
     calibration: Literal["platt", "none"] = "platt"
     monotone: Literal["enforce", "supported", "off"] = "supported"   # innoscore.model.estimators.monotone
     monotone_level: float = Field(0.05, gt=0, lt=1)   # supported: Spearman p below this, with the declared sign
+    refit_below_rows: int = Field(0, ge=0)             # refit on train + valid below this many rows (0: never)
+    min_child_share: float = Field(1.0, gt=0, le=1)    # min_child_samples at most this share of the training rows
     params: dict[str, int | float] = {}
     search: SearchSettings = SearchSettings()
 

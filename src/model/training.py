@@ -92,7 +92,8 @@ def build_models(catalogue: Catalogue, config: TrainingConfig, kinds: tuple[str,
         "lightgbm": lambda: LightGBMPD(catalogue, config.features, params=dict(lg.params), n_estimators=lg.n_estimators,
                                        learning_rate=lg.learning_rate, early_stopping_rounds=lg.early_stopping_rounds,
                                        num_threads=lg.num_threads, seed=config.seed, calibration=lg.calibration,
-                                       grade_scale=config.grade_scale),
+                                       grade_scale=config.grade_scale, refit_below_rows=lg.refit_below_rows,
+                                       min_child_share=lg.min_child_share),
     }
     return {k: makers[k]() for k in kinds}
 
@@ -345,7 +346,7 @@ def log_global_explanations(model: ScoringModel, rows: pd.DataFrame, truth: pd.D
     catalogue = model.catalogue
     rows = rows.iloc[:max_rows]
     expl = model.explain(rows)
-    for fname, fig in {"shap_beeswarm.png": beeswarm_plot(expl),
+    for fname, fig in {"shap_beeswarm.png": beeswarm_plot(expl, catalogue),
                        "category_importance.png": category_importance_plot(expl, catalogue)}.items():
         mlflow.log_figure(fig, f"explanations/{fname}")
         plt.close(fig)

@@ -31,12 +31,20 @@ class LightGBMPD(CatalogueClassifier):
     monotone : dict or None
         Constraint sign per indicator id and `points_<category>` (see features.derive.FeatureSet);
         None: every direction the catalogue declares. `estimators.monotone` decides it from data.
+    refit_below_rows : int
+        When the training and validation rows together are fewer, the booster is refitted on both
+        with the number of trees early stopping chose (a small sample cannot spare a fifth of its
+        rows); the calibration fitted on the validation window is kept.
+    min_child_share : float
+        `min_child_samples` never exceeds this share of the training rows (a leaf size that suits
+        100k firms would allow a few splits on 1,000).
     """
 
     def __init__(self, catalogue: Catalogue | None = None, feature_config: FeatureConfig | None = None,
                  params: dict | None = None, n_estimators: int = 2000, learning_rate: float = 0.05,
                  early_stopping_rounds: int = 100, num_threads: int = 2, seed: int = 0,
-                 calibration: str = "platt", grade_scale: GradeScale | None = None, monotone: dict | None = None):
+                 calibration: str = "platt", grade_scale: GradeScale | None = None, monotone: dict | None = None,
+                 refit_below_rows: int = 0, min_child_share: float = 1.0):
         self.catalogue = catalogue
         self.feature_config = feature_config
         self.params = params
@@ -48,17 +56,25 @@ class LightGBMPD(CatalogueClassifier):
         self.calibration = calibration
         self.grade_scale = grade_scale
         self.monotone = monotone
+        self.refit_below_rows = refit_below_rows
+        self.min_child_share = min_child_share
 
     def make_feature_set(self) -> FeatureSet:
         """The derived features this model's parameters ask for (fitted as `feature_set_`)."""
         return FeatureSet(self.catalogue, self.feature_config, self.monotone)
 
-    def booster_params(self, feature_set: FeatureSet) -> dict:
+    def booster_params(self, feature_set: FeatureSet, n_rows: int | None = None, overrides: dict | None = None) -> dict:
+        """LightGBM's parameters: ours, then `params`, then `overrides` (a search trial's), with
+        `min_child_samples` capped by `min_child_share` of `n_rows` training rows."""
         params = {"objective": "binary", "learning_rate": self.learning_rate, "verbosity": -1,
                   "seed": self.seed, "deterministic": True, "force_row_wise": True,
                   "num_threads": self.num_threads, "monotone_constraints": feature_set.monotone_constraints,
                   "monotone_constraints_method": "advanced"}
         params.update(self.params or {})
+        params.update(overrides or {})
+        if n_rows is not None:
+            cap = max(2, int(self.min_child_share * n_rows))
+            params["min_child_samples"] = min(int(params.get("min_child_samples", 20)), cap)
         return params
 
     def dataset(self, X, y, feature_set: FeatureSet, reference: lgb.Dataset | None = None) -> lgb.Dataset:
@@ -77,8 +93,9 @@ class LightGBMPD(CatalogueClassifier):
             valid = self.dataset(Xv, yv, self.feature_set_, reference=train)
             valid_sets = [valid]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
-        self.booster_ = lgb.train(self.booster_params(self.feature_set_), train,
-                                  num_boost_round=self.n_estimators, valid_sets=valid_sets, callbacks=callbacks)
+        params = self.booster_params(self.feature_set_, len(X))
+        self.booster_ = lgb.train(params, train, num_boost_round=self.n_estimators, valid_sets=valid_sets,
+                                  callbacks=callbacks)
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         Xc, yc = (eval_set if eval_set is not None else (X, y))
         raw = self.decision_function(Xc)
@@ -87,6 +104,11 @@ class LightGBMPD(CatalogueClassifier):
             self.calibration_ = (float(lr.intercept_[0]), float(lr.coef_[0, 0]))
         else:
             self.calibration_ = (0.0, 1.0)
+        self.refitted_ = eval_set is not None and len(X) + len(Xc) < self.refit_below_rows
+        if self.refitted_:
+            both = pd.concat([X, self._as_frame(Xc)], ignore_index=True)
+            self.booster_ = lgb.train(params, self.dataset(both, np.concatenate([y, np.asarray(yc)]), self.feature_set_),
+                                      num_boost_round=self.best_iteration_)
         return self
 
     supports_contributions = True

@@ -35,7 +35,7 @@ def tune_lightgbm(model: LightGBMPD, X_train, y_train, X_valid, y_valid, space: 
 
     def objective(trial: optuna.Trial) -> float:
         # The model's own booster parameters (base params included), overridden by this trial's.
-        bp = {**model.booster_params(fs), **_suggest(trial, space)}
+        bp = model.booster_params(fs, len(y_train), overrides=_suggest(trial, space))
         booster = lgb.train(bp, train, num_boost_round=model.n_estimators, valid_sets=[valid],
                             callbacks=[lgb.early_stopping(model.early_stopping_rounds, verbose=False)])
         auc = roc_auc_score(y_valid, booster.predict(valid.get_data(), num_iteration=booster.best_iteration))

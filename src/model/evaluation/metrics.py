@@ -93,7 +93,15 @@ def grade_table(y, pd_values, scale: GradeScale) -> pd.DataFrame:
 
 
 def population_stability_index(expected, actual, n_bins: int = 10) -> float:
-    """PSI of `actual` against `expected` over expected's quantile bins (missing values as one bin)."""
+    """PSI of `actual` against `expected` over expected's quantile bins (missing values as one bin);
+    text columns (categorical levels) by their levels."""
+    expected, actual = pd.Series(expected), pd.Series(actual)
+    if expected.dtype == object or actual.dtype == object:
+        levels = pd.concat([expected, actual]).astype(object).fillna("(missing)")
+        pe = expected.astype(object).fillna("(missing)").value_counts(normalize=True).reindex(levels.unique(), fill_value=0)
+        pa = actual.astype(object).fillna("(missing)").value_counts(normalize=True).reindex(levels.unique(), fill_value=0)
+        pe, pa = np.clip(pe.to_numpy(), 1e-4, None), np.clip(pa.to_numpy(), 1e-4, None)
+        return float(np.sum((pa - pe) * np.log(pa / pe)))
     e = pd.to_numeric(pd.Series(expected), errors="coerce").to_numpy(dtype=float)
     a = pd.to_numeric(pd.Series(actual), errors="coerce").to_numpy(dtype=float)
     e_ok, a_ok = e[~np.isnan(e)], a[~np.isnan(a)]

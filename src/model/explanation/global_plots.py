@@ -12,12 +12,17 @@ from innoscore.features.catalogue import Catalogue  # noqa: E402
 from innoscore.model.explanation.contributions import Explanations  # noqa: E402
 
 
-def beeswarm_plot(expl: Explanations, max_display: int = 20):
-    """SHAP summary (beeswarm) over catalogue indicators, coloured by the indicator's value."""
+def beeswarm_plot(expl: Explanations, catalogue: Catalogue, max_display: int = 20):
+    """SHAP summary (beeswarm) over catalogue indicators, coloured by the indicator's value (a
+    categorical indicator by its level's place in the catalogue's list)."""
     import shap
 
-    # Colour by value; a categorical level that is not a number is drawn grey, as SHAP draws missing.
-    values = expl.values[expl.indicators.columns].apply(pd.to_numeric, errors="coerce")
+    values = expl.values[expl.indicators.columns].copy()
+    for ind in catalogue.indicators:
+        if ind.type == "categorical" and ind.id in values:
+            position = {level: k for k, level in enumerate(ind.level_values)}
+            values[ind.id] = values[ind.id].map(position)
+    values = values.apply(pd.to_numeric, errors="coerce")
     shap.summary_plot(expl.indicators.to_numpy(), values.to_numpy(dtype=float), feature_names=list(values.columns),
                       max_display=max_display, show=False, plot_size=(8, 7))
     fig = plt.gcf()
@@ -34,7 +39,8 @@ def category_importance_plot(expl: Explanations, catalogue: Catalogue):
     y = np.arange(len(cats))
     ax.barh(y - 0.2, importance / importance.sum(), height=0.4, label="model: share of mean |SHAP|")
     weights = np.array([c.points for c in cats], dtype=float)
-    ax.barh(y + 0.2, weights / weights.sum(), height=0.4, label="expert scorecard: share of points")
+    if weights.sum() > 0:  # a catalogue without expert points has no expert weights to compare
+        ax.barh(y + 0.2, weights / weights.sum(), height=0.4, label="expert scorecard: share of points")
     ax.set_yticks(y, [f"{c.id}: {c.name_en}" for c in cats])
     ax.invert_yaxis()
     ax.set_xlabel("share")

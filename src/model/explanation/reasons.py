@@ -23,7 +23,7 @@ def format_value(ind: Indicator, value, lang: str) -> str:
     if ind.format == "percent":
         return f"{100 * value:.1f}%"
     number = f"{value:,.0f}" if ind.type == "count" else f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{number}{ind.unit.zh}" if lang == "zh" else f"{number} {ind.unit.en}"
+    return f"{number}{ind.unit.zh}" if lang == "zh" else f"{number} {ind.unit.en}".rstrip()
 
 
 def peer_shares(value: float, quantiles: pd.Series) -> tuple[float, float]:

@@ -26,7 +26,7 @@ LABELS = {
            "waterfall": "违约风险构成 (瀑布图)", "base": "SHAP基准值", "others": "其余指标", "final": "本企业",
            "waterfall_note": "条形为各指标对违约对数几率的SHAP贡献：红色推高风险，绿色降低风险；SHAP基准值为模型在训练样本上的期望对数几率。",
            "provenance": "模型与数据来源", "model": "模型", "version": "注册版本", "run": "训练运行", "data": "数据指纹",
-           "catalogue": "指标目录版本", "firm_id": "企业编号", "date": "申请日期", "index_title": "授信评审会材料"},
+           "catalogue": "指标目录版本", "firm_id": "企业编号", "row_number": "行号 (数据无编号列)", "date": "申请日期", "index_title": "授信评审会材料"},
     "en": {"title": "Credit committee report", "generated": "generated", "profile": "Firm profile",
            "decision": "Rating", "pd": "Probability of default (12 months)", "grade": "Grade",
            "expert_score": "Expert scorecard points", "portfolio_pd": "Portfolio average PD", "reasons": "Main reasons",
@@ -38,6 +38,7 @@ LABELS = {
            "waterfall_note": "Bars are SHAP contributions to the log-odds of default: red raises risk, green lowers it; the SHAP base value is the model's expected log-odds over the training sample.",
            "provenance": "Model and data", "model": "Model", "version": "Registered version", "run": "Training run",
            "data": "Data fingerprint", "catalogue": "Catalogue version", "firm_id": "Firm id",
+           "row_number": "Row number (the data has no id column)",
            "date": "Application date", "index_title": "Credit committee meeting pack"},
 }
 
@@ -122,7 +123,7 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
     for r in reasons["risk_raising"] + reasons["risk_lowering"]:
         r["text"] = r[f"text_{lang}"]
     points = category_points(row.to_frame().T, catalogue).iloc[0] if points is None else points
-    profile = [(L["firm_id"], str(row[ds.firm_id_column]))]
+    profile = [(L["firm_id"] if ds.id_column else L["row_number"], str(row[ds.firm_id_column]))]
     if ds.date_column and ds.date_column in row:
         profile.append((L["date"], str(pd.Timestamp(row[ds.date_column]).date())))
     profile += [(ds.context_label(col, lang), str(row[col])) for col in ds.context_columns
