@@ -34,13 +34,14 @@ class Problem:
     message_zh: str
     value: str | None = None
     row: int | None = None
+    id_label: str = "firm"      # "row" when the catalogue has no id column: the id is the row number
 
     def to_dict(self) -> dict:
         return {"firm_id": self.firm_id, "field": self.column, "code": self.code,
                 "message": self.message_en, "message_zh": self.message_zh, "value": self.value}
 
     def line(self) -> str:
-        firm = f"firm {self.firm_id}" if self.firm_id is not None else (
+        firm = f"{self.id_label} {self.firm_id}" if self.firm_id is not None else (
             f"row {self.row}" if self.row is not None else "file")
         col = f"column {self.column}" if self.column else "(whole file)"
         val = f" (value: {self.value})" if self.value is not None else ""
@@ -102,11 +103,12 @@ _REASONS = {
 }
 
 
-def problem(code: str, *, firm_id=None, column=None, value=None, row=None, detail: str = "") -> Problem:
+def problem(code: str, *, firm_id=None, column=None, value=None, row=None, detail: str = "",
+            id_label: str = "firm") -> Problem:
     en, zh = _REASONS[code]
     return Problem(firm_id=None if firm_id is None else str(firm_id), column=column, code=code,
                    message_en=en.format(detail), message_zh=zh.format(detail),
-                   value=None if value is None else str(value), row=row)
+                   value=None if value is None else str(value), row=row, id_label=id_label)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -316,7 +318,8 @@ def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool 
             return
         firm = firm_ids[row] if (firm_ids is not None and row is not None) else None
         problems[key] = problem(code, firm_id=firm, column=column, value=value, row=row,
-                                detail=_detail(catalogue, column, code, df.columns))
+                                detail=_detail(catalogue, column, code, df.columns),
+                                id_label="firm" if catalogue.dataset.id_column else "row")
 
     rules, schema = rules_and_schema(catalogue, require_target)
     if not misfits and rules_hold(coerced, rules):
