@@ -11,7 +11,7 @@ LAYERS = [
     ("innoscore.paths", "innoscore.settings", "innoscore"),
     ("innoscore.configs", "innoscore.features"),
     ("innoscore.model.estimators", "innoscore.model.grades", "innoscore.model.config"),
-    ("innoscore.model.evaluation", "innoscore.model.explanation"),
+    ("innoscore.model.evaluation", "innoscore.model.explanation", "innoscore.model.decision"),
     ("innoscore.model.scoring",),
     ("innoscore.model.reports", "innoscore.model.tracking"),
     ("innoscore.model.training",),

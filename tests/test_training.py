@@ -17,12 +17,15 @@ pytestmark = pytest.mark.slow
 
 def test_metrics_json_has_the_promised_shape(trained):
     m = trained["metrics"]
-    assert set(m) == {"split", "models"}
+    assert set(m) == {"split", "models", "monotonicity", "skipped"}
+    assert m["split"]["kind"] == "time" and m["skipped"] == {}
     assert m["split"]["test_years"] == [2024] and m["split"]["valid_years"] == [2023]
+    assert m["split"]["n_test"] > 0 and 0 < m["split"]["bad_test"] < m["split"]["n_test"]
     assert set(m["models"]) == {"expert_scorecard", "woe_scorecard", "lightgbm", "oracle"}
     for model in m["models"].values():
         for window in ("valid", "test"):
-            assert {"auc", "gini", "ks", "brier", "log_loss", "ece"} <= set(model[window])
+            assert {"auc", "auc_ci", "gini", "ks", "brier", "log_loss", "ece"} <= set(model[window])
+            assert model[window]["auc_ci"][0] < model[window]["auc"] < model[window]["auc_ci"][1]
 
 
 def test_lightgbm_beats_both_scorecards_out_of_time(trained):

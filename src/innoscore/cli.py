@@ -333,6 +333,75 @@ def bento(
                   f"or build an image with `bentoml containerize {tag}`")
 
 
+policy_app = typer.Typer(help="Credit policy: decisions, limits, what-if / 授信政策：审批、额度与情景分析",
+                         no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("what-if")
+def what_if_command(
+    data: Path = typer.Option(..., "--data", help="Portfolio, CSV or Parquet / 贷款组合数据"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Current policy / 现行政策 (default: configs/policy.yaml)"),
+    set_: list[str] = typer.Option([], "--set", help="A change, KEY=VALUE, e.g. category_weight.B=0.4 or "
+                                   "tech_innovation_weight=0.4 (repeatable) / 政策调整"),
+    out: Optional[Path] = typer.Option(None, "--out", help="HTML report / 报告文件"),
+    json_out: Optional[Path] = typer.Option(None, "--json-out", help="The same figures as JSON / JSON输出"),
+    model_uri: Optional[str] = ModelUriOpt,
+    steps: int = typer.Option(20, "--steps", min=1, max=200, help="Sweep steps of the tech-innovation share / 扫描步数"),
+    log_mlflow: bool = typer.Option(False, "--log-mlflow", help="Log the figures to MLflow / 记录到MLflow"),
+) -> None:
+    """Re-decide a portfolio under a changed policy and compare / 在调整后的政策下重新审批并对比."""
+    import json
+
+    from innoscore.features.validation import DataReadError, read_table, validate_frame
+    from innoscore.model.decision.policy import load_policy, parse_overrides
+    from innoscore.model.decision.what_if import Portfolio, what_if
+    from innoscore.model.reports.what_if import render_what_if
+    from innoscore.settings import SettingsError
+
+    model, version = _load_registered(model_uri)
+    cat = model.catalogue
+    try:
+        current = load_policy(policy, cat)
+        proposed = current.with_overrides(parse_overrides(set_))
+        frame = read_table(data)
+    except (SettingsError, DataReadError) as exc:
+        fail(str(exc))
+    rows, report = validate_frame(frame, cat)
+    if not report.ok:
+        err_console.print(report.to_text())
+        raise typer.Exit(EXIT_INVALID)
+    with console.status("re-deciding the portfolio / 重新审批"):
+        scores = model.score(rows)
+        ds = cat.dataset
+        portfolio = Portfolio(scores.pd, scores.expert, rows,
+                              rows[ds.target_column].to_numpy(float) if ds.target_column in rows else None,
+                              rows[ds.truth_column].to_numpy(float) if ds.truth_column and ds.truth_column in rows else None)
+        result = what_if(portfolio, cat, current, proposed, steps)
+    result["model"] = {"name": version.name, "version": version.version}
+    result["changes"] = parse_overrides(set_)
+    for label, key in (("approval rate / 批准率", "approval_rate"),
+                       ("expected default rate / 预期违约率", "expected_default_rate"),
+                       ("expected loss (CNY 10k) / 预期损失", "expected_loss")):
+        cur, new = result["current"][key], result["proposed"][key]
+        fmt = (lambda v: "-" if v is None else f"{100 * v:.2f}%") if "rate" in key else (lambda v: f"{v:,.1f}")
+        console.print(f"{label}: current {fmt(cur)} -> proposed {fmt(new)}")
+    swap = result["swap_set"]
+    console.print("swap set / 迁移: " + ", ".join(f"{k} {v['count']:,}" for k, v in swap.items()))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_what_if(result, f"{current.name_en} / {current.name_zh}: what-if"), encoding="utf-8")
+        console.print(f"wrote {out}")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        console.print(f"wrote {json_out}")
+    if log_mlflow:
+        from innoscore.model.tracking.store import log_what_if
+
+        console.print(f"logged to MLflow run {log_what_if(result, out)}")
+
+
 @app.command()
 def demo(
     n_firms: int = typer.Option(50_000, "--n-firms", min=1000, help="Portfolio size / 组合规模"),

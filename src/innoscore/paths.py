@@ -17,6 +17,7 @@ DEFAULT_TRAINING_CONFIG = CONFIG_DIR / "training.yaml"
 DEFAULT_SCORECARD_CONFIG = CONFIG_DIR / "scorecard.yaml"
 DEFAULT_SERVING_CONFIG = CONFIG_DIR / "serving.yaml"
 DEFAULT_SYNTHETIC_CONFIG = CONFIG_DIR / "synthetic.yaml"
+DEFAULT_POLICY = CONFIG_DIR / "policy.yaml"
 
 
 def checkout_root() -> Path | None:

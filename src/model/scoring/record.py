@@ -7,12 +7,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from innoscore.model.decision.decide import decide, decision_fields
+from innoscore.model.decision.policy import Policy
 from innoscore.model.scoring.interface import Scores, ScoringModel
 
 TOP_RISK_FIELDS = ("top_risk_indicators", "top_risk_contributions")
 
 
-def record_fields(model: ScoringModel, with_explanations: bool = False) -> list[tuple[str, pa.DataType]]:
+def record_fields(model: ScoringModel, with_explanations: bool = False,
+                  with_decision: bool = False) -> list[tuple[str, pa.DataType]]:
     """The record's columns and Arrow types, in order (batch files and the pyfunc signature use them)."""
     cat = model.catalogue
     fields = [(cat.dataset.firm_id_column, pa.string()), ("pd", pa.float64()), ("grade", pa.string()),
@@ -22,11 +25,13 @@ def record_fields(model: ScoringModel, with_explanations: bool = False) -> list[
     if with_explanations:
         fields += [*((f"contribution_{c}", pa.float64()) for c in cat.category_ids),
                    (TOP_RISK_FIELDS[0], pa.list_(pa.string())), (TOP_RISK_FIELDS[1], pa.list_(pa.float64()))]
+    if with_decision:
+        fields += decision_fields()
     return fields
 
 
-def record_schema(model: ScoringModel, with_explanations: bool = False) -> pa.Schema:
-    return pa.schema(record_fields(model, with_explanations))
+def record_schema(model: ScoringModel, with_explanations: bool = False, with_decision: bool = False) -> pa.Schema:
+    return pa.schema(record_fields(model, with_explanations, with_decision))
 
 
 def _lists(mask: np.ndarray, names: np.ndarray, values: np.ndarray | None = None) -> list[pd.Series]:
@@ -47,9 +52,11 @@ def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) ->
     return dict(zip(TOP_RISK_FIELDS, (names, values)))
 
 
-def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k: int = 5) -> pd.DataFrame:
+def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k: int = 5,
+                 policy: Policy | None = None) -> pd.DataFrame:
     """One record per validated row: id, PD, grade (code, zh, en), expert points, missing indicators,
-    and with explanations the category contributions and the top-k risk-raising indicators."""
+    with explanations the category contributions and the top-k risk-raising indicators, and with a
+    policy the credit decision (innoscore.model.decision.decide: outcome, limit, reasons)."""
     cat, scale = model.catalogue, model.grade_scale
     labels = np.asarray(scale.labels, dtype=object)
     position = pd.Index(labels).get_indexer(scores.grades)
@@ -67,4 +74,8 @@ def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k:
     if expl is not None:
         out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in cat.category_ids})
         out.update(top_risk(expl.indicators.to_numpy(), ids, top_k))
-    return pd.DataFrame(out)
+    record = pd.DataFrame(out)
+    if policy is not None:
+        decided = decide(scores.pd, scores.expert.reset_index(drop=True), rows.reset_index(drop=True), cat, policy)
+        record = pd.concat([record, decided.reset_index(drop=True)], axis=1)
+    return record

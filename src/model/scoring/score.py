@@ -27,7 +27,8 @@ def checked_frame(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
 
 
 def score_frame(frame: pd.DataFrame, model: ScoringModel, validate: bool = True,
-                with_explanations: bool = False, top_k: int = 5) -> pd.DataFrame:
-    """The scored-firm record of each row (validated first unless told the rows are already checked)."""
+                with_explanations: bool = False, top_k: int = 5, policy=None) -> pd.DataFrame:
+    """The scored-firm record of each row (validated first unless told the rows are already checked),
+    with the credit decision when a policy is given."""
     rows = checked_frame(frame, model.catalogue) if validate else frame
-    return scored_firms(rows, model.score(rows, with_explanations), model, top_k)
+    return scored_firms(rows, model.score(rows, with_explanations), model, top_k, policy)

@@ -62,3 +62,26 @@ def git_commit() -> str:
         return (commit + ("-dirty" if dirty else "")) if commit else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def log_what_if(result: dict, report_path: Path | None = None, experiment: str = "innoscore-policy") -> str:
+    """Log a policy what-if (both policies' hashes, book figures, the whole JSON and the report) as one run."""
+    import json
+    import tempfile
+
+    exp_id = ensure_experiment(experiment)
+    with mlflow.start_run(experiment_id=exp_id, run_name="policy-what-if") as run:
+        mlflow.set_tags({"current_policy_hash": result["current"]["policy_hash"],
+                         "proposed_policy_hash": result["proposed"]["policy_hash"],
+                         "model": f"{result['model']['name']} v{result['model']['version']}"})
+        mlflow.log_params({f"set.{k}": v for k, v in result.get("changes", {}).items()})
+        for side in ("current", "proposed"):
+            mlflow.log_metrics({f"{side}_{k}": v for k, v in result[side].items()
+                                if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "what_if.json"
+            path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+            mlflow.log_artifact(str(path), "what_if")
+        if report_path is not None:
+            mlflow.log_artifact(str(report_path), "what_if")
+        return run.info.run_id

@@ -1,0 +1,120 @@
+"""One decision function on the scored-firm record: approve / refer / decline, a limit and reasons.
+
+1. Knock-outs: any rule of the policy that holds declines the firm and is named.
+2. The decision score (0-100, higher safer) blends the model's score (a points-to-double-the-odds
+   scale of its PD) with the expert evaluation's category scores, by the policy's weights; a PD above
+   `pd_decline_above` declines whatever the score.
+3. Bands on the score: approve, refer to the credit committee, decline.
+4. The limit (approve and refer): the smallest of the requested amount, the guarantee type's cap, a
+   multiple of revenue, and the amount whose expected loss PD x LGD x EAD fits the budget.
+Vectorised over firms: batch scoring adds it at a few percent of its time.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from innoscore.features.catalogue import Catalogue
+from innoscore.model.decision.policy import Policy
+
+OUTCOMES = {"approve": ("批准", "approve"), "refer": ("提交授信评审会", "refer to the credit committee"),
+            "decline": ("拒绝", "decline")}
+_OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "==": np.equal,
+        "!=": np.not_equal}
+
+
+def decision_fields() -> list[tuple[str, pa.DataType]]:
+    """The decision's columns in the scored-firm record (innoscore.model.scoring.record)."""
+    return [("decision", pa.string()), ("decision_zh", pa.string()), ("decision_en", pa.string()),
+            ("decision_score", pa.float64()), ("model_score", pa.float64()), ("limit", pa.float64()),
+            ("limit_basis", pa.string()), ("guarantee", pa.string()), ("expected_loss", pa.float64()),
+            ("decision_reasons", pa.list_(pa.string())), ("decision_reasons_zh", pa.list_(pa.string())),
+            ("policy_version", pa.string()), ("policy_hash", pa.string())]
+
+
+def model_score(pd_values: np.ndarray, policy: Policy) -> np.ndarray:
+    """50 + pdo * log2(odds / base_odds) of the PD, clipped to 0-100 (higher is safer)."""
+    p = np.clip(np.asarray(pd_values, dtype=float), 1e-9, 1 - 1e-9)
+    b = policy.blend
+    return np.clip(50 + b.pdo * np.log2((1 - p) / p / b.base_odds), 0, 100)
+
+
+def decision_score(pd_values: np.ndarray, category_points: pd.DataFrame, catalogue: Catalogue,
+                   policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    """The blended decision score and the model's own score; `category_points`: one column per category."""
+    m = model_score(pd_values, policy)
+    score = policy.blend.model_weight * m
+    for category, weight in policy.blend.category_weight.items():
+        max_points = catalogue.category_by_id[category].points
+        share = category_points[category].to_numpy(dtype=float) / max_points if max_points else 0.0
+        score = score + weight * 100 * share
+    return score, m
+
+
+def _column(rows: pd.DataFrame, name: str | None, default=np.nan) -> np.ndarray:
+    if name and name in rows:
+        return rows[name].to_numpy()
+    return np.full(len(rows), default, dtype=object if isinstance(default, str) else float)
+
+
+def _lists(masks: list[np.ndarray], texts: list[str]) -> pd.Series:
+    """Per row, the texts whose mask holds (Arrow lists, as the record builds its list columns)."""
+    mask = np.column_stack(masks)
+    names = np.broadcast_to(np.asarray(texts, dtype=object), mask.shape)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]), pa.int32())
+    return pa.ListArray.from_arrays(offsets, pa.array(names[mask], pa.string())).to_pandas()
+
+
+def hard_declines(pd_values: np.ndarray, rows: pd.DataFrame, policy: Policy) -> tuple[list[np.ndarray], np.ndarray]:
+    """Which firms each knock-out rule declines, and which the PD ceiling declines, whatever the score."""
+    knocked = [_OPS[k.op](pd.to_numeric(pd.Series(_column(rows, k.column)), errors="coerce").to_numpy(dtype=float),
+                          k.value) for k in policy.knock_outs]
+    return knocked, np.asarray(pd_values, dtype=float) > policy.pd_decline_above
+
+
+def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFrame, catalogue: Catalogue,
+           policy: Policy) -> pd.DataFrame:
+    """The decision columns (`decision_fields`) for each firm, row for row with `rows`."""
+    n = len(rows)
+    pd_values = np.asarray(pd_values, dtype=float)
+    score, m_score = decision_score(pd_values, category_points, catalogue, policy)
+    knocked, pd_ceiling = hard_declines(pd_values, rows, policy)
+    any_knock = np.any(knocked, axis=0) if knocked else np.zeros(n, dtype=bool)
+    bands = policy.bands
+    below_approve, below_refer = score < bands.approve_min, score < bands.refer_min
+    decline = any_knock | pd_ceiling | below_refer
+    refer = ~decline & below_approve
+    outcome = np.where(decline, "decline", np.where(refer, "refer", "approve")).astype(object)
+
+    lim = policy.limits
+    guarantee = pd.Series(_column(rows, lim.guarantee_column, lim.default_guarantee)).astype(object)
+    guarantee = guarantee.where(guarantee.isin(list(lim.guarantees)), lim.default_guarantee).to_numpy()
+    terms = [lim.guarantees[g] for g in guarantee]
+    lgd = np.array([t.lgd for t in terms])
+    bounds = {"requested": pd.to_numeric(pd.Series(_column(rows, lim.requested_column)), errors="coerce").to_numpy(float),
+              "guarantee_cap": np.array([t.cap for t in terms]),
+              "revenue": (pd.to_numeric(pd.Series(_column(rows, lim.revenue_multiple.column)), errors="coerce")
+                          .to_numpy(float) * lim.revenue_multiple.multiple) if lim.revenue_multiple else np.full(n, np.nan),
+              "expected_loss_budget": lim.expected_loss_budget / np.maximum(pd_values * lgd, 1e-12)}
+    stacked = np.column_stack(list(bounds.values()))
+    filled = np.where(np.isnan(stacked), np.inf, stacked)
+    limit = np.floor(np.min(filled, axis=1) * 10) / 10                  # CNY 10k, down to 1,000 CNY
+    basis = np.asarray(list(bounds), dtype=object)[np.argmin(filled, axis=1)]
+    limit = np.where(decline, 0.0, np.maximum(limit, 0.0))
+    basis = np.where(decline, "", basis)
+
+    texts_en = [k.en for k in policy.knock_outs] + [
+        f"model PD above {100 * policy.pd_decline_above:g}%", f"decision score below the refer band ({bands.refer_min:g})",
+        f"decision score below the approve band ({bands.approve_min:g})"]
+    texts_zh = [k.zh for k in policy.knock_outs] + [
+        f"模型违约概率高于{100 * policy.pd_decline_above:g}%", f"决策得分低于提交评审线（{bands.refer_min:g}）",
+        f"决策得分低于批准线（{bands.approve_min:g}）"]
+    masks = [*knocked, pd_ceiling, below_refer & ~any_knock & ~pd_ceiling, refer]
+    return pd.DataFrame({
+        "decision": outcome, "decision_zh": np.vectorize(lambda o: OUTCOMES[o][0], otypes=[object])(outcome),
+        "decision_en": np.vectorize(lambda o: OUTCOMES[o][1], otypes=[object])(outcome),
+        "decision_score": score, "model_score": m_score, "limit": limit, "limit_basis": basis,
+        "guarantee": guarantee, "expected_loss": pd_values * lgd * limit,
+        "decision_reasons": _lists(masks, texts_en), "decision_reasons_zh": _lists(masks, texts_zh),
+        "policy_version": policy.version, "policy_hash": policy.fingerprint}, index=rows.index)

@@ -1,0 +1,171 @@
+"""The credit policy as data (configs/policy.yaml): typed, validated, versioned by its hash."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from innoscore.features.catalogue import Catalogue
+from innoscore.settings import Settings, SettingsError, load_settings
+
+_WEIGHT_TOLERANCE = 1e-6
+
+
+class Blend(Settings):
+    model_weight: float = Field(ge=0, le=1)
+    category_weight: dict[str, float]
+    pdo: float = Field(10, gt=0)
+    base_odds: float = Field(50, gt=0)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> "Blend":
+        if any(w < 0 for w in self.category_weight.values()):
+            raise ValueError("category weights must not be negative")
+        total = self.model_weight + sum(self.category_weight.values())
+        if abs(total - 1) > _WEIGHT_TOLERANCE:
+            raise ValueError(f"model_weight and category_weight must add up to 1, they add up to {total:g}")
+        return self
+
+
+class Bands(Settings):
+    approve_min: float = Field(ge=0, le=100)
+    refer_min: float = Field(ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Bands":
+        if self.refer_min > self.approve_min:
+            raise ValueError(f"bands overlap: refer_min {self.refer_min} is above approve_min {self.approve_min}")
+        return self
+
+
+class KnockOut(Settings):
+    id: str
+    column: str
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float
+    zh: str
+    en: str
+
+
+class Guarantee(Settings):
+    cap: float = Field(ge=0)
+    lgd: float = Field(gt=0, le=1)
+    zh: str
+    en: str
+
+
+class RevenueMultiple(Settings):
+    column: str
+    multiple: float = Field(gt=0)
+
+
+class Limits(Settings):
+    requested_column: str
+    guarantee_column: str
+    default_guarantee: str
+    guarantees: dict[str, Guarantee]
+    revenue_multiple: RevenueMultiple | None = None
+    expected_loss_budget: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _default_known(self) -> "Limits":
+        if self.default_guarantee not in self.guarantees:
+            raise ValueError(f"default_guarantee {self.default_guarantee!r} is not one of {sorted(self.guarantees)}")
+        return self
+
+
+class Policy(Settings):
+    version: str
+    name_zh: str
+    name_en: str
+    blend: Blend
+    tech_innovation_categories: list[str] = []
+    bands: Bands
+    pd_decline_above: float = Field(1.0, gt=0, le=1)
+    knock_outs: list[KnockOut] = []
+    limits: Limits
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the policy content: logged with every decision and in MLflow."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+    def check_against(self, catalogue: Catalogue, source: str = "policy") -> "Policy":
+        """Refuse a policy that names categories the catalogue lacks."""
+        unknown = sorted(set(self.blend.category_weight) - set(catalogue.category_ids))
+        unknown += sorted(set(self.tech_innovation_categories) - set(catalogue.category_ids))
+        if unknown:
+            raise SettingsError(f"{source} is invalid: unknown category {unknown} (the catalogue has "
+                                f"{catalogue.category_ids})")
+        return self
+
+    def with_overrides(self, overrides: dict[str, float]) -> "Policy":
+        """The policy with `key=value` changes; a blend weight set here keeps the weights adding up to 1
+        by scaling the weights not set in proportion (so raising one share is one number to change).
+
+        Keys: `category_weight.<C>`, `model_weight`, `tech_innovation_weight` (the categories in
+        `tech_innovation_categories` together, their proportions kept), `bands.approve_min`,
+        `bands.refer_min`, `pd_decline_above`, `limits.expected_loss_budget`.
+        """
+        raw = self.model_dump(mode="json")
+        weights = {"model": raw["blend"]["model_weight"], **raw["blend"]["category_weight"]}
+        fixed: dict[str, float] = {}
+        for key, value in overrides.items():
+            if key == "model_weight":
+                fixed["model"] = value
+            elif key.startswith("category_weight."):
+                category = key.split(".", 1)[1]
+                if category not in weights:
+                    raise SettingsError(f"--set {key}: unknown category {category!r} (policy has "
+                                        f"{sorted(raw['blend']['category_weight'])})")
+                fixed[category] = value
+            elif key == "tech_innovation_weight":
+                tech = self.tech_innovation_categories
+                share = sum(weights[c] for c in tech)
+                fixed.update({c: value * (weights[c] / share if share else 1 / len(tech)) for c in tech})
+            elif key in ("bands.approve_min", "bands.refer_min"):
+                raw["bands"][key.split(".")[1]] = value
+            elif key in ("pd_decline_above",):
+                raw[key] = value
+            elif key == "limits.expected_loss_budget":
+                raw["limits"]["expected_loss_budget"] = value
+            else:
+                raise SettingsError(f"--set {key}: not a key the what-if can change")
+        if fixed:
+            rest = {k: w for k, w in weights.items() if k not in fixed}
+            room, held = 1 - sum(fixed.values()), sum(rest.values())
+            if room < -_WEIGHT_TOLERANCE or any(v < 0 for v in fixed.values()):
+                raise SettingsError(f"--set: weights {fixed} leave no room for the others")
+            scaled = {k: (w * room / held if held else room / max(len(rest), 1)) for k, w in rest.items()}
+            weights = {**weights, **scaled, **fixed}
+            raw["blend"]["model_weight"] = weights.pop("model")
+            raw["blend"]["category_weight"] = weights
+        try:
+            return Policy.model_validate(raw)
+        except Exception as exc:  # a change that breaks the policy's own rules
+            raise SettingsError(f"--set {overrides}: {exc}") from None
+
+
+def load_policy(path: str | Path | None = None, catalogue: Catalogue | None = None) -> Policy:
+    from innoscore.paths import DEFAULT_POLICY
+
+    path = Path(path or DEFAULT_POLICY)
+    policy = load_settings(Policy, path)
+    return policy.check_against(catalogue, str(path)) if catalogue is not None else policy
+
+
+def parse_overrides(items: list[str]) -> dict[str, float]:
+    """`["category_weight.B=0.4", ...]` -> {"category_weight.B": 0.4}; SettingsError naming a bad item."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise SettingsError(f"--set {item!r}: expected KEY=NUMBER") from None
+        if not sep:
+            raise SettingsError(f"--set {item!r}: expected KEY=NUMBER")
+    return out

@@ -1,0 +1,103 @@
+"""Policy what-if: re-decide a portfolio under a changed policy and measure what changes.
+
+Approved means `approve` (a referral is not yet a loan). The approved book's expected default rate
+is the mean model PD of the approved firms, its expected loss the sum of PD x LGD x limit; where the
+portfolio has outcomes (or, synthetic, a true PD) the observed (true) rate is given beside it. The
+limit of reject inference applies: firms a policy declined have no outcomes in a real book, so the
+observed rates of newly approved firms are unknown there and only the model's estimate remains.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from innoscore.features.catalogue import Catalogue
+from innoscore.model.decision.decide import decide, decision_score, hard_declines
+from innoscore.model.decision.policy import Policy
+
+
+@dataclass
+class Portfolio:
+    """What re-deciding needs of each firm: its model PD, expert points per category, its input row
+    (knock-out and loan fields) and, where known, the outcome and the true PD."""
+
+    pd: np.ndarray
+    category_points: pd.DataFrame
+    rows: pd.DataFrame
+    outcome: np.ndarray | None = None
+    true_pd: np.ndarray | None = None
+
+
+def _rate(values: np.ndarray | None, mask: np.ndarray) -> float | None:
+    if values is None or not mask.any():
+        return None
+    return float(np.mean(values[mask]))
+
+
+def book(decisions: pd.DataFrame, portfolio: Portfolio) -> dict:
+    """Approval rate, expected default rate and loss of the approved book (and observed/true rates)."""
+    approved = (decisions["decision"] == "approve").to_numpy()
+    return {"n": int(len(approved)), "n_approved": int(approved.sum()), "approval_rate": float(approved.mean()),
+            "refer_rate": float((decisions["decision"] == "refer").mean()),
+            "expected_default_rate": _rate(portfolio.pd, approved),
+            "expected_loss": float(decisions["expected_loss"].to_numpy()[approved].sum()),
+            "approved_limit": float(decisions["limit"].to_numpy()[approved].sum()),
+            "observed_default_rate": _rate(portfolio.outcome, approved),
+            "true_default_rate": _rate(portfolio.true_pd, approved)}
+
+
+def swap_set(current: pd.DataFrame, proposed: pd.DataFrame, portfolio: Portfolio) -> dict:
+    """Approved by both / only the proposed / only the current policy / neither: counts, mean PD and,
+    where known, the bad rate and the true PD of each cell."""
+    a, b = (current["decision"] == "approve").to_numpy(), (proposed["decision"] == "approve").to_numpy()
+    cells = {"both": a & b, "only_proposed": b & ~a, "only_current": a & ~b, "neither": ~a & ~b}
+    return {name: {"count": int(mask.sum()), "mean_pd": _rate(portfolio.pd, mask),
+                   "bad_rate": _rate(portfolio.outcome, mask), "true_pd": _rate(portfolio.true_pd, mask)}
+            for name, mask in cells.items()}
+
+
+def strategy_curve(policy: Policy, portfolio: Portfolio, catalogue: Catalogue, n_points: int = 41) -> pd.DataFrame:
+    """Approval rate against the approved book's default rate as the approve cut-off moves (the
+    knock-outs and the PD ceiling still decline)."""
+    score, _ = decision_score(portfolio.pd, portfolio.category_points, catalogue, policy)
+    knocked, ceiling = hard_declines(portfolio.pd, portfolio.rows, policy)
+    eligible = ~(np.any(knocked, axis=0) if knocked else np.zeros(len(score), dtype=bool)) & ~ceiling
+    rows = []
+    for cutoff in np.linspace(0, 100, n_points):
+        approved = eligible & (score >= cutoff)
+        rows.append({"cutoff": float(cutoff), "approval_rate": float(approved.mean()),
+                     "expected_default_rate": _rate(portfolio.pd, approved),
+                     "observed_default_rate": _rate(portfolio.outcome, approved),
+                     "true_default_rate": _rate(portfolio.true_pd, approved)})
+    return pd.DataFrame(rows)
+
+
+def tech_weight_sweep(policy: Policy, portfolio: Portfolio, catalogue: Catalogue, steps: int = 20) -> pd.DataFrame:
+    """Approval and default rates at the policy's own cut-offs as the tech-innovation share of the
+    blend goes from 0 to 1 (`steps` + 1 points, the other weights scaled to make room)."""
+    rows = []
+    for weight in np.linspace(0, 1, steps + 1):
+        decided = decide(portfolio.pd, portfolio.category_points, portfolio.rows, catalogue,
+                         policy.with_overrides({"tech_innovation_weight": float(weight)}))
+        rows.append({"tech_innovation_weight": float(weight), **book(decided, portfolio)})
+    return pd.DataFrame(rows)
+
+
+def what_if(portfolio: Portfolio, catalogue: Catalogue, current: Policy, proposed: Policy, steps: int = 20) -> dict:
+    """Everything the what-if report shows, as plain data (the `--json-out` document, with the curves)."""
+    cur = decide(portfolio.pd, portfolio.category_points, portfolio.rows, catalogue, current)
+    new = decide(portfolio.pd, portfolio.category_points, portfolio.rows, catalogue, proposed)
+    tech = current.tech_innovation_categories
+    return {
+        "current": {**book(cur, portfolio), "policy_hash": current.fingerprint,
+                    "tech_innovation_weight": sum(current.blend.category_weight[c] for c in tech)},
+        "proposed": {**book(new, portfolio), "policy_hash": proposed.fingerprint,
+                     "tech_innovation_weight": sum(proposed.blend.category_weight[c] for c in tech)},
+        "swap_set": swap_set(cur, new, portfolio),
+        "strategy_curve": {"current": strategy_curve(current, portfolio, catalogue).to_dict("records"),
+                           "proposed": strategy_curve(proposed, portfolio, catalogue).to_dict("records")},
+        "sweep": tech_weight_sweep(current, portfolio, catalogue, steps).to_dict("records"),
+        "blend": {"current": current.blend.model_dump(), "proposed": proposed.blend.model_dump()},
+    }

@@ -1,0 +1,100 @@
+"""The policy what-if as a self-contained HTML page: summary, swap set, strategy curves, the sweep."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img alt="" style="max-width:100%" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def strategy_plot(result: dict):
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, style in (("current", "-"), ("proposed", "--")):
+        curve = pd.DataFrame(result["strategy_curve"][name]).dropna(subset=["expected_default_rate"])
+        ax.plot(curve["approval_rate"], curve["expected_default_rate"], style, label=f"{name}: model PD")
+        if curve["true_default_rate"].notna().any():
+            ax.plot(curve["approval_rate"], curve["true_default_rate"], style, alpha=0.5, label=f"{name}: true PD")
+        elif curve["observed_default_rate"].notna().any():
+            ax.plot(curve["approval_rate"], curve["observed_default_rate"], style, alpha=0.5, label=f"{name}: observed")
+    for name, marker in (("current", "o"), ("proposed", "s")):
+        ax.plot(result[name]["approval_rate"], result[name]["expected_default_rate"], marker, color="black")
+    ax.set_xlabel("approval rate ")
+    ax.set_ylabel("default rate of the approved book")
+    ax.set_title("Strategy curve: moving the approve cut-off")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def sweep_plot(result: dict):
+    sweep = pd.DataFrame(result["sweep"])
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(sweep["tech_innovation_weight"], sweep["approval_rate"], label="approval rate ")
+    ax.set_xlabel("tech-innovation share of the decision score")
+    ax.set_ylabel("approval rate")
+    twin = ax.twinx()
+    twin.plot(sweep["tech_innovation_weight"], sweep["expected_default_rate"], color="#c0392b",
+              label="default rate (model PD)")
+    if sweep["true_default_rate"].notna().any():
+        twin.plot(sweep["tech_innovation_weight"], sweep["true_default_rate"], ":", color="#c0392b", label="(true PD)")
+    twin.set_ylabel("default rate of the approved book")
+    for x in (result["current"]["tech_innovation_weight"], result["proposed"]["tech_innovation_weight"]):
+        ax.axvline(x, color="#8a97a6", ls="--")
+    ax.set_title("Raising the tech-innovation share, cut-offs fixed")
+    fig.legend(fontsize=8, loc="upper center", ncol=2, bbox_to_anchor=(0.5, -0.02))
+    return fig
+
+
+def render_what_if(result: dict, title: str) -> str:
+    """The page: what changes between the current and the proposed policy, in Chinese and English."""
+    rows = [("approval rate ", "approval_rate", _pct), ("referral rate / 提交评审率", "refer_rate", _pct),
+            ("expected default rate (model PD) / 预期违约率", "expected_default_rate", _pct),
+            ("observed default rate / 实际违约率", "observed_default_rate", _pct),
+            ("true default rate (synthetic) / 真实违约率", "true_default_rate", _pct),
+            ("expected loss, CNY 10k / 预期损失（万元）", "expected_loss", lambda v: f"{v:,.1f}"),
+            ("approved limits, CNY 10k / 批准额度（万元）", "approved_limit", lambda v: f"{v:,.0f}"),
+            ("tech-innovation weight / 科技创新权重", "tech_innovation_weight", lambda v: f"{v:.2f}")]
+    summary = "".join(f"<tr><th>{html.escape(label)}</th><td>{fmt(result['current'][k])}</td>"
+                      f"<td>{fmt(result['proposed'][k])}</td></tr>" for label, k, fmt in rows)
+    names = {"both": "approved by both / 两者均批准", "only_proposed": "only the proposed / 仅新政策批准",
+             "only_current": "only the current / 仅现政策批准", "neither": "neither / 均不批准"}
+    swap = "".join(f"<tr><th>{names[k]}</th><td>{c['count']:,}</td><td>{_pct(c['mean_pd'])}</td>"
+                   f"<td>{_pct(c['bad_rate'])}</td><td>{_pct(c['true_pd'])}</td></tr>"
+                   for k, c in result["swap_set"].items())
+    weights = "".join(f"<tr><th>{html.escape(k)}</th><td>{result['blend']['current']['category_weight'].get(k, 0):.3f}"
+                      f"</td><td>{result['blend']['proposed']['category_weight'].get(k, 0):.3f}</td></tr>"
+                      for k in result["blend"]["current"]["category_weight"])
+    model_w = (f"<tr><th>model / 模型</th><td>{result['blend']['current']['model_weight']:.3f}</td>"
+               f"<td>{result['blend']['proposed']['model_weight']:.3f}</td></tr>")
+    return f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",Arial,sans-serif;max-width:980px;margin:auto;padding:24px;color:#1d2733}}
+table{{border-collapse:collapse;width:100%;font-size:13px;margin-bottom:14px}}td,th{{border-bottom:1px solid #e3e8ee;padding:5px;text-align:left}}
+td{{text-align:right}}h2{{border-bottom:2px solid #2a5d8f;font-size:16px}}.note{{font-size:12px;color:#5b6b7c}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p class="note">Approved means approve (a referral is not yet a loan). Expected rates come from the model PD; observed
+rates exist only where the portfolio has outcomes, and a real book has none for firms its policy declined (reject
+inference). 批准指直接批准（提交评审尚未放款）。预期违约率来自模型违约概率；实际违约率仅在有结果的样本上可得。</p>
+<h2>Current vs proposed / 现政策与新政策</h2>
+<table><tr><th></th><th>current / 现政策 ({result['current']['policy_hash']})</th><th>proposed / 新政策 ({result['proposed']['policy_hash']})</th></tr>{summary}</table>
+<h2>Blend weights / 决策得分权重</h2>
+<table><tr><th></th><th>current</th><th>proposed</th></tr>{model_w}{weights}</table>
+<h2>Swap set / 审批结果迁移</h2>
+<table><tr><th></th><th>firms / 企业数</th><th>mean model PD</th><th>bad rate / 违约率</th><th>true PD</th></tr>{swap}</table>
+<h2>Strategy curves / 策略曲线</h2>{_png(strategy_plot(result))}
+<h2>Tech-innovation share sweep / 科技创新权重扫描</h2>{_png(sweep_plot(result))}
+</body></html>"""
