@@ -14,12 +14,26 @@ class ServingConfig(Settings):
     default_top_k: int = Field(5, ge=1)
     max_top_k: int = Field(20, ge=1)
     public_paths: tuple[str, ...] = ()
+    decide: bool = True                        # /score adds the credit decision when the policy fits the model
+    policy: str | None = None                  # the policy file; None: the packaged configs/policy.yaml
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ServingConfig":
         from innoscore.paths import DEFAULT_SERVING_CONFIG
 
         return load_settings(cls, path or DEFAULT_SERVING_CONFIG)
+
+    def credit_policy(self, catalogue):
+        """The policy /score decides by, or None (off, or written for another catalogue's categories)."""
+        from innoscore.model.decision.policy import load_policy
+        from innoscore.settings import SettingsError
+
+        if not self.decide:
+            return None
+        try:
+            return load_policy(self.policy, catalogue)
+        except SettingsError:
+            return None
 
     def served_model_uri(self) -> str:
         from innoscore.model.config import default_model_uri

@@ -15,7 +15,8 @@ from innoscore.features.catalogue import Catalogue
 Loose = Optional[Union[float, int, str]]
 
 
-def firm_model(catalogue: Catalogue) -> type[BaseModel]:
+def firm_model(catalogue: Catalogue, loan_fields: tuple[str, ...] = ()) -> type[BaseModel]:
+    """The request's firm: its id, every indicator, and the loan fields the credit policy reads."""
     fields: dict[str, Any] = {
         catalogue.dataset.firm_id_column: (Optional[Union[str, int]], Field(None, description=(
             "Firm id (required) / 企业编号" if catalogue.dataset.id_column else
@@ -26,6 +27,8 @@ def firm_model(catalogue: Catalogue) -> type[BaseModel]:
         levels = f", levels {ind.level_values}" if ind.levels else ""
         missing = "" if ind.missing_allowed else ", required"
         fields[ind.id] = (Loose, Field(None, description=f"{ind.name_en} / {ind.name_zh} ({ind.unit.en}{rng}{levels}{missing})"))
+    for name in loan_fields:
+        fields[name] = (Loose, Field(None, description=f"Loan field for the credit decision / 授信决策字段 ({name})"))
     return create_model("Firm", __config__=ConfigDict(extra="allow"), **fields)
 
 
@@ -41,6 +44,21 @@ class ExpertScore(BaseModel):
     categories: dict[str, float]
 
 
+class Decision(BaseModel):
+    decision: Literal["approve", "refer", "decline"]
+    decision_zh: str
+    decision_en: str
+    decision_score: float
+    limit: float
+    limit_basis: str
+    guarantee: str
+    expected_loss: float
+    reasons: list[str]
+    reasons_zh: list[str]
+    policy_version: str
+    policy_hash: str
+
+
 class ScoreResult(BaseModel):
     firm_id: str
     pd: float
@@ -49,6 +67,7 @@ class ScoreResult(BaseModel):
     grade_en: str
     expert_score: ExpertScore
     missing_indicators: list[str]
+    decision: Optional[Decision] = None
 
     @classmethod
     def from_record(cls, record: dict, catalogue: Catalogue) -> "ScoreResult":
@@ -57,7 +76,10 @@ class ScoreResult(BaseModel):
                    grade_zh=record["grade_zh"], grade_en=record["grade_en"],
                    expert_score=ExpertScore(total=record["expert_score"],
                                             categories={c: record[f"expert_{c}"] for c in catalogue.category_ids}),
-                   missing_indicators=list(record["missing_indicators"]))
+                   missing_indicators=list(record["missing_indicators"]),
+                   decision=None if "decision" not in record else Decision(
+                       **{k: record[k] for k in Decision.model_fields if k in record},
+                       reasons=list(record["decision_reasons"]), reasons_zh=list(record["decision_reasons_zh"])))
 
 
 class ScoreReply(BaseModel):

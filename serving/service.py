@@ -29,7 +29,9 @@ ensure_bentoml_home()
 CONFIG = ServingConfig.load()
 BENTO_MODEL = bentoml.models.get(served_model_tag())
 CATALOGUE = Catalogue.model_validate_json(BENTO_MODEL.info.metadata["catalogue_json"])
-Firm = firm_model(CATALOGUE)
+POLICY = CONFIG.credit_policy(CATALOGUE)
+LOAN_FIELDS = tuple(sorted({c for c in (POLICY.loan_columns() if POLICY else ())} - set(CATALOGUE.indicator_ids)))
+Firm = firm_model(CATALOGUE, LOAN_FIELDS)
 API_KEY_ENV = "INNOSCORE_API_KEY"
 
 
@@ -38,6 +40,24 @@ def error(status: int, message: str, problems: list[dict] | None = None) -> JSON
     if problems is not None:
         body["problems"] = problems
     return JSONResponse(body, status_code=status)
+
+
+def loan_field_problems(rec: dict, index: int, firm, policy) -> list[dict]:
+    """The requested amount must be a non-negative number and the guarantee a type the policy knows
+    (both may be absent): a decision is never made on a value it cannot read."""
+    if policy is None:
+        return []
+    lim, out = policy.limits, []
+    amount, guarantee = rec.get(lim.requested_column), rec.get(lim.guarantee_column)
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0):
+        out.append({"firm_id": None if firm is None else str(firm), "index": index, "field": lim.requested_column,
+                    "code": "not_a_number", "message": "requested amount must be a non-negative number",
+                    "message_zh": "申请金额必须为非负数"})
+    if guarantee is not None and guarantee not in lim.guarantees:
+        out.append({"firm_id": None if firm is None else str(firm), "index": index, "field": lim.guarantee_column,
+                    "code": "unknown_level", "message": f"unknown guarantee type, allowed: {sorted(lim.guarantees)}",
+                    "message_zh": "未知担保方式"})
+    return out
 
 
 class ApiKeyMiddleware:
@@ -71,7 +91,7 @@ class InnoscoreService:
         self.model_ref = ModelRef(name=labels["registered_name"], version=labels["registered_version"],
                                   aliases=list(meta.get("aliases", [])), run_id=labels["run_id"])
         self.meta = meta
-        self.known_fields = {self.catalogue.dataset.firm_id_column, *self.catalogue.indicator_ids}
+        self.known_fields = {self.catalogue.dataset.firm_id_column, *self.catalogue.indicator_ids, *LOAN_FIELDS}
 
     # --- shared request handling -------------------------------------------------------------
     def _rows(self, firms: list) -> pd.DataFrame | JSONResponse:
@@ -97,9 +117,10 @@ class InnoscoreService:
                     problems.append({"firm_id": None if firm is None else str(firm), "index": i, "field": key,
                                      "code": "unknown_field", "message": "not an indicator of the catalogue",
                                      "message_zh": "不是指标目录中的指标"})
+            problems += loan_field_problems(rec, i, firm, POLICY)
         if problems:
             return error(422, "invalid firm data / 企业数据无效", problems)
-        frame = pd.DataFrame.from_records(records, columns=[id_col, *self.catalogue.indicator_ids])
+        frame = pd.DataFrame.from_records(records, columns=[id_col, *self.catalogue.indicator_ids, *LOAN_FIELDS])
         try:
             return checked_frame(frame, self.catalogue)
         except InvalidFirmData as exc:
@@ -112,7 +133,7 @@ class InnoscoreService:
         rows = self._rows(firms)
         if isinstance(rows, JSONResponse):
             return rows
-        records = scored_firms(rows, self.model.score(rows), self.model)
+        records = scored_firms(rows, self.model.score(rows), self.model, policy=POLICY)
         return ScoreReply(model=self.model_ref, results=[ScoreResult.from_record(r, self.catalogue)
                                                          for r in records.to_dict("records")])
 

@@ -190,6 +190,17 @@ def _load_registered(model_uri: str | None, explanations_for: str | None = None)
     return model, version
 
 
+def _policy(path: Optional[Path], catalogue):
+    """The credit policy at `path` (default configs/policy.yaml), checked against the model's catalogue."""
+    from innoscore.model.decision.policy import load_policy
+    from innoscore.settings import SettingsError
+
+    try:
+        return load_policy(path, catalogue)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
 @app.command()
 def explain(
     data: Path = typer.Option(..., "--data", help="Firm data, CSV or Parquet / 企业数据"),
@@ -201,6 +212,8 @@ def explain(
     out: Optional[Path] = typer.Option(None, "--out", help="Report file (.html) for --firm-id / 报告文件"),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for --all, with index.html / 输出目录"),
     top_k: int = typer.Option(5, "--top-k", min=1, max=20, help="Reasons each way / 每方向原因数"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Add a credit-decision section by this policy (e.g. "
+                                          "configs/policy.yaml) / 按此政策增加审批建议"),
 ) -> None:
     """Committee report(s) with SHAP reasons in Chinese or English / 生成授信评审报告."""
     from innoscore.features.validation import DataReadError, read_table, validate_frame, with_row_ids
@@ -236,7 +249,8 @@ def explain(
                      catalogue_version=version.tags.get("catalogue_version", model.catalogue.version))
     with console.status(f"writing {len(rows):,} report(s) / 生成报告"):
         written = write_reports(rows, model, info, out_dir=out_dir if all_firms else None,
-                                out=out if not all_firms else None, lang=lang, top_k=top_k)
+                                out=out if not all_firms else None, lang=lang, top_k=top_k,
+                                policy=_policy(policy, model.catalogue) if policy else None)
     console.print(f"wrote {len(written)} file(s): {written[-1]}" if all_firms else f"wrote {written[0]}")
 
 
@@ -250,6 +264,8 @@ def score(
     engine: str = typer.Option("local", "--engine", help="local | dask / 计算引擎"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address; default a LocalCluster / Dask调度器地址"),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", min=1000, help="Rows per chunk (local engine) / 每批行数"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Add the credit decision by this policy (e.g. "
+                                          "configs/policy.yaml) / 按此政策给出审批结论"),
 ) -> None:
     """Score (and explain) every firm in a large file; failing rows go to a rejects file / 批量评分."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -260,6 +276,7 @@ def score(
     if engine not in ("local", "dask"):
         fail(f"--engine must be local or dask, got '{engine}'")
     model, version = _load_registered(model_uri, explanations_for="--explain" if with_explanations else None)
+    decision_policy = _policy(policy, model.catalogue) if policy else None
     try:
         if engine == "local":
             with Progress(TextColumn("scoring / 评分"), BarColumn(), MofNCompleteColumn(),
@@ -271,10 +288,12 @@ def score(
                     t = progress.tasks[task]
                     progress.update(task, rate=f"{t.completed / max(t.elapsed or 1e-9, 1e-9):,.0f} rows/s")
 
-                summary = score_file_local(data, out, model, with_explanations, top_k, chunk_rows, on_chunk=advance)
+                summary = score_file_local(data, out, model, with_explanations, top_k, chunk_rows, on_chunk=advance,
+                                           policy=decision_policy)
         else:
             with console.status("scoring on Dask / Dask集群评分"):
-                summary = score_file_dask(data, out, model, with_explanations, top_k, scheduler=scheduler)
+                summary = score_file_dask(data, out, model, with_explanations, top_k, scheduler=scheduler,
+                                          policy=decision_policy)
     except (DataReadError, BatchInputError) as exc:
         fail(str(exc))
     console.print(f"{summary.rows_in:,} rows: {summary.scored:,} scored -> {summary.out}; {summary.rejected:,} rejected "

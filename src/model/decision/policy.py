@@ -88,6 +88,12 @@ class Policy(Settings):
     knock_outs: list[KnockOut] = []
     limits: Limits
 
+    def loan_columns(self) -> set[str]:
+        """The input columns the decision reads besides the model's: knock-outs and loan fields."""
+        lim = self.limits
+        return ({k.column for k in self.knock_outs} | {lim.requested_column, lim.guarantee_column}
+                | ({lim.revenue_multiple.column} if lim.revenue_multiple else set()))
+
     @property
     def fingerprint(self) -> str:
         """A short hash of the policy content: logged with every decision and in MLflow."""

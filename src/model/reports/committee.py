@@ -26,7 +26,10 @@ LABELS = {
            "waterfall": "违约风险构成 (瀑布图)", "base": "SHAP基准值", "others": "其余指标", "final": "本企业",
            "waterfall_note": "条形为各指标对违约对数几率的SHAP贡献：红色推高风险，绿色降低风险；SHAP基准值为模型在训练样本上的期望对数几率。",
            "provenance": "模型与数据来源", "model": "模型", "version": "注册版本", "run": "训练运行", "data": "数据指纹",
-           "catalogue": "指标目录版本", "firm_id": "企业编号", "row_number": "行号 (数据无编号列)", "date": "申请日期", "index_title": "授信评审会材料"},
+           "catalogue": "指标目录版本", "firm_id": "企业编号", "credit_decision": "审批建议",
+           "outcome": "结论", "limit": "建议额度（万元）", "guarantee": "担保方式", "decision_score": "决策得分",
+           "expected_loss": "预期损失（万元）", "rules": "触发的政策规则", "model_reasons": "模型主要风险原因",
+           "policy": "政策版本", "row_number": "行号 (数据无编号列)", "date": "申请日期", "index_title": "授信评审会材料"},
     "en": {"title": "Credit committee report", "generated": "generated", "profile": "Firm profile",
            "decision": "Rating", "pd": "Probability of default (12 months)", "grade": "Grade",
            "expert_score": "Expert scorecard points", "portfolio_pd": "Portfolio average PD", "reasons": "Main reasons",
@@ -38,6 +41,9 @@ LABELS = {
            "waterfall_note": "Bars are SHAP contributions to the log-odds of default: red raises risk, green lowers it; the SHAP base value is the model's expected log-odds over the training sample.",
            "provenance": "Model and data", "model": "Model", "version": "Registered version", "run": "Training run",
            "data": "Data fingerprint", "catalogue": "Catalogue version", "firm_id": "Firm id",
+           "credit_decision": "Credit decision", "outcome": "Outcome", "limit": "Limit (CNY 10k)",
+           "guarantee": "Guarantee", "decision_score": "Decision score", "expected_loss": "Expected loss (CNY 10k)",
+           "rules": "Policy rules that fired", "model_reasons": "Top model reasons", "policy": "Policy",
            "row_number": "Row number (the data has no id column)",
            "date": "Application date", "index_title": "Credit committee meeting pack"},
 }
@@ -112,9 +118,11 @@ def _category_rows(expl: Explanations, i: int, catalogue: Catalogue, points: pd.
 
 def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Catalogue, quantiles: pd.DataFrame,
                        grade: str, grade_text: str, model: ModelInfo, lang: str = "zh", top_k: int = 5,
-                       points: pd.Series | None = None, portfolio_pd: float | None = None) -> str:
+                       points: pd.Series | None = None, portfolio_pd: float | None = None,
+                       decision: dict | None = None) -> str:
     """The HTML page for the firm in row `i` of `expl` (`points`: its expert points, total and by category;
-    `portfolio_pd`: the mean PD of the training population)."""
+    `portfolio_pd`: the mean PD of the training population; `decision`: its scored-firm record's
+    decision fields, for the decision section)."""
     if lang not in LABELS:
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
     L = LABELS[lang]
@@ -150,6 +158,12 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
         "provenance": [(L["model"], model.name), (L["version"], model.version), (L["run"], model.run_id),
                        (L["data"], model.data_fingerprint), (L["catalogue"], model.catalogue_version)],
         "calibration_note": calibration_note,
+        "decision": None if decision is None else {
+            "outcome": decision[f"decision_{lang}"], "code": decision["decision"],
+            "limit": f"{decision['limit']:,.1f}", "guarantee": decision["guarantee"],
+            "score": f"{decision['decision_score']:.1f}", "expected_loss": f"{decision['expected_loss']:,.2f}",
+            "rules": list(decision["decision_reasons_zh" if lang == "zh" else "decision_reasons"]),
+            "policy": f"{decision['policy_version']} ({decision['policy_hash']})"},
     }
     return _env().get_template("report.html.j2").render(**context)
 
@@ -170,11 +184,12 @@ def render_index(entries: list[dict], model: ModelInfo, lang: str) -> str:
 
 
 def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelInfo, out_dir: Path | None = None,
-                  out: Path | None = None, lang: str = "zh", top_k: int = 5) -> list[Path]:
-    """Write one report per row (validated firm rows) to `out` (one firm) or `out_dir` (with index.html)."""
+                  out: Path | None = None, lang: str = "zh", top_k: int = 5, policy=None) -> list[Path]:
+    """Write one report per row (validated firm rows) to `out` (one firm) or `out_dir` (with index.html);
+    with a policy, each report has a decision section."""
     catalogue = scoring_model.catalogue
     scores = scoring_model.score(rows, with_explanations=True)
-    records = scored_firms(rows, scores, scoring_model, top_k)
+    records = scored_firms(rows, scores, scoring_model, top_k, policy)
     expl, points = scores.explanations, scores.expert
     id_col = catalogue.dataset.firm_id_column
     written, entries = [], []
@@ -182,7 +197,9 @@ def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelI
         record = rec._asdict() if hasattr(rec, "_asdict") else dict(zip(records.columns, rec))
         page = render_firm_report(rows.iloc[i], expl, i, catalogue, scoring_model.peer_quantiles, record["grade"],
                                   record[f"grade_{lang}"], model, lang, top_k, points=points.iloc[i],
-                                  portfolio_pd=scoring_model.reference.mean_pd)
+                                  portfolio_pd=scoring_model.reference.mean_pd,
+                                  decision=None if policy is None else {
+                                      **record, "guarantee": getattr(policy.limits.guarantees[record["guarantee"]], lang)})
         firm_id = str(records[id_col].iat[i])
         path = out if out is not None else out_dir / f"{_safe(firm_id)}.html"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from innoscore.features.validation import DataReadError, problem, validate_frame
+from innoscore.model.decision.policy import Policy
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import record_schema, scored_firms
 
@@ -175,7 +176,8 @@ def _rejected(frame: pd.DataFrame, report, duplicate_ids: frozenset[str], id_col
 
 
 def score_chunk(frame: pd.DataFrame, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
-                duplicate_ids: frozenset[str] = frozenset(), row_offset: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                duplicate_ids: frozenset[str] = frozenset(), row_offset: int = 0,
+                policy: Policy | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scored rows and rejected rows (firm id, reasons in en and zh) of one piece of input.
 
     `duplicate_ids`: ids repeated anywhere in the whole input (`find_duplicate_ids`); every row
@@ -191,8 +193,8 @@ def score_chunk(frame: pd.DataFrame, model: ScoringModel, with_explanations: boo
     bad, rejected = _rejected(rows, report, duplicate_ids, id_col)
     good = rows.loc[~bad].reset_index(drop=True) if bad.any() else rows
     if good.empty:
-        return _empty_scores(model, with_explanations), rejected
-    return scored_firms(good, model.score(good, with_explanations), model, top_k), rejected
+        return _empty_scores(model, with_explanations, policy is not None), rejected
+    return scored_firms(good, model.score(good, with_explanations), model, top_k, policy), rejected
 
 
 def rejects_schema(catalogue) -> pa.Schema:
@@ -200,8 +202,8 @@ def rejects_schema(catalogue) -> pa.Schema:
                       ("reasons_zh", pa.string())])
 
 
-def _empty_scores(model: ScoringModel, with_explanations: bool) -> pd.DataFrame:
-    return record_schema(model, with_explanations).empty_table().to_pandas()
+def _empty_scores(model: ScoringModel, with_explanations: bool, with_decision: bool = False) -> pd.DataFrame:
+    return record_schema(model, with_explanations, with_decision).empty_table().to_pandas()
 
 
 class _ParquetSink:
@@ -241,7 +243,7 @@ class _ParquetSink:
 
 def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
                      chunk_rows: int = 100_000, on_chunk: Callable[[int], None] = lambda n: None,
-                     chunks_in_flight: int = 2) -> BatchSummary:
+                     chunks_in_flight: int = 2, policy: Policy | None = None) -> BatchSummary:
     """Stream `data` through the model in chunks; memory stays flat as the input grows.
 
     `chunks_in_flight` chunks are scored at once on threads: LightGBM releases the GIL, so one
@@ -250,7 +252,7 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
     """
     out = Path(out)
     summary = BatchSummary(out=out, rejects=rejects_path(out))
-    sink = _ParquetSink(out, record_schema(model, with_explanations))
+    sink = _ParquetSink(out, record_schema(model, with_explanations, policy is not None))
     rejects = _ParquetSink(summary.rejects, rejects_schema(model.catalogue))
     id_col = model.catalogue.dataset.firm_id_column
     duplicate_ids = find_duplicate_ids(data, id_col)
@@ -263,7 +265,7 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
         on_chunk(n_rows)
 
     def score(chunk: pd.DataFrame, row_offset: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-        return (*score_chunk(chunk, model, with_explanations, top_k, duplicate_ids, row_offset), len(chunk))
+        return (*score_chunk(chunk, model, with_explanations, top_k, duplicate_ids, row_offset, policy), len(chunk))
 
     try:
         with ThreadPoolExecutor(max(1, chunks_in_flight), thread_name_prefix="innoscore-score") as pool:
@@ -291,11 +293,11 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
 
 
 def _score_part(part: pd.DataFrame, model: ScoringModel, index: int, out_dir: str, rejects_dir: str, with_explanations: bool,
-                top_k: int, duplicate_ids: frozenset[str], row_offset: int) -> tuple[int, int, int]:
+                top_k: int, duplicate_ids: frozenset[str], row_offset: int, policy: Policy | None) -> tuple[int, int, int]:
     """One Dask partition: score it and write its scored and rejected rows as part files."""
-    scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids, row_offset)
+    scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids, row_offset, policy)
     name = f"part.{index:05d}.parquet"
-    for frame, schema, folder in ((scored, record_schema(model, with_explanations), out_dir),
+    for frame, schema, folder in ((scored, record_schema(model, with_explanations, policy is not None), out_dir),
                                   (rejected, rejects_schema(model.catalogue), rejects_dir)):
         pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), Path(folder) / name)
     return len(part), len(scored), len(rejected)
@@ -312,7 +314,7 @@ def _replace_folder(new: Path, target: Path) -> None:
 
 
 def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
-                    scheduler: str | None = None, n_workers: int = 2) -> BatchSummary:
+                    scheduler: str | None = None, n_workers: int = 2, policy: Policy | None = None) -> BatchSummary:
     """The same per-piece scoring on a Dask cluster (a LocalCluster unless `scheduler` is given).
 
     `out` and the rejects file are folders of Parquet parts, one per partition, in input order. Each
@@ -352,7 +354,7 @@ def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanation
             offsets = np.concatenate([[0], np.cumsum(ddf.map_partitions(len).compute())])[:-1].tolist()
         task = dask.delayed(_score_part, pure=True)
         per_part = dask.compute(*[task(part, remote, i, str(tmp_out), str(tmp_rej), with_explanations, top_k,
-                                     duplicate_ids, offsets[i]) for i, part in enumerate(ddf.to_delayed())])
+                                     duplicate_ids, offsets[i], policy) for i, part in enumerate(ddf.to_delayed())])
         _replace_folder(tmp_out, out)
         _replace_folder(tmp_rej, rej_path)
         rows_in, n_scored, n_rejected = (int(sum(c[k] for c in per_part)) for k in range(3))
