@@ -1,0 +1,153 @@
+"""The credit decision: policy files, decisions and limits, the what-if, and the same decision in
+HTTP, batch and reports."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from innoscore.cli import app
+from innoscore.features.catalogue import load_catalogue
+from innoscore.model.decision.decide import decide
+from innoscore.model.decision.policy import load_policy, parse_overrides
+from innoscore.model.decision.what_if import Portfolio, what_if
+from innoscore.model.estimators.expert_scorecard import category_points
+from innoscore.paths import DEFAULT_POLICY
+from innoscore.settings import SettingsError
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def policy(catalogue):
+    return load_policy(catalogue=catalogue)
+
+
+def _policy_file(tmp_path, edit):
+    raw = yaml.safe_load(DEFAULT_POLICY.read_text(encoding="utf-8"))
+    edit(raw)
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r["blend"]["category_weight"].update(E=0.0), "unknown category ['E']"),
+    (lambda r: r["blend"].update(model_weight=0.7), "must add up to 1, they add up to 1.1"),
+    (lambda r: r["bands"].update(refer_min=80), "bands overlap"),
+    (lambda r: r["limits"]["guarantees"]["credit"].update(cap=-5), "limits.guarantees.credit.cap"),
+    (lambda r: r.update(knock_out=[]), "unknown key 'knock_out' (did you mean 'knock_outs'?)"),
+])
+def test_a_bad_policy_is_refused_with_file_key_and_reason(tmp_path, catalogue, edit, message):
+    path = _policy_file(tmp_path, edit)
+    with pytest.raises(SettingsError) as err:
+        load_policy(path, catalogue)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_raising_one_share_is_one_number_and_the_weights_still_add_up(policy):
+    proposed = policy.with_overrides(parse_overrides(["category_weight.B=0.3"]))
+    weights = proposed.blend.category_weight
+    assert weights["B"] == 0.3 and proposed.blend.model_weight + sum(weights.values()) == pytest.approx(1)
+    assert weights["A"] / weights["C"] == pytest.approx(policy.blend.category_weight["A"] / policy.blend.category_weight["C"])
+    assert proposed.fingerprint != policy.fingerprint
+    with pytest.raises(SettingsError, match="KEY=NUMBER"):
+        parse_overrides(["category_weight.B"])
+    with pytest.raises(SettingsError, match="unknown category 'Z'"):
+        policy.with_overrides({"category_weight.Z": 0.2})
+
+
+def test_decisions_follow_knock_outs_bands_and_limits(small_portfolio, catalogue, policy):
+    rows = small_portfolio.data.head(400).reset_index(drop=True)
+    rows.loc[0, "credit_overdue_24m"] = 5                        # a knock-out
+    rows.loc[1, ["credit_overdue_24m", "litigation_enforcement", "admin_penalty_abnormal"]] = [0, 0, 0]
+    rows.loc[1, ["loan_amount", "guarantee_type"]] = [900.0, "credit"]
+    pds = np.full(len(rows), 0.002)
+    pds[2] = 0.5                                                  # above the PD ceiling
+    d = decide(pds, category_points(rows, catalogue), rows, catalogue, policy)
+    assert d.loc[0, "decision"] == "decline" and policy.knock_outs[0].en in d.loc[0, "decision_reasons"]
+    assert d.loc[2, "decision"] == "decline" and any("PD above" in r for r in d.loc[2, "decision_reasons"])
+    assert (d.loc[d.decision != "approve", "decision_reasons"].map(len) > 0).all()   # a refer or decline says why
+    approved = d[d.decision == "approve"]
+    assert (approved["decision_reasons"].map(len) == 0).all()
+    assert (d.loc[d.decision == "decline", "limit"] == 0).all()
+    assert (approved["limit"] <= rows.loc[approved.index, "loan_amount"] + 1e-9).all()   # never above the request
+    caps = approved["guarantee"].map(lambda g: policy.limits.guarantees[g].cap)
+    assert (approved["limit"] <= caps).all()
+    if d.loc[1, "decision"] != "decline":
+        assert d.loc[1, "limit"] <= policy.limits.guarantees["credit"].cap
+    el = pds[approved.index] * approved["guarantee"].map(lambda g: policy.limits.guarantees[g].lgd) * approved["limit"]
+    assert (el <= policy.limits.expected_loss_budget + 1e-9).all()
+    assert set(d["policy_hash"]) == {policy.fingerprint}
+
+
+@pytest.mark.slow
+def test_what_if_from_model_pd_tracks_the_true_pd_and_the_swap_set_adds_up(trained, catalogue, policy, tmp_path):
+    from innoscore.model.tracking.registry import load_pd_model
+
+    model, _ = load_pd_model("models:/innoscore-pd@challenger")
+    data = trained["data"]
+    rows = data[data["application_date"].dt.year == 2024].reset_index(drop=True)
+    scores = model.score(rows)
+    portfolio = Portfolio(scores.pd, scores.expert, rows, rows["default_12m"].to_numpy(float),
+                          rows["true_pd"].to_numpy(float))
+    result = what_if(portfolio, catalogue, policy, policy.with_overrides({"tech_innovation_weight": 0.4}), steps=10)
+    for side in ("current", "proposed"):
+        book = result[side]
+        # The approved book's default rate from model PD is within 25% (relative) of the true PD's.
+        assert book["expected_default_rate"] == pytest.approx(book["true_default_rate"], rel=0.25)
+    swap = result["swap_set"]
+    assert sum(c["count"] for c in swap.values()) == len(rows)
+    assert swap["both"]["count"] + swap["only_current"]["count"] == result["current"]["n_approved"]
+    assert swap["both"]["count"] + swap["only_proposed"]["count"] == result["proposed"]["n_approved"]
+    assert len(result["sweep"]) == 11 and result["sweep"][0]["tech_innovation_weight"] == 0
+
+
+@pytest.mark.slow
+def test_the_what_if_command_writes_html_and_json(trained, tmp_path):
+    data = tmp_path / "book.parquet"
+    trained["data"].tail(3000).to_parquet(data)
+    out, js = tmp_path / "w.html", tmp_path / "w.json"
+    result = runner.invoke(app, ["policy", "what-if", "--data", str(data), "--set", "category_weight.B=0.3",
+                                 "--out", str(out), "--json-out", str(js), "--model-uri",
+                                 "models:/innoscore-pd@challenger", "--steps", "5", "--log-mlflow"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(js.read_text(encoding="utf-8"))
+    for side in ("current", "proposed"):
+        assert {"approval_rate", "expected_default_rate", "expected_loss"} <= set(doc[side])
+    assert set(doc["swap_set"]) == {"both", "only_proposed", "only_current", "neither"}
+    page = out.read_text(encoding="utf-8")
+    assert "审批结果迁移" in page and "Swap set" in page and page.count("data:image/png;base64") == 2
+    bad = runner.invoke(app, ["policy", "what-if", "--data", str(data), "--set", "category_weight.Q=0.3",
+                              "--model-uri", "models:/innoscore-pd@challenger"])
+    assert bad.exit_code == 2 and "unknown category 'Q'" in bad.output
+
+
+@pytest.mark.slow
+def test_batch_and_reports_decide_as_the_record_does(trained, catalogue, policy, tmp_path):
+    from innoscore.model.scoring.score import score_frame
+    from innoscore.model.tracking.registry import load_pd_model
+
+    model, _ = load_pd_model("models:/innoscore-pd@challenger")
+    rows = trained["data"].head(300)
+    path = tmp_path / "in.parquet"
+    rows.to_parquet(path)
+    out = tmp_path / "scored.parquet"
+    result = runner.invoke(app, ["score", "--data", str(path), "--out", str(out), "--policy", str(DEFAULT_POLICY),
+                                 "--model-uri", "models:/innoscore-pd@challenger"])
+    assert result.exit_code == 0, result.output
+    batch = pd.read_parquet(out)
+    expected = score_frame(rows, model, policy=policy)
+    assert batch["decision"].tolist() == expected["decision"].tolist()
+    np.testing.assert_allclose(batch["limit"], expected["limit"])
+    assert {"approve", "refer", "decline"} <= set(batch["decision"])
+    firm = batch.loc[batch["decision"] == "decline", "firm_id"].iloc[0]
+    report = tmp_path / "r.html"
+    result = runner.invoke(app, ["explain", "--data", str(path), "--firm-id", firm, "--out", str(report),
+                                 "--policy", str(DEFAULT_POLICY), "--model-uri", "models:/innoscore-pd@challenger"])
+    assert result.exit_code == 0, result.output
+    page = report.read_text(encoding="utf-8")
+    assert "审批建议" in page and "拒绝" in page
+    assert all(r in page for r in batch.loc[batch["firm_id"] == firm, "decision_reasons_zh"].iloc[0])
