@@ -1,10 +1,12 @@
 """The main job end to end, as `make demo` runs it; safe to run twice.
 
 synthetic portfolio -> validation -> expert, WoE and LightGBM models -> MLflow comparison ->
-LightGBM promoted to champion -> committee reports for a low-risk, a borderline and a high-risk firm.
+LightGBM promoted to champion -> credit decisions by configs/policy.yaml, with committee reports for
+a typical approve, refer and decline -> the what-if of doubling the tech-innovation share.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +19,22 @@ from innoscore.display import print_comparison
 from innoscore.paths import tracking_uri
 from innoscore.model.config import TrainingConfig
 from innoscore.model.tracking.registry import load_pd_model, promote
+from innoscore.model.decision.policy import load_policy
+from innoscore.model.decision.what_if import Portfolio, what_if
 from innoscore.model.reports.committee import ModelInfo, write_reports
+from innoscore.model.reports.what_if import render_what_if
+from innoscore.model.scoring.record import scored_firms
 from innoscore.model.training import train_models
 
 
-def pick_committee_firms(pd_values: np.ndarray, grades: np.ndarray, borderline_grade: str) -> dict[str, int]:
-    """Positions of the lowest-PD firm, the firm closest to the middle of the borderline grade, and the highest-PD firm."""
-    border = np.flatnonzero(grades == borderline_grade)
-    middle = border[np.argsort(pd_values[border])[len(border) // 2]] if len(border) else int(np.argsort(pd_values)[len(pd_values) // 2])
-    return {"low_risk": int(np.argmin(pd_values)), "borderline": int(middle), "high_risk": int(np.argmax(pd_values))}
+def pick_decision_firms(records) -> dict[str, int]:
+    """One firm per outcome, each the median decision score of its outcome: a typical approve, refer and decline."""
+    picks = {}
+    for outcome in ("approve", "refer", "decline"):
+        rows = np.flatnonzero(records["decision"].to_numpy() == outcome)
+        if len(rows):
+            picks[outcome] = int(rows[np.argsort(records["decision_score"].to_numpy()[rows])[len(rows) // 2]])
+    return picks
 
 
 def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experiment: str | None = None) -> dict:
@@ -37,7 +46,7 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
     def say(message: str) -> None:
         nonlocal step
         step += 1
-        console.print(f"[bold][{step}/5][/] {message}")
+        console.print(f"[bold][{step}/6][/] {message}")
 
     with console.status(f"generating {n_firms:,} firms (seed {seed}) / 生成模拟组合"):
         portfolio = generate_portfolio(n_firms, seed=seed, catalogue=catalogue)
@@ -63,9 +72,10 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
 
     model, resolved = load_pd_model(f"models:/{name}@{champion}")
     test_rows = data[result.split.test].reset_index(drop=True)
-    pd_values = model.predict_pd(test_rows)
-    labels = config.grade_scale.labels
-    picks = pick_committee_firms(pd_values, config.grade_scale.assign(pd_values), labels[len(labels) // 2])
+    policy = load_policy(catalogue=catalogue)
+    scores = model.score(test_rows)
+    records = scored_firms(test_rows, scores, model, policy=policy)
+    picks = pick_decision_firms(records)
     info = ModelInfo(resolved.name, resolved.version, resolved.run_id, result.data_fingerprint, catalogue.version)
     reports = out_dir / "reports"
     written = {}
@@ -73,12 +83,33 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
         firm = str(test_rows.iloc[pos][catalogue.dataset.firm_id_column])
         for lang in ("zh", "en"):
             path = reports / f"{kind}-{firm}.{lang}.html"
-            write_reports(test_rows.iloc[[pos]], model, info, out=path, lang=lang)
+            write_reports(test_rows.iloc[[pos]], model, info, out=path, lang=lang, policy=policy)
             written[(kind, lang)] = path
-    say("committee reports / 评审报告: " + ", ".join(
-        f"{k} {100 * pd_values[p]:.2f}%" for k, p in picks.items()))
+    say(f"credit decisions by policy {policy.version} ({policy.fingerprint}) / 审批建议: "
+        + ", ".join(f"{records['decision'].eq(k).mean():.0%} {k}" for k in ("approve", "refer", "decline")))
+    for kind, pos in picks.items():
+        r = records.iloc[pos]
+        reasons = "; ".join(r["decision_reasons"]) or "no rule fired / 未触发规则"
+        console.print(f"    {r['firm_id']}  {r['decision_en']} / {r['decision_zh']}  PD {100 * r['pd']:.2f}% "
+                      f"grade {r['grade']}  limit {r['limit']:,.1f} (CNY 10k, {r['guarantee']})  reasons: {reasons}")
     for (kind, lang), path in written.items():
-        console.print(f"    {kind:<10} {lang}: {_relative(path)}")
+        console.print(f"    {kind:<8} {lang}: {_relative(path)}")
+
+    proposed = policy.with_overrides({"tech_innovation_weight": 2 * sum(
+        policy.blend.category_weight[c] for c in policy.tech_innovation_categories)})
+    portfolio_view = Portfolio(scores.pd, scores.expert, test_rows, test_rows[catalogue.dataset.target_column]
+                               .to_numpy(float), test_rows[catalogue.dataset.truth_column].to_numpy(float))
+    what = what_if(portfolio_view, catalogue, policy, proposed)
+    what_if_path = out_dir / "what-if-tech-innovation.html"
+    what_if_path.write_text(render_what_if(what, "What if the tech-innovation share doubles / 科技创新得分权重加倍"),
+                            encoding="utf-8")
+    (out_dir / "what-if-tech-innovation.json").write_text(json.dumps(what, indent=2, ensure_ascii=False),
+                                                            encoding="utf-8")
+    cur, new = what["current"], what["proposed"]
+    say(f"what-if, tech-innovation share {cur['tech_innovation_weight']:.2f} -> {new['tech_innovation_weight']:.2f} "
+        f"/ 政策情景: approval {cur['approval_rate']:.1%} -> {new['approval_rate']:.1%}, default rate of the approved "
+        f"book {cur['expected_default_rate']:.2%} -> {new['expected_default_rate']:.2%} (true "
+        f"{cur['true_default_rate']:.2%} -> {new['true_default_rate']:.2%}): {_relative(what_if_path)}")
 
     console.print("\n[bold]Where to look / 查看结果[/]")
     console.print(f"  MLflow store      {tracking_uri()}")
