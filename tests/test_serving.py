@@ -192,3 +192,21 @@ def test_openapi_fuzz_finds_no_server_error(server):
 
         check()
     assert sorted(fuzzed) == sorted(FUZZED_PATHS)
+
+
+def test_score_decides_as_batch_and_reports_do(server, firms, in_process):
+    """The /score decision block equals the record's decision in process (the one used by batch and reports)."""
+    from innoscore.model.decision.policy import load_policy
+
+    rows, payload = firms
+    with_loans = [{**p, "loan_amount": float(r.loan_amount), "guarantee_type": r.guarantee_type}
+                  for p, r in zip(payload, rows.itertuples())]
+    reply = server["client"].post("/score", json={"firms": with_loans})
+    assert reply.status_code == 200, reply.text
+    expected = score_frame(rows, in_process, policy=load_policy(catalogue=in_process.catalogue))
+    for got, (_, e) in zip(reply.json()["results"], expected.iterrows()):
+        d = got["decision"]
+        assert (d["decision"], d["guarantee"]) == (e["decision"], e["guarantee"])
+        assert d["limit"] == pytest.approx(e["limit"]) and d["reasons_zh"] == list(e["decision_reasons_zh"])
+    bad = server["client"].post("/score", json={"firms": [{**with_loans[0], "guarantee_type": "a promise"}]})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "guarantee_type"
