@@ -85,15 +85,18 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
     below_approve, below_refer = score < bands.approve_min, score < bands.refer_min
     decline = any_knock | pd_ceiling | below_refer
     refer = ~decline & below_approve
-    outcome = np.where(decline, "decline", np.where(refer, "refer", "approve")).astype(object)
+    code = np.where(decline, 2, np.where(refer, 1, 0))           # positions in OUTCOMES
+    outcome, labels = np.asarray(list(OUTCOMES), dtype=object), list(OUTCOMES.values())
 
     lim = policy.limits
-    guarantee = pd.Series(_column(rows, lim.guarantee_column, lim.default_guarantee)).astype(object)
-    guarantee = guarantee.where(guarantee.isin(list(lim.guarantees)), lim.default_guarantee).to_numpy()
-    terms = [lim.guarantees[g] for g in guarantee]
-    lgd = np.array([t.lgd for t in terms])
+    kinds = pd.Index(list(lim.guarantees))
+    g = kinds.get_indexer(_column(rows, lim.guarantee_column, lim.default_guarantee))
+    g = np.where(g < 0, kinds.get_loc(lim.default_guarantee), g)     # unknown or missing: the default type
+    terms = list(lim.guarantees.values())
+    lgd = np.array([t.lgd for t in terms])[g]
+    guarantee = np.asarray(kinds, dtype=object)[g]
     bounds = {"requested": pd.to_numeric(pd.Series(_column(rows, lim.requested_column)), errors="coerce").to_numpy(float),
-              "guarantee_cap": np.array([t.cap for t in terms]),
+              "guarantee_cap": np.array([t.cap for t in terms])[g],
               "revenue": (pd.to_numeric(pd.Series(_column(rows, lim.revenue_multiple.column)), errors="coerce")
                           .to_numpy(float) * lim.revenue_multiple.multiple) if lim.revenue_multiple else np.full(n, np.nan),
               "expected_loss_budget": lim.expected_loss_budget / np.maximum(pd_values * lgd, 1e-12)}
@@ -112,8 +115,8 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
         f"决策得分低于批准线（{bands.approve_min:g}）"]
     masks = [*knocked, pd_ceiling, below_refer & ~any_knock & ~pd_ceiling, refer]
     return pd.DataFrame({
-        "decision": outcome, "decision_zh": np.vectorize(lambda o: OUTCOMES[o][0], otypes=[object])(outcome),
-        "decision_en": np.vectorize(lambda o: OUTCOMES[o][1], otypes=[object])(outcome),
+        "decision": outcome[code], "decision_zh": np.asarray([z for z, _ in labels], dtype=object)[code],
+        "decision_en": np.asarray([e for _, e in labels], dtype=object)[code],
         "decision_score": score, "model_score": m_score, "limit": limit, "limit_basis": basis,
         "guarantee": guarantee, "expected_loss": pd_values * lgd * limit,
         "decision_reasons": _lists(masks, texts_en), "decision_reasons_zh": _lists(masks, texts_zh),
