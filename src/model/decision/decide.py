@@ -58,12 +58,13 @@ def _column(rows: pd.DataFrame, name: str | None, default=np.nan) -> np.ndarray:
     return np.full(len(rows), default, dtype=object if isinstance(default, str) else float)
 
 
-def _lists(masks: list[np.ndarray], texts: list[str]) -> pd.Series:
-    """Per row, the texts whose mask holds (Arrow lists, as the record builds its list columns)."""
+def _lists(masks: list[np.ndarray], texts: list[str]) -> np.ndarray:
+    """Per row, the texts whose mask holds (Arrow lists, as the record builds its list columns), as an
+    object array so that it aligns with any index."""
     mask = np.column_stack(masks)
     names = np.broadcast_to(np.asarray(texts, dtype=object), mask.shape)
     offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]), pa.int32())
-    return pa.ListArray.from_arrays(offsets, pa.array(names[mask], pa.string())).to_pandas()
+    return pa.ListArray.from_arrays(offsets, pa.array(names[mask], pa.string())).to_pandas().to_numpy()
 
 
 def hard_declines(pd_values: np.ndarray, rows: pd.DataFrame, policy: Policy) -> tuple[list[np.ndarray], np.ndarray]:
