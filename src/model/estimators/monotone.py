@@ -6,8 +6,9 @@ Whether LightGBM is forced to follow it is a policy, global (configs/training.ya
 
 - `enforce`: every indicator with a direction, and every category's expert points, is constrained.
 - `supported` (default): only where the training window supports the declared direction: Spearman's
-  rank correlation with the outcome has the declared sign and p < `level` (two-sided). On real data
-  many ratios are non-monotone or driven by extreme values; forcing them costs accuracy.
+  rank correlation with the outcome has the declared sign, one-sided p < `level` (the hypothesis is
+  the declared direction). On real data many ratios are non-monotone or driven by extreme values;
+  forcing them costs accuracy. A trend the other way with two-sided p < `level` contradicts it.
 - `off`: nothing is constrained.
 """
 from __future__ import annotations
@@ -23,13 +24,17 @@ _SIGN = {Direction.higher_worse: 1, Direction.higher_better: -1, Direction.non_m
 _MIN_ROWS = 30
 
 
-def _trend(x: np.ndarray, y: np.ndarray, level: float) -> tuple[float, float, str]:
+def _trend(x: np.ndarray, y: np.ndarray, level: float, declared: Direction) -> tuple[float, float, str]:
+    """Spearman rho, its two-sided p, and the trend the data shows: the declared one when rho has its
+    sign with one-sided p (p / 2) below `level`, the other one when two-sided p is below it."""
     ok = ~np.isnan(x)
     if ok.sum() < _MIN_ROWS or np.unique(x[ok]).size < 2:
         return float("nan"), float("nan"), "none"
     rho, p = spearmanr(x[ok], y[ok])
-    trend = ("higher_worse" if rho > 0 else "higher_better") if p < level else "none"
-    return float(rho), float(p), trend
+    shown = "higher_worse" if rho > 0 else "higher_better"
+    if shown == declared.value and p / 2 < level:
+        return float(rho), float(p), shown
+    return float(rho), float(p), shown if p < level else "none"
 
 
 def monotone_report(values: pd.DataFrame, points: pd.DataFrame, y: np.ndarray, catalogue: Catalogue,
@@ -50,7 +55,7 @@ def monotone_report(values: pd.DataFrame, points: pd.DataFrame, y: np.ndarray, c
     features += [(f"points_{c.id}", "category_points", Direction.higher_better, policy, points[c.id].to_numpy(dtype=float))
                  for c in catalogue.categories if c.points > 0]
     for key, kind, declared, own, x in features:
-        rho, p, trend = _trend(x, y, level) if x is not None else (float("nan"), float("nan"), "none")
+        rho, p, trend = _trend(x, y, level, declared) if x is not None else (float("nan"), float("nan"), "none")
         sign = _SIGN[declared]
         supported = sign != 0 and trend == declared.value
         contradicts = sign != 0 and trend not in ("none", declared.value)
