@@ -74,11 +74,11 @@ def test_decisions_follow_knock_outs_bands_and_limits(small_portfolio, catalogue
     assert (approved["decision_reasons"].map(len) == 0).all()
     assert (d.loc[d.decision == "decline", "limit"] == 0).all()
     assert (approved["limit"] <= rows.loc[approved.index, "loan_amount"] + 1e-9).all()   # never above the request
-    caps = approved["guarantee"].map(lambda g: policy.limits.guarantees[g].cap)
+    caps = approved["guarantee"].astype(str).map(lambda g: policy.limits.guarantees[g].cap)
     assert (approved["limit"] <= caps).all()
     if d.loc[1, "decision"] != "decline":
         assert d.loc[1, "limit"] <= policy.limits.guarantees["credit"].cap
-    el = pds[approved.index] * approved["guarantee"].map(lambda g: policy.limits.guarantees[g].lgd) * approved["limit"]
+    el = pds[approved.index] * approved["guarantee"].astype(str).map(lambda g: policy.limits.guarantees[g].lgd) * approved["limit"]
     assert (el <= policy.limits.expected_loss_budget + 1e-9).all()
     assert set(d["policy_hash"]) == {policy.fingerprint}
 

@@ -87,7 +87,7 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
     decline = any_knock | pd_ceiling | below_refer
     refer = ~decline & below_approve
     code = np.where(decline, 2, np.where(refer, 1, 0))           # positions in OUTCOMES
-    outcome, labels = np.asarray(list(OUTCOMES), dtype=object), list(OUTCOMES.values())
+    labels = list(OUTCOMES.values())
 
     lim = policy.limits
     kinds = pd.Index(list(lim.guarantees))
@@ -95,7 +95,6 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
     g = np.where(g < 0, kinds.get_loc(lim.default_guarantee), g)     # unknown or missing: the default type
     terms = list(lim.guarantees.values())
     lgd = np.array([t.lgd for t in terms])[g]
-    guarantee = np.asarray(kinds, dtype=object)[g]
     bounds = {"requested": pd.to_numeric(pd.Series(_column(rows, lim.requested_column)), errors="coerce").to_numpy(float),
               "guarantee_cap": np.array([t.cap for t in terms])[g],
               "revenue": (pd.to_numeric(pd.Series(_column(rows, lim.revenue_multiple.column)), errors="coerce")
@@ -104,9 +103,7 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
     stacked = np.column_stack(list(bounds.values()))
     filled = np.where(np.isnan(stacked), np.inf, stacked)
     limit = np.floor(np.min(filled, axis=1) * 10) / 10                  # CNY 10k, down to 1,000 CNY
-    basis = np.asarray(list(bounds), dtype=object)[np.argmin(filled, axis=1)]
     limit = np.where(decline, 0.0, np.maximum(limit, 0.0))
-    basis = np.where(decline, "", basis)
 
     texts_en = [k.en for k in policy.knock_outs] + [
         f"model PD above {100 * policy.pd_decline_above:g}%", f"decision score below the refer band ({bands.refer_min:g})",
@@ -115,10 +112,17 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
         f"模型违约概率高于{100 * policy.pd_decline_above:g}%", f"决策得分低于提交评审线（{bands.refer_min:g}）",
         f"决策得分低于批准线（{bands.approve_min:g}）"]
     masks = [*knocked, pd_ceiling, below_refer & ~any_knock & ~pd_ceiling, refer]
+    # Repeated texts as categoricals built from codes: no per-row string work (batch scoring pays for it).
+    basis_names = ["", *bounds]
+    basis_code = np.where(decline, 0, np.argmin(filled, axis=1) + 1)
+    constant = np.zeros(n, dtype=int)
     return pd.DataFrame({
-        "decision": outcome[code], "decision_zh": np.asarray([z for z, _ in labels], dtype=object)[code],
-        "decision_en": np.asarray([e for _, e in labels], dtype=object)[code],
-        "decision_score": score, "model_score": m_score, "limit": limit, "limit_basis": basis,
-        "guarantee": guarantee, "expected_loss": pd_values * lgd * limit,
+        "decision": pd.Categorical.from_codes(code, list(OUTCOMES)),
+        "decision_zh": pd.Categorical.from_codes(code, [z for z, _ in labels]),
+        "decision_en": pd.Categorical.from_codes(code, [e for _, e in labels]),
+        "decision_score": score, "model_score": m_score, "limit": limit,
+        "limit_basis": pd.Categorical.from_codes(basis_code, basis_names),
+        "guarantee": pd.Categorical.from_codes(g, list(kinds)), "expected_loss": pd_values * lgd * limit,
         "decision_reasons": _lists(masks, texts_en), "decision_reasons_zh": _lists(masks, texts_zh),
-        "policy_version": policy.version, "policy_hash": policy.fingerprint}, index=rows.index)
+        "policy_version": pd.Categorical.from_codes(constant, [policy.version]),
+        "policy_hash": pd.Categorical.from_codes(constant, [policy.fingerprint])}, index=rows.index)
