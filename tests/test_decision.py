@@ -9,7 +9,6 @@ import yaml
 from typer.testing import CliRunner
 
 from innoscore.cli import app
-from innoscore.features.catalogue import load_catalogue
 from innoscore.model.decision.decide import decide
 from innoscore.model.decision.policy import load_policy, parse_overrides
 from innoscore.model.decision.what_if import Portfolio, what_if
