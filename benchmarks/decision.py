@@ -12,8 +12,6 @@ import warnings
 from pathlib import Path
 
 
-
-
 def best(fn, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
@@ -35,8 +33,8 @@ def main() -> None:
     from innoscore.model.decision.policy import load_policy
     from innoscore.model.decision.what_if import Portfolio, what_if
     from innoscore.model.estimators.lightgbm_pd import LightGBMPD
-    from innoscore.model.scoring.interface import ScoringModel
     from innoscore.model.scoring.batch import score_file_local
+    from innoscore.model.scoring.interface import ScoringModel
     from innoscore.model.scoring.record import scored_firms
 
     cat, cfg = load_catalogue(), TrainingConfig.load()

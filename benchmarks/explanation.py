@@ -12,11 +12,11 @@ import warnings
 import numpy as np
 
 from innoscore.features.catalogue import load_catalogue
+from innoscore.features.derive import FeatureSet
 from innoscore.features.synthetic import generate_portfolio
 from innoscore.model.config import TrainingConfig
-from innoscore.model.explanation.contributions import explain, feature_contributions
-from innoscore.features.derive import FeatureSet
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
+from innoscore.model.explanation.contributions import explain, feature_contributions
 from innoscore.model.explanation.reasons import firm_reasons
 
 

@@ -83,8 +83,8 @@ def main() -> None:
     from innoscore.features.catalogue import load_catalogue
     from innoscore.features.synthetic import generate_portfolio
     from innoscore.model.config import TrainingConfig
-    from innoscore.model.tracking.registry import load_pd_model
     from innoscore.model.scoring.score import score_frame
+    from innoscore.model.tracking.registry import load_pd_model
     from innoscore.model.training import train_models
 
     cat, cfg = load_catalogue(), TrainingConfig.load()

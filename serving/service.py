@@ -21,8 +21,8 @@ from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import scored_firms
 from innoscore.model.scoring.score import InvalidFirmData, checked_frame
 from innoscore.serving.config import ServingConfig
-from innoscore.serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason, ScoreReply,
-                             ScoreResult, firm_model)
+from innoscore.serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason,
+                                       ScoreReply, ScoreResult, firm_model)
 from innoscore.serving.store import ensure_bentoml_home, served_model_tag
 
 ensure_bentoml_home()

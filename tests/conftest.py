@@ -99,8 +99,8 @@ def _trained_session(tmp_path_factory, catalogue):
     import pandas as pd
     from typer.testing import CliRunner
 
-    from innoscore.features.synthetic import write_portfolio
     from innoscore.cli import app
+    from innoscore.features.synthetic import write_portfolio
 
     tmp = tmp_path_factory.mktemp("train")
     uri = f"sqlite:///{tmp}/mlflow.db"

@@ -1,8 +1,7 @@
 """The layers of docs/architecture.md: no module imports a layer above its own."""
 import ast
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 import pytest
 

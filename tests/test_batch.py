@@ -5,8 +5,8 @@ import pytest
 from typer.testing import CliRunner
 
 from innoscore.cli import app
-from innoscore.model.tracking.registry import load_pd_model
 from innoscore.model.scoring.score import score_frame
+from innoscore.model.tracking.registry import load_pd_model
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

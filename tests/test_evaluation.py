@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from innoscore.model.evaluation.metrics import (expected_calibration_error, grade_table, headline_metrics, ks_statistic,
-                              population_stability_index, riskiest_decile_lift)
+                                                population_stability_index, riskiest_decile_lift)
 from innoscore.model.grades import GradeScale
 
 Y = np.array([0, 0, 1, 1, 0, 1, 0, 0, 0, 1])

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from innoscore.cli import app
 from innoscore.features.derive import FeatureSet
 from innoscore.features.synthetic import generate_portfolio
-from innoscore.cli import app
+from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 from innoscore.model.explanation.contributions import explain, feature_contributions
 from innoscore.model.explanation.fidelity import explanation_fidelity
-from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 from innoscore.model.explanation.reasons import firm_reasons
 
 runner = CliRunner()

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from innoscore.features.catalogue import load_catalogue
 from innoscore.cli import app
+from innoscore.features.catalogue import load_catalogue
 from innoscore.model.tracking.registry import load_pd_model
 from tests.conftest import small_training_config
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from innoscore.features.synthetic import generate_portfolio
 from innoscore.cli import app
+from innoscore.features.synthetic import generate_portfolio
 from innoscore.model.config import TrainingConfig
 from innoscore.model.tracking.registry import RegistryError, load_pd_model, resolve
 from innoscore.model.training import fit_and_evaluate

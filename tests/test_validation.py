@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from innoscore.features.validation import DataReadError, read_table, validate_frame
 from innoscore.cli import app
+from innoscore.features.validation import DataReadError, read_table, validate_frame
 
 runner = CliRunner()
 
@@ -118,8 +118,9 @@ def test_fast_rule_check_agrees_with_pandera(small_portfolio, catalogue):
     """The vectorised check may skip pandera only when pandera would find nothing: for random
     single-cell edits (in range, out of range, fractional, missing, unknown level, duplicate id)
     both must agree on every frame."""
-    from innoscore.features.validation import coerce_frame, rules_and_schema, rules_hold
     from pandera.errors import SchemaErrors
+
+    from innoscore.features.validation import coerce_frame, rules_and_schema, rules_hold
 
     rules, schema = rules_and_schema(catalogue, False)
     base, _ = coerce_frame(small_portfolio.data.head(40), catalogue)

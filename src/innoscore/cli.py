@@ -175,8 +175,8 @@ def _load_registered(model_uri: str | None, explanations_for: str | None = None)
     `explanations_for` names a use that needs per-indicator contributions and this model has none."""
     from innoscore.model.config import default_model_uri
     from innoscore.model.tracking.registry import RegistryError, load_pd_model
-    from innoscore.settings import SettingsError
     from innoscore.model.tracking.store import configure_mlflow
+    from innoscore.settings import SettingsError
 
     quiet_mlflow()
     configure_mlflow()

@@ -12,19 +12,19 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from innoscore.display import print_comparison
 from innoscore.features.catalogue import load_catalogue
 from innoscore.features.synthetic import generate_portfolio, write_portfolio
 from innoscore.features.validation import validate_file
-from innoscore.display import print_comparison
-from innoscore.paths import tracking_uri
 from innoscore.model.config import TrainingConfig
-from innoscore.model.tracking.registry import load_pd_model, promote
 from innoscore.model.decision.policy import load_policy
 from innoscore.model.decision.what_if import Portfolio, what_if
 from innoscore.model.reports.committee import ModelInfo, write_reports
 from innoscore.model.reports.what_if import render_what_if
 from innoscore.model.scoring.record import scored_firms
+from innoscore.model.tracking.registry import load_pd_model, promote
 from innoscore.model.training import train_models
+from innoscore.paths import tracking_uri
 
 
 def pick_decision_firms(records) -> dict[str, int]:

@@ -19,24 +19,24 @@ from mlflow.tracking import MlflowClient
 from sklearn.base import clone
 
 from innoscore.features.catalogue import Catalogue
+from innoscore.features.derive import FeatureSet
 from innoscore.features.validation import ValidationReport, validate_frame
 from innoscore.model.config import MODEL_KINDS, TrainingConfig
-from innoscore.model.evaluation.metrics import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
 from innoscore.model.estimators.expert_scorecard import ExpertScorecard, category_points
-from innoscore.model.estimators.monotone import applied_signs, monotone_report
-from innoscore.features.derive import FeatureSet
-from innoscore.model.explanation.fidelity import explanation_fidelity
-from innoscore.model.explanation.global_plots import beeswarm_plot, category_importance_plot
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
+from innoscore.model.estimators.monotone import applied_signs, monotone_report
+from innoscore.model.estimators.tuning import tune_lightgbm
+from innoscore.model.estimators.woe_scorecard import WoEScorecard
+from innoscore.model.evaluation.metrics import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
 from innoscore.model.evaluation.model_card import model_card
 from innoscore.model.evaluation.plots import calibration_plot, ks_plot, roc_plot, score_distribution_plot
+from innoscore.model.evaluation.split import Split, choose_split, fold_split
+from innoscore.model.explanation.fidelity import explanation_fidelity
+from innoscore.model.explanation.global_plots import beeswarm_plot, category_importance_plot
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.reference import ReferenceProfile
 from innoscore.model.tracking.pyfunc import input_example, log_pd_model
-from innoscore.model.evaluation.split import Split, choose_split, fold_split
 from innoscore.model.tracking.store import configure_mlflow, data_fingerprint, ensure_experiment, git_commit
-from innoscore.model.estimators.tuning import tune_lightgbm
-from innoscore.model.estimators.woe_scorecard import WoEScorecard
 
 MODEL_NAMES = MODEL_KINDS
 WINDOWS = ("train", "valid", "test")

@@ -12,9 +12,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from innoscore.features.catalogue import Catalogue
 from innoscore.model.estimators.expert_scorecard import category_points
 from innoscore.model.explanation.contributions import Explanations
+from innoscore.model.explanation.reasons import firm_reasons
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import scored_firms
-from innoscore.model.explanation.reasons import firm_reasons
 
 LABELS = {
     "zh": {"title": "授信评审报告", "generated": "生成于", "profile": "企业概况", "decision": "评级结论",
