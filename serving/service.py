@@ -30,7 +30,7 @@ CONFIG = ServingConfig.load()
 BENTO_MODEL = bentoml.models.get(served_model_tag())
 CATALOGUE = Catalogue.model_validate_json(BENTO_MODEL.info.metadata["catalogue_json"])
 POLICY = CONFIG.credit_policy(CATALOGUE)
-LOAN_FIELDS = tuple(sorted({c for c in (POLICY.loan_columns() if POLICY else ())} - set(CATALOGUE.indicator_ids)))
+LOAN_FIELDS = tuple(sorted(POLICY.loan_columns() - set(CATALOGUE.indicator_ids))) if POLICY else ()
 Firm = firm_model(CATALOGUE, LOAN_FIELDS)
 API_KEY_ENV = "INNOSCORE_API_KEY"
 
