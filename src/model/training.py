@@ -38,7 +38,6 @@ from innoscore.model.scoring.reference import ReferenceProfile
 from innoscore.model.tracking.pyfunc import input_example, log_pd_model
 from innoscore.model.tracking.store import configure_mlflow, data_fingerprint, ensure_experiment, git_commit
 
-MODEL_NAMES = MODEL_KINDS
 WINDOWS = ("train", "valid", "test")
 
 
@@ -385,5 +384,5 @@ def stored_comparison(experiment: str, tracking_uri: str | None = None, run_id: 
     if any(k.startswith("oracle_") for k in parent.data.metrics):
         metrics["oracle"] = {w: {k: parent.data.metrics.get(f"oracle_{w}_{k}") for k in HEADLINE_METRICS}
                              for w in WINDOWS}
-    ordered = {k: metrics[k] for k in (*MODEL_NAMES, "oracle") if k in metrics}
+    ordered = {k: metrics[k] for k in (*MODEL_KINDS, "oracle") if k in metrics}
     return ordered, run_id

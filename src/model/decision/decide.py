@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from innoscore.features.catalogue import Catalogue
+from innoscore.model.columns import masked_lists
 from innoscore.model.decision.policy import Policy
 
 OUTCOMES = {"approve": ("批准", "approve"), "refer": ("提交授信评审会", "refer to the credit committee"),
@@ -56,15 +57,6 @@ def _column(rows: pd.DataFrame, name: str | None, default=np.nan) -> np.ndarray:
     if name and name in rows:
         return rows[name].to_numpy()
     return np.full(len(rows), default, dtype=object if isinstance(default, str) else float)
-
-
-def _lists(masks: list[np.ndarray], texts: list[str]) -> np.ndarray:
-    """Per row, the texts whose mask holds (Arrow lists, as the record builds its list columns), as an
-    object array so that it aligns with any index."""
-    mask = np.column_stack(masks)
-    names = np.broadcast_to(np.asarray(texts, dtype=object), mask.shape)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]), pa.int32())
-    return pa.ListArray.from_arrays(offsets, pa.array(names[mask], pa.string())).to_pandas().to_numpy()
 
 
 def hard_declines(pd_values: np.ndarray, rows: pd.DataFrame, policy: Policy) -> tuple[list[np.ndarray], np.ndarray]:
@@ -123,6 +115,7 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
         "decision_score": score, "model_score": m_score, "limit": limit,
         "limit_basis": pd.Categorical.from_codes(basis_code, basis_names),
         "guarantee": pd.Categorical.from_codes(g, list(kinds)), "expected_loss": pd_values * lgd * limit,
-        "decision_reasons": _lists(masks, texts_en), "decision_reasons_zh": _lists(masks, texts_zh),
+        "decision_reasons": masked_lists(np.column_stack(masks), texts_en)[0],
+        "decision_reasons_zh": masked_lists(np.column_stack(masks), texts_zh)[0],
         "policy_version": pd.Categorical.from_codes(constant, [policy.version]),
         "policy_hash": pd.Categorical.from_codes(constant, [policy.fingerprint])}, index=rows.index)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from innoscore.model.columns import masked_lists
 from innoscore.model.decision.decide import decide, decision_fields
 from innoscore.model.decision.policy import Policy
 from innoscore.model.scoring.interface import Scores, ScoringModel
@@ -34,21 +35,11 @@ def record_schema(model: ScoringModel, with_explanations: bool = False, with_dec
     return pa.schema(record_fields(model, with_explanations, with_decision))
 
 
-def _lists(mask: np.ndarray, names: np.ndarray, values: np.ndarray | None = None) -> list[pd.Series]:
-    """Per-row lists of the masked entries, built as Arrow lists (a Python loop per firm costs more
-    than scoring), handed to pandas as object columns of arrays that both batch engines write alike."""
-    offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]), pa.int32())
-    out = [pa.ListArray.from_arrays(offsets, pa.array(names[mask], pa.string())).to_pandas()]
-    if values is not None:
-        out.append(pa.ListArray.from_arrays(offsets, pa.array(values[mask], pa.float64())).to_pandas())
-    return out
-
-
-def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) -> dict[str, pd.Series]:
+def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) -> dict[str, np.ndarray]:
     """The k indicators raising each firm's PD most (positive contributions only), as list columns."""
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
     top = np.take_along_axis(contributions, order, axis=1)
-    names, values = _lists(top > 0, np.asarray(indicator_ids, dtype=object)[order], top)
+    names, values = masked_lists(top > 0, np.asarray(indicator_ids, dtype=object)[order], top)
     return dict(zip(TOP_RISK_FIELDS, (names, values)))
 
 
@@ -69,7 +60,7 @@ def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k:
            "grade_en": np.asarray([g.en for g in scale.grades], dtype=object)[position],
            "expert_score": scores.expert["total"].to_numpy(),
            **{f"expert_{c}": scores.expert[c].to_numpy() for c in cat.category_ids},
-           "missing_indicators": _lists(missing, np.broadcast_to(np.asarray(ids, dtype=object), missing.shape))[0]}
+           "missing_indicators": masked_lists(missing, ids)[0]}
     expl = scores.explanations
     if expl is not None:
         out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in cat.category_ids})
