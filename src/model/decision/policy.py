@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -94,9 +95,10 @@ class Policy(Settings):
         return ({k.column for k in self.knock_outs} | {lim.requested_column, lim.guarantee_column}
                 | ({lim.revenue_multiple.column} if lim.revenue_multiple else set()))
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """A short hash of the policy content: logged with every decision and in MLflow."""
+        """A short hash of the policy content: logged with every decision and in MLflow (computed once:
+        /score reads it on every request)."""
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
 
     def check_against(self, catalogue: Catalogue, source: str = "policy") -> "Policy":
