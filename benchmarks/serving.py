@@ -97,15 +97,22 @@ def main() -> None:
     rows = data[data["application_date"].dt.year == 2024].head(100)
     payload = json.loads(rows[["firm_id", *cat.indicator_ids]].to_json(orient="records"))
     bin_dir = Path(sys.executable).parent
-    bport, mport = free_port(), free_port()
-    bento = subprocess.Popen([str(bin_dir / "innoscore"), "serve", "--model-uri", uri, "--port", str(bport)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    bport, nport, mport = free_port(), free_port(), free_port()
+    undecided = tmp / "serving-undecided.yaml"        # the same service without the credit decision
+    undecided.write_text("decide: false\n", encoding="utf-8")
+
+    def innoscore_serve(port: int, *extra: str) -> subprocess.Popen:
+        return subprocess.Popen([str(bin_dir / "innoscore"), "serve", "--model-uri", uri, "--port", str(port), *extra],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    bento, bento_undecided = innoscore_serve(bport), innoscore_serve(nport, "--config", str(undecided))
     mlf = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", uri, "-p", str(mport), "--env-manager",
                             "local", "--host", "127.0.0.1"], env={**env, "PATH": f"{bin_dir}:{env['PATH']}"},
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     results = {}
     try:
         wait_ready(f"http://127.0.0.1:{bport}/readyz", bento)
+        wait_ready(f"http://127.0.0.1:{nport}/readyz", bento_undecided)
         wait_ready(f"http://127.0.0.1:{mport}/ping", mlf)
         local = threading.local()
 
@@ -120,6 +127,8 @@ def main() -> None:
             calls = {
                 "(a) in-process predict + validation": lambda: len(score_frame(rows.head(n), model)) == n,
                 "(b) BentoML /score": lambda: client().post(f"http://127.0.0.1:{bport}/score", json=body).status_code == 200,
+                "(b0) /score without the decision": lambda: client().post(f"http://127.0.0.1:{nport}/score",
+                                                                          json=body).status_code == 200,
                 "(c) BentoML /explain": lambda: client().post(f"http://127.0.0.1:{bport}/explain", json=body).status_code == 200,
                 "(d) mlflow models serve": lambda: client().post(f"http://127.0.0.1:{mport}/invocations",
                                                                  json=mlflow_body).status_code == 200,
@@ -131,7 +140,7 @@ def main() -> None:
                         continue
                     results[(n, conc, label)] = measure(call, args.seconds, conc)
     finally:
-        for p in (bento, mlf):
+        for p in (bento, bento_undecided, mlf):
             os.killpg(p.pid, signal.SIGTERM)
     print(f"{'firms':>5} {'conc':>4} {'':<36} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
     for (n, conc, label), r in results.items():
@@ -144,6 +153,10 @@ def main() -> None:
     print(f"/score throughput / mlflow serve, sequential = {b['req_per_s'] / d['req_per_s']:.2f}, "
           f"concurrency {args.concurrency} = {bc['req_per_s'] / dc['req_per_s']:.2f}  (target >= 3)")
     print(f"/explain 1-firm p50 / /score p50 = {c['p50_ms'] / b['p50_ms']:.2f}  (target <= 2)")
+    for n in (1, 100):
+        with_d, without = results[(n, 1, "(b) BentoML /score")], results[(n, 1, "(b0) /score without the decision")]
+        print(f"/score {n}-firm p50 with the decision / without = {with_d['p50_ms'] / without['p50_ms']:.2f}  "
+              f"(target <= 1.10)")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """Serving settings from configs/serving.yaml (typed and strict, like every config file)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
 
 from innoscore.settings import Settings, load_settings
+
+SERVING_CONFIG_ENV = "INNOSCORE_SERVING_CONFIG"
 
 
 class ServingConfig(Settings):
@@ -19,9 +22,10 @@ class ServingConfig(Settings):
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ServingConfig":
+        """`path`, else the file INNOSCORE_SERVING_CONFIG names (`innoscore serve --config`), else the packaged one."""
         from innoscore.paths import DEFAULT_SERVING_CONFIG
 
-        return load_settings(cls, path or DEFAULT_SERVING_CONFIG)
+        return load_settings(cls, path or os.environ.get(SERVING_CONFIG_ENV) or DEFAULT_SERVING_CONFIG)
 
     def credit_policy(self, catalogue):
         """The policy /score decides by, or None (off, or written for another catalogue's categories)."""

@@ -307,25 +307,27 @@ def serve(
     model_uri: Optional[str] = typer.Option(None, "--model-uri", help="Registered model / 模型URI (default: configs/serving.yaml, else the champion)"),
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address / 监听地址"),
     port: int = typer.Option(3000, "--port", help="Port / 端口"),
+    config: Optional[Path] = typer.Option(None, "--config", help="Serving settings / 服务配置 (default: configs/serving.yaml)"),
 ) -> None:
     """Serve a registered model version over HTTP with BentoML / 以HTTP服务方式提供模型."""
     import os
 
     from innoscore.model.tracking.registry import RegistryError
-    from innoscore.serving.config import ServingConfig
+    from innoscore.serving.config import SERVING_CONFIG_ENV, ServingConfig
     from innoscore.serving.store import BENTO_MODEL_ENV, SERVICE_IMPORT_PATH, import_registered_version
     from innoscore.settings import SettingsError
 
     quiet_mlflow()
     try:
-        uri = model_uri or ServingConfig.load().served_model_uri()
+        uri = model_uri or ServingConfig.load(config).served_model_uri()
         bento_model = import_registered_version(uri)
     except (RegistryError, SettingsError) as exc:
         fail(str(exc))
     labels = bento_model.info.labels
     console.print(f"serving {uri} = {labels['registered_name']} v{labels['registered_version']} "
                   f"(BentoML model {bento_model.tag}) on http://{host}:{port}")
-    env = {**os.environ, BENTO_MODEL_ENV: str(bento_model.tag), "BENTOML_DO_NOT_TRACK": "true"}
+    env = {**os.environ, BENTO_MODEL_ENV: str(bento_model.tag), "BENTOML_DO_NOT_TRACK": "true",
+           **({SERVING_CONFIG_ENV: str(config.resolve())} if config else {})}
     bentoml_bin = str(Path(sys.executable).with_name("bentoml"))
     os.execve(bentoml_bin, [bentoml_bin, "serve", SERVICE_IMPORT_PATH, "--host", host,
                             "--port", str(port)], env)

@@ -1,21 +1,30 @@
 """Per-row list columns (missing indicators, top reasons, decision reasons) built as Arrow lists.
 
-A Python loop per firm costs more than scoring it; these are built in a few vectorised passes and
-handed to pandas as object arrays of arrays, which both batch engines write to Parquet alike and
-which align with any row index.
+A Python loop per firm costs more than scoring it; these are built in a few vectorised passes (the
+labels taken by code in Arrow, no Python string per row) and handed to pandas as Arrow-backed
+extension arrays: no copy, positional (they align with any row index), read back as Python lists,
+and written to Parquet as list<string> / list<double> by both batch engines.
 """
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 
-def masked_lists(mask: np.ndarray, names: np.ndarray, values: np.ndarray | None = None) -> list[np.ndarray]:
-    """For each row of `mask` (rows x slots), the `names` (and `values`, if given) where it holds,
-    in slot order. `names` and `values` have `mask`'s shape (broadcast a row of labels)."""
-    names = np.broadcast_to(np.asarray(names, dtype=object), mask.shape)
+def masked_lists(mask: np.ndarray, labels, codes: np.ndarray | None = None,
+                 values: np.ndarray | None = None) -> list[pd.api.extensions.ExtensionArray]:
+    """For each row of `mask` (rows x slots), the labels of the slots where it holds, in slot order.
+
+    `codes` (mask's shape) picks the label of each slot (default: slot j has `labels[j]`);
+    `values` (mask's shape), if given, makes a second list column of the same slots' numbers.
+    """
+    mask = np.asarray(mask, dtype=bool)
     offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]), pa.int32())
-    out = [pa.ListArray.from_arrays(offsets, pa.array(names[mask], pa.string())).to_pandas().to_numpy()]
+    slot_codes = np.nonzero(mask)[1] if codes is None else np.asarray(codes)[mask]
+    names = pa.array(list(labels), pa.string()).take(pa.array(slot_codes, pa.int32()))
+    out = [pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, names))]
     if values is not None:
-        out.append(pa.ListArray.from_arrays(offsets, pa.array(values[mask], pa.float64())).to_pandas().to_numpy())
+        out.append(pd.arrays.ArrowExtensionArray(
+            pa.ListArray.from_arrays(offsets, pa.array(np.asarray(values, dtype=float)[mask], pa.float64()))))
     return out

@@ -11,9 +11,12 @@ Vectorised over firms (benchmarks/decision.py measures what it adds to batch sco
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.model.columns import masked_lists
@@ -23,6 +26,42 @@ OUTCOMES = {"approve": ("批准", "approve"), "refer": ("提交授信评审会",
             "decline": ("拒绝", "decline")}
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "==": np.equal,
         "!=": np.not_equal}
+
+
+LIMIT_BASES = ("requested", "guarantee_cap", "revenue", "expected_loss_budget")   # the bounds, in `decide`'s order
+
+
+@dataclass(frozen=True)
+class DecisionLabels:
+    """A policy's fixed texts: the reason of each decision mask and the levels of each coded column.
+
+    Built once per policy (`decision_labels`): the categorical dtypes are what makes a one-firm
+    decision cheap; validating the levels of seven categoricals per request cost more than deciding."""
+    reasons_en: tuple[str, ...]
+    reasons_zh: tuple[str, ...]
+    dtypes: dict[str, pd.CategoricalDtype]
+
+
+_LABELS: dict[str, DecisionLabels] = {}
+
+
+def decision_labels(policy: Policy) -> DecisionLabels:
+    """The policy's `DecisionLabels`, cached by its content hash."""
+    cached = _LABELS.get(policy.fingerprint)
+    if cached is None:
+        bands, pd_cap = policy.bands, 100 * policy.pd_decline_above
+        reasons_en = (*(k.en for k in policy.knock_outs), f"model PD above {pd_cap:g}%",
+                      f"decision score below the refer band ({bands.refer_min:g})",
+                      f"decision score below the approve band ({bands.approve_min:g})")
+        reasons_zh = (*(k.zh for k in policy.knock_outs), f"模型违约概率高于{pd_cap:g}%",
+                      f"决策得分低于提交评审线（{bands.refer_min:g}）", f"决策得分低于批准线（{bands.approve_min:g}）")
+        levels = {"decision": list(OUTCOMES), "decision_zh": [z for z, _ in OUTCOMES.values()],
+                  "decision_en": [e for _, e in OUTCOMES.values()], "limit_basis": ["", *LIMIT_BASES],
+                  "guarantee": list(policy.limits.guarantees), "policy_version": [policy.version],
+                  "policy_hash": [policy.fingerprint]}
+        cached = _LABELS[policy.fingerprint] = DecisionLabels(
+            reasons_en, reasons_zh, {k: pd.CategoricalDtype(v) for k, v in levels.items()})
+    return cached
 
 
 def decision_fields() -> list[tuple[str, pa.DataType]]:
@@ -53,15 +92,24 @@ def decision_score(pd_values: np.ndarray, category_points: pd.DataFrame, catalog
     return score, m
 
 
-def _column(rows: pd.DataFrame, name: str | None, default=np.nan) -> np.ndarray:
-    if name and name in rows:
-        return rows[name].to_numpy()
-    return np.full(len(rows), default, dtype=object if isinstance(default, str) else float)
-
-
 def _numbers(rows: pd.DataFrame, name: str | None) -> np.ndarray:
     """A column read as numbers (NaN where absent or unreadable)."""
-    return pd.to_numeric(pd.Series(_column(rows, name)), errors="coerce").to_numpy(dtype=float)
+    if not name or name not in rows:
+        return np.full(len(rows), np.nan)
+    column = rows[name]
+    if not pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        column = pd.to_numeric(column, errors="coerce")
+    return column.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _level_codes(rows: pd.DataFrame, name: str | None, levels: list[str], default: str) -> np.ndarray:
+    """Each row's position in `levels` of its value in column `name`; the default's where absent or unknown."""
+    fallback = levels.index(default)
+    if not name or name not in rows:
+        return np.full(len(rows), fallback)
+    values = pc.cast(pa.array(rows[name], from_pandas=True), pa.string())    # text in Arrow: no Python objects
+    codes = pc.index_in(values, value_set=pa.array(levels, pa.string()))
+    return pc.fill_null(codes, fallback).to_numpy(zero_copy_only=False)
 
 
 def hard_declines(pd_values: np.ndarray, rows: pd.DataFrame, policy: Policy) -> tuple[list[np.ndarray], np.ndarray]:
@@ -83,42 +131,37 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
     decline = any_knock | pd_ceiling | below_refer
     refer = ~decline & below_approve
     code = np.where(decline, 2, np.where(refer, 1, 0))           # positions in OUTCOMES
-    labels = list(OUTCOMES.values())
 
     lim = policy.limits
-    kinds = pd.Index(list(lim.guarantees))
-    g = kinds.get_indexer(_column(rows, lim.guarantee_column, lim.default_guarantee))
-    g = np.where(g < 0, kinds.get_loc(lim.default_guarantee), g)     # unknown or missing: the default type
+    kinds = list(lim.guarantees)
+    g = _level_codes(rows, lim.guarantee_column, kinds, lim.default_guarantee)
     terms = list(lim.guarantees.values())
     lgd = np.array([t.lgd for t in terms])[g]
-    bounds = {"requested": _numbers(rows, lim.requested_column),
-              "guarantee_cap": np.array([t.cap for t in terms])[g],
-              "revenue": (_numbers(rows, lim.revenue_multiple.column) * lim.revenue_multiple.multiple
-                          if lim.revenue_multiple else np.full(n, np.nan)),
-              "expected_loss_budget": lim.expected_loss_budget / np.maximum(pd_values * lgd, 1e-12)}
-    stacked = np.column_stack(list(bounds.values()))
+    stacked = np.column_stack([                       # LIMIT_BASES, in order
+        _numbers(rows, lim.requested_column), np.array([t.cap for t in terms])[g],
+        (_numbers(rows, lim.revenue_multiple.column) * lim.revenue_multiple.multiple
+         if lim.revenue_multiple else np.full(n, np.nan)),
+        lim.expected_loss_budget / np.maximum(pd_values * lgd, 1e-12)])
     filled = np.where(np.isnan(stacked), np.inf, stacked)
     limit = np.floor(np.min(filled, axis=1) * 10) / 10                  # CNY 10k, down to 1,000 CNY
     limit = np.where(decline, 0.0, np.maximum(limit, 0.0))
 
-    texts_en = [k.en for k in policy.knock_outs] + [
-        f"model PD above {100 * policy.pd_decline_above:g}%", f"decision score below the refer band ({bands.refer_min:g})",
-        f"decision score below the approve band ({bands.approve_min:g})"]
-    texts_zh = [k.zh for k in policy.knock_outs] + [
-        f"模型违约概率高于{100 * policy.pd_decline_above:g}%", f"决策得分低于提交评审线（{bands.refer_min:g}）",
-        f"决策得分低于批准线（{bands.approve_min:g}）"]
+    labels = decision_labels(policy)
     masks = np.column_stack([*knocked, pd_ceiling, below_refer & ~any_knock & ~pd_ceiling, refer])
-    # Repeated texts as categoricals built from codes: no per-row string work (batch scoring pays for it).
-    basis_names = ["", *bounds]
     basis_code = np.where(decline, 0, np.argmin(filled, axis=1) + 1)
     constant = np.zeros(n, dtype=int)
+    dtypes = labels.dtypes
+
+    def categorical(name, codes):
+        return pd.Categorical.from_codes(codes, dtype=dtypes[name])
+
     return pd.DataFrame({
-        "decision": pd.Categorical.from_codes(code, list(OUTCOMES)),
-        "decision_zh": pd.Categorical.from_codes(code, [z for z, _ in labels]),
-        "decision_en": pd.Categorical.from_codes(code, [e for _, e in labels]),
+        "decision": categorical("decision", code), "decision_zh": categorical("decision_zh", code),
+        "decision_en": categorical("decision_en", code),
         "decision_score": score, "model_score": m_score, "limit": limit,
-        "limit_basis": pd.Categorical.from_codes(basis_code, basis_names),
-        "guarantee": pd.Categorical.from_codes(g, list(kinds)), "expected_loss": pd_values * lgd * limit,
-        "decision_reasons": masked_lists(masks, texts_en)[0], "decision_reasons_zh": masked_lists(masks, texts_zh)[0],
-        "policy_version": pd.Categorical.from_codes(constant, [policy.version]),
-        "policy_hash": pd.Categorical.from_codes(constant, [policy.fingerprint])}, index=rows.index)
+        "limit_basis": categorical("limit_basis", basis_code),
+        "guarantee": categorical("guarantee", g), "expected_loss": pd_values * lgd * limit,
+        "decision_reasons": masked_lists(masks, labels.reasons_en)[0],
+        "decision_reasons_zh": masked_lists(masks, labels.reasons_zh)[0],
+        "policy_version": categorical("policy_version", constant),
+        "policy_hash": categorical("policy_hash", constant)}, index=rows.index)

@@ -206,6 +206,12 @@ def _empty_scores(model: ScoringModel, with_explanations: bool, with_decision: b
     return record_schema(model, with_explanations, with_decision).empty_table().to_pandas()
 
 
+def arrow_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """`frame` as a table of exactly `schema`, without pandas' dtype metadata: the files read back as
+    plain types with any Parquet reader (pandas cannot rebuild an Arrow-list dtype it recorded)."""
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False).replace_schema_metadata(schema.metadata)
+
+
 class _ParquetSink:
     """Append DataFrames to one Parquet file with a fixed schema; it replaces `path` only when closed."""
 
@@ -215,7 +221,7 @@ class _ParquetSink:
     def write(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        table = arrow_table(frame, self.schema)
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.tmp, self.schema)
@@ -299,7 +305,7 @@ def _score_part(part: pd.DataFrame, model: ScoringModel, index: int, out_dir: st
     name = f"part.{index:05d}.parquet"
     for frame, schema, folder in ((scored, record_schema(model, with_explanations, policy is not None), out_dir),
                                   (rejected, rejects_schema(model.catalogue), rejects_dir)):
-        pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), Path(folder) / name)
+        pq.write_table(arrow_table(frame, schema), Path(folder) / name)
     return len(part), len(scored), len(rejected)
 
 

@@ -39,7 +39,7 @@ def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) ->
     """The k indicators raising each firm's PD most (positive contributions only), as list columns."""
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
     top = np.take_along_axis(contributions, order, axis=1)
-    names, values = masked_lists(top > 0, np.asarray(indicator_ids, dtype=object)[order], top)
+    names, values = masked_lists(top > 0, indicator_ids, codes=order, values=top)
     return dict(zip(TOP_RISK_FIELDS, (names, values)))
 
 
