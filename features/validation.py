@@ -99,6 +99,9 @@ _REASONS = {
     "unknown_level": ("unknown level, allowed: {}", "未知等级，允许值：{}"),
     "missing_value": ("missing value not allowed", "不允许缺失"),
     "duplicate_id": ("duplicate firm id", "企业编号重复"),
+    "unknown_field": ("not an indicator of the catalogue", "不是指标目录中的指标"),
+    "too_long": ("text too long", "文本过长"),
+    "wrong_type": ("wrong type of value", "取值类型错误"),
     "empty": ("the file has no rows", "文件没有数据行"),
 }
 
@@ -163,13 +166,13 @@ def column_rules(catalogue: Catalogue, require_target: bool = False) -> list[Col
 
 
 def _pandera_column(rule: ColumnRule) -> pa.Column:
-    checks = []
+    checks = []   # whole numbers first: a value that breaks both is reported as the HTTP request model does
+    if rule.whole_numbers:
+        checks.append(pa.Check(lambda s: s == np.floor(s), element_wise=False, name="not_integer"))
     if rule.levels is not None:
         checks.append(pa.Check.isin(list(rule.levels)))
     elif rule.valid_range is not None:
         checks.append(pa.Check.in_range(*rule.valid_range))
-    if rule.whole_numbers:
-        checks.append(pa.Check(lambda s: s == np.floor(s), element_wise=False, name="not_integer"))
     unique = {"unique": True, "report_duplicates": "all"} if rule.unique else {}
     return pa.Column(rule.dtype, checks=checks, nullable=rule.nullable, required=rule.required, **unique)
 
@@ -277,7 +280,8 @@ def coerce_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = 
     return out, misfits
 
 
-def _detail(catalogue: Catalogue, column, code: str, columns=()) -> str:
+def problem_detail(catalogue: Catalogue, column, code: str, columns=()) -> str:
+    """The catalogue's specifics for a problem's message: the valid range, the levels, a close column name."""
     if code == "missing_column":
         close = difflib.get_close_matches(str(column), [str(c) for c in columns], n=1, cutoff=0.6)
         return f" (did you mean '{close[0]}'?)" if close else ""
@@ -318,7 +322,7 @@ def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool 
             return
         firm = firm_ids[row] if (firm_ids is not None and row is not None) else None
         problems[key] = problem(code, firm_id=firm, column=column, value=value, row=row,
-                                detail=_detail(catalogue, column, code, df.columns),
+                                detail=problem_detail(catalogue, column, code, df.columns),
                                 id_label="firm" if catalogue.dataset.id_column else "row")
 
     rules, schema = rules_and_schema(catalogue, require_target)

@@ -1,35 +1,108 @@
 """Request and reply models of the HTTP API, built from the served model's catalogue.
 
-Field types are deliberately loose (number, text or null): the catalogue's validation is the one
-place that checks types, ranges and levels, so HTTP, batch and `innoscore validate` agree and every
-error names the firm, the field and the problem.
+The firm model carries the catalogue's rules (types, ranges, levels, whole numbers, required), so
+the OpenAPI document says what is valid and a parsed request is valid; its refusals are reported with
+the catalogue validation's codes and texts (`firm_problems`), so HTTP, batch and `innoscore validate`
+agree and every error names the firm, the field and the problem. The error replies are declared
+here too (`ERROR_REPLIES`), for the OpenAPI document.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from innoscore.features.catalogue import Catalogue
+from innoscore.features.catalogue import Catalogue, Indicator
+from innoscore.features.validation import problem, problem_detail
 
-Loose = Optional[Union[float, int, str]]
+Number = float        # with strict=True below: a JSON number (an integer is read as a float), never true/false or text
 
 
-def firm_model(catalogue: Catalogue, loan_fields: tuple[str, ...] = ()) -> type[BaseModel]:
-    """The request's firm: its id, every indicator, and the loan fields the credit policy reads."""
+def _number(low: float | None = None, high: float | None = None, whole: bool = False) -> Any:
+    return Annotated[Number, Field(strict=True, ge=low, le=high, multiple_of=1 if whole else None, allow_inf_nan=False)]
+
+
+def indicator_type(ind: Indicator) -> Any:
+    """The JSON type of one indicator's value, carrying the catalogue's rules: levels, range, whole numbers."""
+    if ind.type in ("ordinal", "categorical"):
+        value: Any = Literal[tuple(ind.level_values)]
+    else:
+        low, high = ind.valid_range if ind.valid_range is not None else (None, None)
+        value = _number(low, high, whole=ind.type in ("count", "boolean"))
+    return Optional[value] if ind.missing_allowed else value
+
+
+def firm_model(catalogue: Catalogue, policy=None, max_string_length: int = 200) -> type[BaseModel]:
+    """The request's firm: its id, every indicator, and the loan fields the credit policy reads.
+
+    A firm this model accepts is valid by the catalogue: the model is built from the same rules as
+    the pandera schema that checks files (`features.validation.column_rules`), and a randomised test
+    holds the two to the same verdicts. Unknown fields are refused.
+    """
+    ds = catalogue.dataset
+    firm_id = Union[Annotated[str, Field(strict=True, min_length=1, max_length=max_string_length,
+                                         pattern=r"\S")], Annotated[int, Field(strict=True)]]
     fields: dict[str, Any] = {
-        catalogue.dataset.firm_id_column: (Optional[Union[str, int]], Field(None, description=(
-            "Firm id (required) / 企业编号" if catalogue.dataset.id_column else
-            "Row number (optional: the firm's place in the request) / 行号"))),
+        ds.firm_id_column: (firm_id, Field(..., description="Firm id / 企业编号")) if ds.id_column else
+        (Optional[firm_id], Field(None, description="Row number (optional: the firm's place in the request) / 行号")),
     }
     for ind in catalogue.indicators:
         rng = f", valid {list(ind.valid_range)}" if ind.valid_range else ""
-        levels = f", levels {ind.level_values}" if ind.levels else ""
-        missing = "" if ind.missing_allowed else ", required"
-        fields[ind.id] = (Loose, Field(None, description=f"{ind.name_en} / {ind.name_zh} ({ind.unit.en}{rng}{levels}{missing})"))
-    for name in loan_fields:
-        fields[name] = (Loose, Field(None, description=f"Loan field for the credit decision / 授信决策字段 ({name})"))
-    return create_model("Firm", __config__=ConfigDict(extra="allow"), **fields)
+        required = "" if ind.missing_allowed else ", required"
+        fields[ind.id] = (indicator_type(ind), Field(None if ind.missing_allowed else ...,
+                                                     description=f"{ind.name_en} / {ind.name_zh} ({ind.unit.en}{rng}{required})"))
+    if policy is not None:
+        lim = policy.limits
+        loan = {lim.requested_column: _number(0), lim.guarantee_column: Literal[tuple(lim.guarantees)]}
+        if lim.revenue_multiple:
+            loan[lim.revenue_multiple.column] = _number(0)
+        loan.update({k.column: _number() for k in policy.knock_outs})
+        for name, kind in loan.items():
+            if name not in fields:
+                fields[name] = (Optional[kind], Field(None, description=f"Loan field for the credit decision / "
+                                                                        f"授信决策字段 ({name})"))
+    return create_model("Firm", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+# pydantic's error types as the catalogue's problem codes (features.validation)
+_ERROR_CODES = {"missing": "missing_value", "extra_forbidden": "unknown_field", "literal_error": "unknown_level",
+                "greater_than_equal": "out_of_range", "less_than_equal": "out_of_range", "finite_number": "out_of_range",
+                "multiple_of": "not_integer", "float_type": "not_a_number", "string_too_long": "too_long", "string_too_short": "missing_value",
+                "string_pattern_mismatch": "missing_value"}
+
+
+def firm_problems(firm_model_: type[BaseModel], catalogue: Catalogue, firms: list) -> list[dict]:
+    """Each firm the request model refuses, as problems naming the firm (its id and place), the field
+    and the reason in English and Chinese: the same codes and texts as `innoscore validate`."""
+    from pydantic import ValidationError
+
+    id_column = catalogue.dataset.firm_id_column
+    problems, seen = [], set()
+    for index, firm in enumerate(firms):
+        if not isinstance(firm, dict):
+            problems.append({"firm_id": None, "index": index, "field": None, "code": "wrong_type",
+                             "message": "a firm must be a JSON object", "message_zh": "企业须为JSON对象"})
+            continue
+        try:
+            firm_model_.model_validate(firm)
+        except ValidationError as exc:
+            raw_id = firm.get(id_column)
+            firm_id = raw_id if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else None
+            for err in exc.errors(include_url=False, include_input=False):
+                field = str(err["loc"][0]) if err["loc"] else None
+                if (index, field) in seen:
+                    continue
+                seen.add((index, field))
+                code = _ERROR_CODES.get(err["type"], "wrong_type")
+                ind = catalogue.by_id.get(field)
+                if field in firm and firm[field] is None:
+                    code = "missing_value"        # null where a value is required
+                elif code == "unknown_level" and ind is not None and ind.type == "ordinal" and isinstance(firm[field], str):
+                    code = "not_a_number"        # ordinal levels are numbers, as the catalogue validation says
+                detail = problem_detail(catalogue, field, code) or str(err.get("ctx", {}).get("expected", ""))
+                p = problem(code, firm_id=firm_id if field != id_column else None, column=field, detail=detail)
+                problems.append({**p.to_dict(), "index": index})
+    return problems
 
 
 class ModelRef(BaseModel):
@@ -131,3 +204,62 @@ class ModelInfoReply(BaseModel):
     data_fingerprint: str
     test_metrics: dict[str, float]
     max_firms_per_request: int
+
+
+class ErrorReply(BaseModel):
+    error: str
+
+
+class BadRequestReply(BaseModel):
+    """Not JSON, not an object, duplicate keys, or a body the request model refuses (`detail`: its errors)."""
+    error: str
+    detail: Optional[list[dict[str, Any]]] = None
+
+
+class FieldProblem(BaseModel):
+    firm_id: Optional[str]
+    index: Optional[int] = None
+    field: Optional[str]
+    code: str
+    message: str
+    message_zh: str
+    value: Optional[str] = None
+
+
+class InvalidFirmsReply(BaseModel):
+    error: str
+    problems: Optional[list[FieldProblem]] = None
+
+
+ERROR_REPLIES: dict[int, tuple[type[BaseModel], str]] = {
+    400: (BadRequestReply, "Malformed request: not a JSON object, duplicate keys, wrong types / 请求格式错误"),
+    401: (ErrorReply, "Missing or wrong API key / API密钥缺失或错误"),
+    408: (ErrorReply, "The body did not arrive in time / 请求体接收超时"),
+    413: (ErrorReply, "Body or number of firms above the limit / 请求过大"),
+    415: (ErrorReply, "Not application/json / 媒体类型不支持"),
+    422: (InvalidFirmsReply, "Firm data that breaks the catalogue, each problem named / 企业数据无效"),
+    500: (ErrorReply, "Unexpected server error / 服务器内部错误"),
+}
+
+
+def openapi_with_errors(spec: dict, api_paths: tuple[str, ...]) -> dict:
+    """BentoML's OpenAPI document with every error reply this service gives declared on its APIs."""
+    from pydantic.json_schema import models_json_schema
+
+    models = sorted({m for m, _ in ERROR_REPLIES.values()}, key=lambda m: m.__name__)
+    _, top = models_json_schema([(m, "serialization") for m in models], ref_template="#/components/schemas/{model}")
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(top.get("$defs", {}))
+    for path in api_paths:
+        operation = spec.get("paths", {}).get(path, {}).get("post")
+        if operation is None:
+            continue
+        if "requestBody" in operation:
+            operation["requestBody"]["required"] = True      # the guard refuses a POST without a JSON body
+        responses = operation["responses"] = {str(k): v for k, v in operation.get("responses", {}).items()}
+        for status, (model, description) in ERROR_REPLIES.items():
+            responses[str(status)] = {"description": description, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+        for stale in [k for k in responses if k not in {"200", *map(str, ERROR_REPLIES)}]:
+            del responses[stale]        # BentoML's generic 404: these routes exist
+    return spec

@@ -1,0 +1,220 @@
+"""The service's front door: what a request must be before BentoML and the model see it.
+
+An ASGI middleware, so that every refusal is a 4xx JSON reply written here, before any body is
+parsed by the framework and without a traceback in the log:
+
+- the API key (`Authorization: Bearer <key>`), compared as bytes in constant time;
+- POST bodies: `application/json` only (415), 1 to `max_firms` firms (422, 413), at most `max_body_bytes` (413, from Content-Length or
+  while reading), read within `client_timeout_s` (408: a body shorter than its Content-Length);
+- strict JSON (400): one object, no duplicate keys, no NaN/Infinity literals;
+- firm fields (422, naming the firm and field): no `true`/`false` as a value, no number beyond
+  the range of a float (1e400 parses as infinity), no text longer than `max_string_length`; then
+  `firm_check` (the request model built from the catalogue, `schemas.firm_problems`);
+- `/docs` is the Swagger UI (the index page), `/docs.json` the OpenAPI document with every status
+  this service returns (`openapi_document`).
+
+The body, once read and checked, is replayed unchanged to the application.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import math
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from starlette.responses import JSONResponse, RedirectResponse
+
+MAX_FLOAT = sys.float_info.max
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    max_firms: int
+    max_body_bytes: int
+    max_string_length: int
+    client_timeout_s: float
+
+
+class Refusal(Exception):
+    """A request refused before it reaches the service: status, message and optional problems."""
+
+    def __init__(self, status: int, message: str, problems: list[dict] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.problems = status, message, problems
+
+    def response(self) -> JSONResponse:
+        body = {"error": self.message}
+        if self.problems is not None:
+            body["problems"] = self.problems
+        return JSONResponse(body, status_code=self.status)
+
+
+def _pairs_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise Refusal(400, f"duplicate key '{key[:64]}' in the JSON body / JSON中存在重复的键")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str):
+    raise Refusal(400, f"'{name}' is not valid JSON / 非法的JSON数值")
+
+
+def parse_strict_json(body: bytes) -> dict:
+    """The body as a JSON object, or Refusal(400) naming what is wrong with it."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refusal(400, "the body is not UTF-8 text / 请求体不是UTF-8文本") from None
+    try:
+        parsed = json.loads(text, object_pairs_hook=_pairs_without_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise Refusal(400, f"the body is not valid JSON: {exc.msg} at position {exc.pos} / 请求体不是合法JSON") from None
+    except RecursionError:
+        raise Refusal(400, "the JSON body is nested too deeply / JSON嵌套过深") from None
+    if not isinstance(parsed, dict):
+        raise Refusal(400, "the body must be a JSON object / 请求体必须是JSON对象")
+    return parsed
+
+
+def _field_problem(index: int, firm_id, field: str, code: str, message: str, message_zh: str) -> dict:
+    return {"firm_id": None if firm_id is None else str(firm_id)[:64], "index": index, "field": field[:64],
+            "code": code, "message": message, "message_zh": message_zh}
+
+
+def firm_value_problems(body: dict, id_column: str, max_string_length: int) -> list[dict]:
+    """What no catalogue rule can read in the firms' values: booleans, integers beyond float range,
+    over-long text (values are never echoed back)."""
+    firms = body.get("firms")
+    if not isinstance(firms, list):
+        return []
+    problems = []
+    for i, firm in enumerate(firms):
+        if not isinstance(firm, dict):
+            continue
+        firm_id = firm.get(id_column)
+        firm_id = firm_id if isinstance(firm_id, (str, int)) and not isinstance(firm_id, bool) else None
+        for field, value in firm.items():
+            if len(field) > max_string_length:
+                problems.append(_field_problem(i, firm_id, field, "unknown_field", "field name too long",
+                                               "字段名过长"))
+            elif isinstance(value, bool):
+                problems.append(_field_problem(i, firm_id, field, "not_a_number",
+                                               "true/false is not a value of this field", "不接受布尔值"))
+            elif (isinstance(value, int) and abs(value) > MAX_FLOAT) or (isinstance(value, float)
+                                                                         and not math.isfinite(value)):
+                problems.append(_field_problem(i, firm_id, field, "out_of_range",
+                                               "number beyond the range of a float", "数值超出浮点数范围"))
+            elif isinstance(value, str) and len(value) > max_string_length:
+                problems.append(_field_problem(i, firm_id if field != id_column else None, field, "too_long",
+                                               f"text longer than {max_string_length} characters",
+                                               f"文本长度超过{max_string_length}个字符"))
+            elif isinstance(value, (list, dict)):
+                problems.append(_field_problem(i, firm_id, field, "not_a_number", "a list or object is not a value",
+                                               "不接受列表或对象"))
+    return problems
+
+
+class RequestGuard:
+    """ASGI middleware: see the module docstring. `api_paths` get the body checks; `public_paths`
+    need no key; `openapi` returns the service's OpenAPI document (served at /docs.json)."""
+
+    def __init__(self, app, *, limits: RequestLimits, api_paths: tuple[str, ...], public_paths: tuple[str, ...],
+                 api_key: str | None, id_column: str, openapi: Callable[[], dict],
+                 firm_check: Callable[[list], list[dict]]):
+        self.app, self.limits, self.api_paths = app, limits, api_paths
+        self.public_paths = public_paths
+        self.expected = f"Bearer {api_key}".encode("utf-8") if api_key else None
+        self.id_column, self.openapi, self.firm_check = id_column, openapi, firm_check
+        self._openapi_doc: dict | None = None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path == "/docs":
+            await RedirectResponse("/", status_code=307)(scope, receive, send)
+            return
+        if path == "/docs.json":
+            if self._openapi_doc is None:
+                self._openapi_doc = self.openapi()
+            await JSONResponse(self._openapi_doc)(scope, receive, send)
+            return
+        try:
+            self._check_key(scope)
+            if path in self.api_paths and scope["method"] == "POST":
+                body = await self._read_body(scope, receive)
+                parsed = parse_strict_json(body)
+                firms = parsed.get("firms")
+                if isinstance(firms, list):
+                    if not firms:
+                        raise Refusal(422, "no firms in the request / 请求中没有企业")
+                    if len(firms) > self.limits.max_firms:
+                        raise Refusal(413, f"{len(firms)} firms in one request; the maximum is "
+                                           f"{self.limits.max_firms} / 单次请求企业数超过上限")
+                problems = firm_value_problems(parsed, self.id_column, self.limits.max_string_length)
+                if not problems and isinstance(firms, list):
+                    problems = self.firm_check(firms)
+                if problems:
+                    raise Refusal(422, "invalid firm data / 企业数据无效", problems)
+                receive = _replay(body, receive)
+        except Refusal as refusal:
+            await refusal.response()(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _check_key(self, scope) -> None:
+        if self.expected is None or scope["path"] in self.public_paths:
+            return
+        given = b""
+        for name, value in scope.get("headers") or []:
+            if name == b"authorization":
+                given = value
+        if not hmac.compare_digest(given, self.expected):      # bytes: any header byte is safe
+            raise Refusal(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+
+    async def _read_body(self, scope, receive) -> bytes:
+        headers = dict(scope.get("headers") or [])
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if media_type != b"application/json":
+            raise Refusal(415, "send the body as application/json / 请求体须为application/json")
+        limit = self.limits.max_body_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            raise Refusal(413, f"the body is larger than {limit} bytes / 请求体超过上限")
+        chunks, size = [], 0
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), self.limits.client_timeout_s)
+            except asyncio.TimeoutError:
+                raise Refusal(408, f"the body did not arrive within {self.limits.client_timeout_s:g} s "
+                                   f"/ 请求体接收超时") from None
+            if message["type"] == "http.disconnect":
+                raise Refusal(400, "the client disconnected / 客户端已断开")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise Refusal(413, f"the body is larger than {limit} bytes / 请求体超过上限")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _replay(body: bytes, server_receive):
+    """A `receive` that hands the application the body already read, then the server's own messages
+    (a disconnect)."""
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await server_receive()
+    return receive
