@@ -83,7 +83,8 @@ def main() -> None:
     from innoscore.features.catalogue import load_catalogue
     from innoscore.features.synthetic import generate_portfolio
     from innoscore.model.config import TrainingConfig
-    from innoscore.model.scoring.score import score_frame
+    from innoscore.model.scoring.score import score_records
+    from innoscore.serving.schemas import firm_model, firm_problems
     from innoscore.model.tracking.registry import load_pd_model
     from innoscore.model.training import train_models
 
@@ -94,6 +95,7 @@ def main() -> None:
     name, version = result.versions["lightgbm"]
     uri = f"models:/{name}/{version}"
     model, _ = load_pd_model(uri)
+    Firm = firm_model(cat)
     rows = data[data["application_date"].dt.year == 2024].head(100)
     payload = json.loads(rows[["firm_id", *cat.indicator_ids]].to_json(orient="records"))
     bin_dir = Path(sys.executable).parent
@@ -124,8 +126,16 @@ def main() -> None:
         for n in (1, 100):
             body = {"firms": payload[:n]}
             mlflow_body = {"dataframe_records": payload[:n]}
+            request = json.dumps(body).encode()
+
+            def in_process(raw=request, n=n):
+                """What the service does with a body: parse, validate by the request model, score."""
+                firms = json.loads(raw)["firms"]
+                assert not firm_problems(Firm, cat, firms)
+                return len(score_records([Firm.model_validate(f).model_dump() for f in firms], model)) == n
+
             calls = {
-                "(a) in-process predict + validation": lambda: len(score_frame(rows.head(n), model)) == n,
+                "(a) in-process parse, validate, score": in_process,
                 "(b) BentoML /score": lambda: client().post(f"http://127.0.0.1:{bport}/score", json=body).status_code == 200,
                 "(b0) /score without the decision": lambda: client().post(f"http://127.0.0.1:{nport}/score",
                                                                           json=body).status_code == 200,
@@ -145,14 +155,19 @@ def main() -> None:
     print(f"{'firms':>5} {'conc':>4} {'':<36} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
     for (n, conc, label), r in results.items():
         print(f"{n:>5} {conc:>4} {label:<36} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['req_per_s']:>8.1f} {r['errors']:>6}")
-    a, b, c, d, h = (results[(1, 1, k)] for k in ("(a) in-process predict + validation", "(b) BentoML /score",
+    a, b, c, d, h = (results[(1, 1, k)] for k in ("(a) in-process parse, validate, score", "(b) BentoML /score",
                                                   "(c) BentoML /explain", "(d) mlflow models serve",
                                                   "bare HTTP round-trip (/livez)"))
     bc, dc = results[(1, args.concurrency, "(b) BentoML /score")], results[(1, args.concurrency, "(d) mlflow models serve")]
-    print(f"\n/score 1-firm p50 / (in-process + bare HTTP) = {b['p50_ms'] / (a['p50_ms'] + h['p50_ms']):.2f}  (target <= 3)")
+    c100, b100 = results[(100, 1, "(c) BentoML /explain")], results[(100, 1, "(b) BentoML /score")]
+    print(f"\nin-process 1 firm p50 = {a['p50_ms']:.2f} ms  (target <= 1)")
+    print(f"/score 1-firm p50 / bare HTTP round-trip p50 = {b['p50_ms'] / h['p50_ms']:.2f}  (target <= 2)")
     print(f"/score throughput / mlflow serve, sequential = {b['req_per_s'] / d['req_per_s']:.2f}, "
-          f"concurrency {args.concurrency} = {bc['req_per_s'] / dc['req_per_s']:.2f}  (target >= 3)")
-    print(f"/explain 1-firm p50 / /score p50 = {c['p50_ms'] / b['p50_ms']:.2f}  (target <= 2)")
+          f"concurrency {args.concurrency} = {bc['req_per_s'] / dc['req_per_s']:.2f}  (target >= 4)")
+    print(f"/score throughput at concurrency {args.concurrency} / sequential = {bc['req_per_s'] / b['req_per_s']:.2f}  "
+          f"(target >= 1)")
+    print(f"/explain 1-firm p50 / /score p50 = {c['p50_ms'] / b['p50_ms']:.2f}  (target <= 1.5)")
+    print(f"/explain 100 firms p50 / /score 100 firms p50 = {c100['p50_ms'] / b100['p50_ms']:.2f}  (target <= 3)")
     for n in (1, 100):
         with_d, without = results[(n, 1, "(b) BentoML /score")], results[(n, 1, "(b0) /score without the decision")]
         print(f"/score {n}-firm p50 with the decision / without = {with_d['p50_ms'] / without['p50_ms']:.2f}  "

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue, Direction, MissingMeaning, expert_points
+from innoscore.features.firm_columns import column_array
 from innoscore.settings import Settings
 
 _MONOTONE = {Direction.higher_worse: 1, Direction.higher_better: -1, Direction.non_monotone: 0}
@@ -44,12 +45,70 @@ class FeatureConfig(Settings):
     ratios: tuple[Ratio, ...] = ()
 
 
+def level_codes(values: np.ndarray, levels: list) -> np.ndarray:
+    """Each value's position among `levels` as a float (compared as text), NaN for missing or unknown."""
+    if len(values) <= 64:   # a request's few firms: a dictionary lookup beats building an index
+        codes = {str(v): float(i) for i, v in enumerate(levels)}
+        return np.array([np.nan if pd.isna(v) else codes.get(str(v), np.nan) for v in values], dtype=float)
+    text = pd.Series(values, copy=False).astype(str).where(pd.notna(values), None)
+    found = pd.Index([str(v) for v in levels]).get_indexer(text)
+    return np.where(found < 0, np.nan, found.astype(float))
+
+
+class ExpertPointsTable:
+    """The expert scorecard's bins of every binned indicator as one padded threshold matrix, so that
+    all indicators are scored in one vectorised comparison (`features.catalogue.expert_points` scores
+    one indicator; the two give the same points, tested)."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+        inds = catalogue.indicators
+        self.binned = np.array([j for j, i in enumerate(inds) if i.bins is not None and i.type != "categorical"], int)
+        self.others = [j for j, i in enumerate(inds) if i.has_expert_points and j not in set(self.binned)]
+        width = max((len(inds[j].bins.thresholds) for j in self.binned), default=0)
+        self.thresholds = np.full((len(self.binned), width), np.inf)
+        self.points = np.zeros((len(self.binned), width + 1))
+        for row, j in enumerate(self.binned):
+            t, p = inds[j].bins.thresholds, inds[j].bins.points
+            self.thresholds[row, :len(t)] = t
+            self.points[row, :len(p)] = p
+            self.points[row, len(p):] = p[-1]
+        self.zero_filled = np.array([inds[j].missing is MissingMeaning.zero for j in self.binned], bool)
+
+    def score(self, data, values: np.ndarray | None = None) -> np.ndarray:
+        """Points for every indicator (rows x indicators, catalogue order). `values`: the indicators as
+        floats in catalogue order if known (`FeatureSet.indicator_array`; missing-means-zero filled)."""
+        out = np.zeros((len(data), len(self.catalogue.indicators)), order="F")
+        if len(self.binned):
+            if values is None:
+                x = np.column_stack([column_array(data, self.catalogue.indicators[j].id) for j in self.binned])
+                x = x.astype(float)
+                x[:, self.zero_filled] = np.nan_to_num(x[:, self.zero_filled], nan=0.0)
+            else:
+                x = values[:, self.binned]
+            idx = (x[:, :, None] >= self.thresholds[None, :, :]).sum(axis=2)      # NaN reaches no threshold
+            pts = np.take_along_axis(self.points[None, :, :], idx[:, :, None], axis=2)[:, :, 0]
+            out[:, self.binned] = np.where(np.isnan(x), 0.0, pts)
+        for j in self.others:
+            ind = self.catalogue.indicators[j]
+            out[:, j] = expert_points(ind, column_array(data, ind.id))
+        return out
+
+
+_TABLES: dict[int, tuple[Catalogue, ExpertPointsTable]] = {}
+
+
+def expert_points_table(catalogue: Catalogue) -> ExpertPointsTable:
+    """The catalogue's table, built once per catalogue object (scoring runs per request)."""
+    cached = _TABLES.get(id(catalogue))
+    if cached is None or cached[0] is not catalogue:
+        cached = _TABLES[id(catalogue)] = (catalogue, ExpertPointsTable(catalogue))
+    return cached[1]
+
+
 def expert_points_array(data: pd.DataFrame, catalogue: Catalogue) -> np.ndarray:
     """The expert scorecard's points for every indicator, one column each in catalogue order."""
-    out = np.empty((len(data), len(catalogue.indicators)), order="F")
-    for j, ind in enumerate(catalogue.indicators):
-        out[:, j] = expert_points(ind, data[ind.id].to_numpy())
-    return out
+    return expert_points_table(catalogue).score(data)
 
 
 @dataclass(frozen=True)
@@ -115,14 +174,13 @@ class FeatureSet:
         missing-means-zero filled. Column-major, so that filling and reading a column is contiguous."""
         out = np.empty((len(data), len(self.catalogue.indicators)), order="F")
         for j, ind in enumerate(self.catalogue.indicators):
-            s = data[ind.id]
+            s = column_array(data, ind.id)
             if ind.type == "categorical":
-                codes = {str(v): float(i) for i, v in enumerate(ind.level_values)}
-                out[:, j] = s.map(lambda v: codes.get(str(v), np.nan) if pd.notna(v) else np.nan).to_numpy(float)
+                out[:, j] = level_codes(s, ind.level_values)
             elif s.dtype == np.float64:
-                out[:, j] = s.to_numpy()
+                out[:, j] = s
             else:
-                out[:, j] = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+                out[:, j] = pd.to_numeric(s, errors="coerce")
             if ind.missing is MissingMeaning.zero:
                 np.nan_to_num(out[:, j], copy=False, nan=0.0)
         return out
@@ -145,7 +203,7 @@ class FeatureSet:
         """
         values = self.indicator_array(data)
         col = {ind: j for j, ind in enumerate(self.catalogue.indicator_ids)}
-        points = expert_points_array(data, self.catalogue)
+        points = expert_points_table(self.catalogue).score(data, values)
         out = np.empty((len(data), len(self.features)), order="F")
         for k, f in enumerate(self.features):
             if f.kind == "indicator":
@@ -159,7 +217,7 @@ class FeatureSet:
             elif f.kind == "category_points":
                 out[:, k] = points[:, [col[s_id] for s_id in f.sources]].sum(axis=1)
             elif f.kind == "missing_flag":
-                out[:, k] = data[f.sources[0]].isna().to_numpy(dtype=float)
+                out[:, k] = pd.isna(column_array(data, f.sources[0]))
         return Derived(values, points, out)
 
     def sources_matrix(self) -> pd.DataFrame:

@@ -13,6 +13,8 @@ SERVING_CONFIG_ENV = "INNOSCORE_SERVING_CONFIG"
 
 class ServingConfig(Settings):
     model_uri: str | None = None               # None: the champion that configs/training.yaml names
+    workers: int | None = Field(None, ge=1)                # service processes; None: one per CPU core
+    threads_per_worker: int = Field(1, ge=1)               # LightGBM threads per request, so workers do not oversubscribe
     max_firms_per_request: int = Field(500, ge=1)
     max_body_bytes: int = Field(4_000_000, ge=1_000)       # larger bodies: 413 before they are read
     max_string_length: int = Field(200, ge=8)              # longest firm id or text value: 422
@@ -41,6 +43,9 @@ class ServingConfig(Settings):
             return load_policy(self.policy, catalogue)
         except SettingsError:
             return None
+
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
 
     def served_model_uri(self) -> str:
         from innoscore.model.config import default_model_uri

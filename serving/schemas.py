@@ -145,14 +145,17 @@ class ScoreResult(BaseModel):
     @classmethod
     def from_record(cls, record: dict, catalogue: Catalogue) -> "ScoreResult":
         """The HTTP shape of a scored-firm record (innoscore.model.scoring.record)."""
-        return cls(firm_id=str(record[catalogue.dataset.firm_id_column]), pd=record["pd"], grade=record["grade"],
-                   grade_zh=record["grade_zh"], grade_en=record["grade_en"],
-                   expert_score=ExpertScore(total=record["expert_score"],
-                                            categories={c: record[f"expert_{c}"] for c in catalogue.category_ids}),
-                   missing_indicators=list(record["missing_indicators"]),
-                   decision=None if "decision" not in record else Decision(
-                       **{k: record[k] for k in Decision.model_fields if k in record},
-                       reasons=list(record["decision_reasons"]), reasons_zh=list(record["decision_reasons_zh"])))
+        # model_construct: the record is built and typed by innoscore's own code; validating it again
+        # per firm cost more than scoring it.
+        decision = None if "decision" not in record else Decision.model_construct(
+            **{k: record[k] for k in Decision.model_fields if k in record},
+            reasons=list(record["decision_reasons"]), reasons_zh=list(record["decision_reasons_zh"]))
+        return cls.model_construct(
+            firm_id=str(record[catalogue.dataset.firm_id_column]), pd=float(record["pd"]), grade=str(record["grade"]),
+            grade_zh=record["grade_zh"], grade_en=record["grade_en"],
+            expert_score=ExpertScore.model_construct(total=float(record["expert_score"]), categories={
+                c: float(record[f"expert_{c}"]) for c in catalogue.category_ids}),
+            missing_indicators=list(record["missing_indicators"]), decision=decision)
 
 
 class ScoreReply(BaseModel):

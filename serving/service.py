@@ -10,15 +10,14 @@ import os
 from typing import Annotated, Literal
 
 import bentoml
-import pandas as pd
 from pydantic import Field
 from starlette.responses import JSONResponse
 
 from innoscore.features.catalogue import Catalogue
-from innoscore.features.validation import coerce_frame
-from innoscore.model.explanation.reasons import firm_reasons
+from innoscore.features.firm_columns import FirmColumns
+from innoscore.model.explanation.reasons import all_firm_reasons
 from innoscore.model.scoring.interface import ScoringModel
-from innoscore.model.scoring.record import scored_firms
+from innoscore.model.scoring.score import score_records
 from innoscore.serving.config import ServingConfig
 from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
 from innoscore.serving.logs import quiet_client_errors
@@ -31,7 +30,7 @@ CONFIG = ServingConfig.load()
 BENTO_MODEL = bentoml.models.get(served_model_tag())
 CATALOGUE = Catalogue.model_validate_json(BENTO_MODEL.info.metadata["catalogue_json"])
 POLICY = CONFIG.credit_policy(CATALOGUE)
-LOAN_FIELDS = tuple(sorted(POLICY.loan_columns() - set(CATALOGUE.indicator_ids))) if POLICY else ()
+LOAN_FIELD_TYPES = POLICY.loan_column_types(CATALOGUE) if POLICY else {}
 Firm = firm_model(CATALOGUE, POLICY, CONFIG.max_string_length)
 FirmList = Annotated[list[Firm], Field(min_length=1, max_length=CONFIG.max_firms_per_request)]
 API_KEY_ENV = "INNOSCORE_API_KEY"
@@ -41,13 +40,15 @@ def error(status: int, message: str, problems: list[dict] | None = None) -> JSON
     return Refusal(status, message, problems).response()
 
 
-@bentoml.service(name="innoscore", traffic={"timeout": 60}, workers=1)
+@bentoml.service(name="innoscore", traffic={"timeout": 60}, workers=CONFIG.worker_count())
 class InnoscoreService:
     bento_model = BENTO_MODEL
 
     def __init__(self) -> None:
         pyfunc = bentoml.mlflow.load_model(self.bento_model)
         self.model: ScoringModel = pyfunc.unwrap_python_model().model
+        if "num_threads" in self.model.estimator.get_params():
+            self.model.estimator.set_params(num_threads=CONFIG.threads_per_worker)
         self.catalogue: Catalogue = self.model.catalogue
         self.grades = self.model.grade_scale
         labels, meta = self.bento_model.info.labels, self.bento_model.info.metadata
@@ -56,41 +57,38 @@ class InnoscoreService:
         self.meta = meta
 
     # --- shared request handling -------------------------------------------------------------
-    def _rows(self, firms: list) -> pd.DataFrame:
-        """The request's firms as typed rows (the guard and the request model have checked them)."""
+    def _records(self, firms: list) -> list[dict]:
+        """The request's firms as dicts (the guard and the request model have checked them); without an
+        id column a firm is known by its place in the request. A firm id may repeat: results follow
+        the request's order."""
         id_col = self.catalogue.dataset.firm_id_column
-        records = [f.model_dump() for f in firms]     # each valid by the catalogue (schemas.firm_model)
-        if self.catalogue.dataset.id_column is None:   # firms are known by their place in the request
+        records = [f.model_dump() for f in firms]
+        if self.catalogue.dataset.id_column is None:
             for i, rec in enumerate(records):
                 if rec.get(id_col) is None:
                     rec[id_col] = str(i + 1)
-        frame = pd.DataFrame.from_records(records, columns=[id_col, *self.catalogue.indicator_ids, *LOAN_FIELDS])
-        # Valid already; only the column types are set. A firm id may repeat: results follow the request's order.
-        return coerce_frame(frame, self.catalogue)[0]
+        return records
 
     # --- endpoints -----------------------------------------------------------------------------
     @bentoml.api(route="/score")
     def score(self, firms: FirmList = Field(..., description="Firms to score / 待评分企业")) -> ScoreReply:
         """PD, grade, expert scorecard points and missing indicators per firm / 违约概率、等级与专家评分."""
-        rows = self._rows(firms)
-        records = scored_firms(rows, self.model.score(rows), self.model, policy=POLICY)
-        return ScoreReply(model=self.model_ref, results=[ScoreResult.from_record(r, self.catalogue)
-                                                         for r in records.to_dict("records")])
+        records = score_records(self._records(firms), self.model, POLICY, LOAN_FIELD_TYPES)
+        return ScoreReply(model=self.model_ref, results=[ScoreResult.from_record(r, self.catalogue) for r in records])
 
     @bentoml.api(route="/explain")
     def explain(self, firms: FirmList = Field(..., description="Firms to explain / 待解释企业"),
                 top_k: int = Field(CONFIG.default_top_k, ge=1, le=CONFIG.max_top_k),
                 lang: Literal["zh", "en"] = "zh") -> ExplainReply:
         """Top reasons each way and category totals, from SHAP / 基于SHAP的主要原因与大类贡献."""
-        rows = self._rows(firms)
+        rows = FirmColumns.from_records(self._records(firms), self.catalogue, LOAN_FIELD_TYPES)
         if not self.model.has_contributions:
             return error(422, f"the served model ({self.model.kind}) has no per-indicator contributions; /explain "
                               f"needs a LightGBM PD model / 当前模型不支持解释")
         scores = self.model.score(rows, with_explanations=True)
         expl, grades, points = scores.explanations, scores.grades, scores.expert
         results = []
-        for i in range(len(rows)):
-            r = firm_reasons(expl, i, self.catalogue, self.model.peer_quantiles, top_k)
+        for i, r in enumerate(all_firm_reasons(expl, self.catalogue, self.model.peer_quantiles, top_k)):
 
             def reason(x):
                 return Reason(indicator=x["indicator"], name=x[f"name_{lang}"], category=x["category"],

@@ -100,3 +100,20 @@ def test_a_transform_on_a_level_indicator_is_refused(tmp_path):
 
     with pytest.raises(CatalogueError, match="transform 'log' applies to numeric and count"):
         load_catalogue(_write(tmp_path, DEFAULT_CATALOGUE, edit, "catalogue.yaml"))
+
+
+def test_vectorised_expert_points_equal_the_per_indicator_rule(small_portfolio, catalogue):
+    """The padded threshold table scores every indicator exactly as `expert_points` does, with and
+    without the derived indicator values, missing values and values on the thresholds included."""
+    from innoscore.features.catalogue import expert_points
+    from innoscore.features.derive import FeatureSet, expert_points_table
+
+    rows = small_portfolio.data.head(500).copy()
+    for ind in catalogue.indicators[:12]:
+        if ind.bins is not None:
+            rows.loc[rows.index[:20], ind.id] = ind.bins.thresholds[0]      # exactly on a threshold
+    expected = np.column_stack([expert_points(ind, rows[ind.id].to_numpy()) for ind in catalogue.indicators])
+    table = expert_points_table(catalogue)
+    assert np.array_equal(table.score(rows), expected)
+    assert np.array_equal(table.score(rows, FeatureSet(catalogue).indicator_array(rows)), expected)
+    assert np.isnan(rows[catalogue.indicator_ids].to_numpy(float)).any()

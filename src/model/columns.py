@@ -3,13 +3,28 @@
 A Python loop per firm costs more than scoring it; these are built in a few vectorised passes (the
 labels taken by code in Arrow, no Python string per row) and handed to pandas as Arrow-backed
 extension arrays: no copy, positional (they align with any row index), read back as Python lists,
-and written to Parquet as list<string> / list<double> by both batch engines.
+and written to Parquet as list<string> / list<double> by both batch engines. Up to `SMALL` rows (an
+HTTP request) they are object arrays of Python lists, which read and write the same.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+
+SMALL = 64     # rows up to which Python lists cost less than building Arrow arrays (a request's firms)
+
+
+def _small_lists(mask, labels, codes, values) -> list[np.ndarray]:
+    labels = list(labels)
+    out_names, out_values = np.empty(len(mask), dtype=object), np.empty(len(mask), dtype=object)
+    for i, row in enumerate(mask):
+        slots = np.flatnonzero(row)
+        out_names[i] = [labels[k] for k in (slots if codes is None else codes[i, slots])]
+        if values is not None:
+            out_values[i] = [float(v) for v in values[i, slots]]
+    return [out_names] if values is None else [out_names, out_values]
 
 
 def masked_lists(mask: np.ndarray, labels, codes: np.ndarray | None = None,
@@ -20,6 +35,8 @@ def masked_lists(mask: np.ndarray, labels, codes: np.ndarray | None = None,
     `values` (mask's shape), if given, makes a second list column of the same slots' numbers.
     """
     mask = np.asarray(mask, dtype=bool)
+    if len(mask) <= SMALL:
+        return _small_lists(mask, labels, codes, values)
     offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]), pa.int32())
     slot_codes = np.nonzero(mask)[1] if codes is None else np.asarray(codes)[mask]
     names = pa.array(list(labels), pa.string()).take(pa.array(slot_codes, pa.int32()))

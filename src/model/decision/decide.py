@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from innoscore.features.catalogue import Catalogue
-from innoscore.model.columns import masked_lists
+from innoscore.model.columns import SMALL, masked_lists
 from innoscore.model.decision.policy import Policy
 
 OUTCOMES = {"approve": ("批准", "approve"), "refer": ("提交授信评审会", "refer to the credit committee"),
@@ -40,6 +40,7 @@ class DecisionLabels:
     reasons_en: tuple[str, ...]
     reasons_zh: tuple[str, ...]
     dtypes: dict[str, pd.CategoricalDtype]
+    levels: dict[str, np.ndarray]          # the same levels as object arrays
 
 
 _LABELS: dict[str, DecisionLabels] = {}
@@ -60,7 +61,8 @@ def decision_labels(policy: Policy) -> DecisionLabels:
                   "guarantee": list(policy.limits.guarantees), "policy_version": [policy.version],
                   "policy_hash": [policy.fingerprint]}
         cached = _LABELS[policy.fingerprint] = DecisionLabels(
-            reasons_en, reasons_zh, {k: pd.CategoricalDtype(v) for k, v in levels.items()})
+            reasons_en, reasons_zh, {k: pd.CategoricalDtype(v) for k, v in levels.items()},
+            {k: np.asarray(v, dtype=object) for k, v in levels.items()})
     return cached
 
 
@@ -92,17 +94,17 @@ def decision_score(pd_values: np.ndarray, category_points: pd.DataFrame, catalog
     return score, m
 
 
-def _numbers(rows: pd.DataFrame, name: str | None) -> np.ndarray:
+def _numbers(rows, name: str | None) -> np.ndarray:
     """A column read as numbers (NaN where absent or unreadable)."""
     if not name or name not in rows:
         return np.full(len(rows), np.nan)
     column = rows[name]
     if not pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
         column = pd.to_numeric(column, errors="coerce")
-    return column.to_numpy(dtype=float, na_value=np.nan)
+    return column if isinstance(column, np.ndarray) else column.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _level_codes(rows: pd.DataFrame, name: str | None, levels: list[str], default: str) -> np.ndarray:
+def _level_codes(rows, name: str | None, levels: list[str], default: str) -> np.ndarray:
     """Each row's position in `levels` of its value in column `name`; the default's where absent or unknown."""
     fallback = levels.index(default)
     if not name or name not in rows:
@@ -112,7 +114,7 @@ def _level_codes(rows: pd.DataFrame, name: str | None, levels: list[str], defaul
     return pc.fill_null(codes, fallback).to_numpy(zero_copy_only=False)
 
 
-def hard_declines(pd_values: np.ndarray, rows: pd.DataFrame, policy: Policy) -> tuple[list[np.ndarray], np.ndarray]:
+def hard_declines(pd_values: np.ndarray, rows, policy: Policy) -> tuple[list[np.ndarray], np.ndarray]:
     """Which firms each knock-out rule declines, and which the PD ceiling declines, whatever the score."""
     knocked = [_OPS[k.op](_numbers(rows, k.column), k.value) for k in policy.knock_outs]
     return knocked, np.asarray(pd_values, dtype=float) > policy.pd_decline_above
@@ -120,7 +122,14 @@ def hard_declines(pd_values: np.ndarray, rows: pd.DataFrame, policy: Policy) -> 
 
 def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFrame, catalogue: Catalogue,
            policy: Policy) -> pd.DataFrame:
-    """The decision columns (`decision_fields`) for each firm, row for row with `rows`."""
+    """The decision columns (`decision_fields`) for each firm, row for row with `rows`, as a frame."""
+    return pd.DataFrame(decision_columns(pd_values, category_points, rows, catalogue, policy), index=rows.index)
+
+
+def decision_columns(pd_values: np.ndarray, category_points: pd.DataFrame, rows, catalogue: Catalogue,
+                     policy: Policy) -> dict[str, np.ndarray]:
+    """The decision columns for each firm of `rows` (a DataFrame or `features.firm_columns.FirmColumns`),
+    row for row: what the scored-firm record adds."""
     n = len(rows)
     pd_values = np.asarray(pd_values, dtype=float)
     score, m_score = decision_score(pd_values, category_points, catalogue, policy)
@@ -152,10 +161,12 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
     constant = np.zeros(n, dtype=int)
     dtypes = labels.dtypes
 
-    def categorical(name, codes):
+    def categorical(name, codes):        # a request's few firms: plain labels; a batch: categoricals
+        if n <= SMALL:
+            return labels.levels[name][codes]
         return pd.Categorical.from_codes(codes, dtype=dtypes[name])
 
-    return pd.DataFrame({
+    return {
         "decision": categorical("decision", code), "decision_zh": categorical("decision_zh", code),
         "decision_en": categorical("decision_en", code),
         "decision_score": score, "model_score": m_score, "limit": limit,
@@ -164,4 +175,4 @@ def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFr
         "decision_reasons": masked_lists(masks, labels.reasons_en)[0],
         "decision_reasons_zh": masked_lists(masks, labels.reasons_zh)[0],
         "policy_version": categorical("policy_version", constant),
-        "policy_hash": categorical("policy_hash", constant)}, index=rows.index)
+        "policy_hash": categorical("policy_hash", constant)}

@@ -95,6 +95,11 @@ class Policy(Settings):
         return ({k.column for k in self.knock_outs} | {lim.requested_column, lim.guarantee_column}
                 | ({lim.revenue_multiple.column} if lim.revenue_multiple else set()))
 
+    def loan_column_types(self, catalogue: Catalogue) -> dict[str, type]:
+        """The loan columns that are not catalogue indicators, with their type (the guarantee is text)."""
+        return {c: (str if c == self.limits.guarantee_column else float)
+                for c in sorted(self.loan_columns() - set(catalogue.indicator_ids))}
+
     @cached_property
     def fingerprint(self) -> str:
         """A short hash of the policy content: logged with every decision and in MLflow (computed once:

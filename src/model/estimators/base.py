@@ -9,6 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from innoscore.features.catalogue import Catalogue
+from innoscore.features.firm_columns import FirmColumns
 from innoscore.model.grades import GradeScale
 
 
@@ -32,7 +33,7 @@ class CatalogueClassifier(ClassifierMixin, BaseEstimator):
 
     def _as_frame(self, X) -> pd.DataFrame:
         ids = self.catalogue.indicator_ids
-        if isinstance(X, pd.DataFrame):
+        if isinstance(X, (pd.DataFrame, FirmColumns)):   # FirmColumns: a request's firms, without pandas
             missing = [c for c in ids if c not in X.columns]
             if missing:
                 raise ValueError(f"input lacks indicator column(s) {missing[:5]}{'...' if len(missing) > 5 else ''}")

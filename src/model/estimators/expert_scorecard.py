@@ -19,9 +19,8 @@ def category_points(data: pd.DataFrame, catalogue: Catalogue, points: np.ndarray
     `points` (rows x indicators, from `features.derive`) saves computing them again when known.
     """
     points = expert_points_array(data, catalogue) if points is None else points
-    frame = pd.DataFrame(catalogue.category_totals(points), index=data.index)
-    frame.insert(0, "total", frame.sum(axis=1))
-    return frame
+    totals = catalogue.category_totals(points)
+    return pd.DataFrame({"total": points.sum(axis=1), **totals}, index=data.index)
 
 
 class ExpertScorecard(CatalogueClassifier):

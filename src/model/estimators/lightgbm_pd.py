@@ -124,7 +124,8 @@ class LightGBMPD(CatalogueClassifier):
     def feature_contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, float]:
         """TreeSHAP values (log-odds) of each derived feature, by LightGBM's own `pred_contrib`, and the base."""
         check_is_fitted(self, "booster_")
-        out = self.booster_.predict(matrix, num_iteration=self.best_iteration_, pred_contrib=True)
+        out = self.booster_.predict(matrix, num_iteration=self.best_iteration_, pred_contrib=True,
+                                    num_threads=self.num_threads)
         return out[:, :-1], float(out[0, -1]) if len(out) else 0.0
 
     def features(self, X) -> pd.DataFrame:
@@ -138,7 +139,8 @@ class LightGBMPD(CatalogueClassifier):
 
     def raw_log_odds(self, matrix: np.ndarray) -> np.ndarray:
         """Raw log-odds of an already derived model matrix (`feature_set_.derive(rows).matrix`)."""
-        return self.booster_.predict(matrix, num_iteration=self.best_iteration_, raw_score=True)
+        return self.booster_.predict(matrix, num_iteration=self.best_iteration_, raw_score=True,
+                                     num_threads=self.num_threads)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calibration_

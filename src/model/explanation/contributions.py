@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue
+from innoscore.features.firm_columns import text_array
 from innoscore.features.derive import Derived
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 
@@ -78,7 +79,7 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
     indicators = fold_to_indicators(contrib, model.feature_set_.sources_matrix())
     raw = base + contrib.to_numpy().sum(axis=1)
     id_col = catalogue.dataset.firm_id_column
-    ids = rows[id_col].astype(str).to_numpy() if id_col in rows else np.asarray(rows.index.astype(str))
+    ids = text_array(rows, id_col) if id_col in rows else np.asarray(rows.index.astype(str))
     return Explanations(firm_ids=ids, raw_log_odds=raw, base_value=base, pd=model.calibrate(raw),
                         calibration=model.calibration_, features=contrib, indicators=indicators,
                         categories=fold_to_categories(indicators, catalogue),

@@ -26,10 +26,10 @@ def format_value(ind: Indicator, value, lang: str) -> str:
     return f"{number}{ind.unit.zh}" if lang == "zh" else f"{number} {ind.unit.en}".rstrip()
 
 
-def peer_shares(value: float, quantiles: pd.Series) -> tuple[float, float]:
+def peer_shares(value: float, quantiles) -> tuple[float, float]:
     """Shares (0-100) of training peers with a strictly lower and a strictly higher value, read off
-    the peer quantiles; with ties (many firms at exactly 0) the two do not add up to 100."""
-    q = quantiles.to_numpy(dtype=float)
+    the peer quantiles (a Series or an array); with ties (many firms at exactly 0) the two do not add up to 100."""
+    q = np.asarray(quantiles, dtype=float)
     if np.isnan(value) or np.all(np.isnan(q)) or len(q) < 2:
         return float("nan"), float("nan")
     steps = len(q) - 1
@@ -39,7 +39,7 @@ def peer_shares(value: float, quantiles: pd.Series) -> tuple[float, float]:
     return float(below), float(min(above, 100 - below))
 
 
-def percentile(value: float, quantiles: pd.Series) -> float:
+def percentile(value: float, quantiles) -> float:
     """Mid-rank percentile (0-100) among training peers: lower share plus half the tied share."""
     below, above = peer_shares(value, quantiles)
     return below + (100 - below - above) / 2 if not np.isnan(below) else float("nan")
@@ -68,13 +68,15 @@ def _sentence(ind: Indicator, value, contribution: float, shares: tuple[float, f
     return f"{name}: {val}; {effect}" if missing else f"{name} is {val}{place}; {effect}"
 
 
-def reason(ind: Indicator, value, contribution: float, quantiles: pd.DataFrame, catalogue: Catalogue) -> dict:
-    q = quantiles[ind.id]
+def reason(ind: Indicator, value, contribution: float, quantiles, catalogue: Catalogue) -> dict:
+    """One indicator's reason; `quantiles`: the peer quantiles of every indicator (a DataFrame) or of
+    this one (an array)."""
+    q = np.asarray(quantiles[ind.id] if isinstance(quantiles, pd.DataFrame) else quantiles, dtype=float)
     numeric = ind.type != "categorical" and value is not None and not isinstance(value, str)
     value = float(value) if numeric else value      # a categorical value is its level, shown by its label
     shares = peer_shares(value, q) if numeric else (float("nan"), float("nan"))
-    pct = percentile(value, q) if numeric else float("nan")
-    median = float(q.iloc[len(q) // 2]) if ind.type != "categorical" else None
+    pct = shares[0] + (100 - shares[0] - shares[1]) / 2 if numeric and not np.isnan(shares[0]) else float("nan")
+    median = float(q[len(q) // 2]) if ind.type != "categorical" else None
     cat = catalogue.category_by_id[ind.category]
     return {
         "indicator": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en,
@@ -88,19 +90,33 @@ def reason(ind: Indicator, value, contribution: float, quantiles: pd.DataFrame, 
     }
 
 
+def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.DataFrame, top_k: int = 5,
+                     firms=None) -> list[dict]:
+    """`firm_reasons` of every firm (or of the positions in `firms`): the tables are read into arrays
+    and ranked once for all firms, so that only the sentences are built per firm."""
+    ids = expl.indicators.columns.to_numpy()
+    contrib = expl.indicators.to_numpy()
+    values = expl.values[list(ids)].to_numpy(dtype=object)
+    q = quantiles[list(ids)].to_numpy(dtype=float)
+    categories = expl.categories[catalogue.category_ids].to_numpy()
+    order = np.argsort(-contrib, axis=1, kind="stable")
+    indicators = [catalogue.by_id[i] for i in ids]
+    out = []
+    for i in (range(len(contrib)) if firms is None else firms):
+        row, ranked = contrib[i], order[i]
+        raising = [j for j in ranked[:top_k] if row[j] > 0]
+        lowering = [j for j in ranked[::-1][:top_k] if row[j] < 0]
+
+        def build(j):
+            return reason(indicators[j], values[i, j], row[j], q[:, j], catalogue)
+
+        out.append({"risk_raising": [build(j) for j in raising], "risk_lowering": [build(j) for j in lowering],
+                    "categories": [{"category": c.id, "name_zh": c.name_zh, "name_en": c.name_en,
+                                    "contribution": float(categories[i, k])}
+                                   for k, c in enumerate(catalogue.categories)]})
+    return out
+
+
 def firm_reasons(expl: Explanations, i: int, catalogue: Catalogue, quantiles: pd.DataFrame, top_k: int = 5) -> dict:
     """Top risk-raising and risk-lowering indicators of firm `i`, and each category's total."""
-    contrib = expl.indicators.iloc[i]
-    values = expl.values.iloc[i]
-    order = np.argsort(-contrib.to_numpy(), kind="stable")
-    ids = contrib.index.to_numpy()
-    raising = [ids[j] for j in order if contrib.iloc[j] > 0][:top_k]
-    lowering = [ids[j] for j in order[::-1] if contrib.iloc[j] < 0][:top_k]
-
-    def build(ind_id):
-        return reason(catalogue.by_id[ind_id], values[ind_id], contrib[ind_id], quantiles, catalogue)
-
-    categories = [{"category": c.id, "name_zh": c.name_zh, "name_en": c.name_en,
-                   "contribution": float(expl.categories.iloc[i][c.id])} for c in catalogue.categories]
-    return {"risk_raising": [build(r) for r in raising], "risk_lowering": [build(r) for r in lowering],
-            "categories": categories}
+    return all_firm_reasons(expl, catalogue, quantiles, top_k, firms=[i])[0]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue
+from innoscore.features.firm_columns import text_array
 from innoscore.model.estimators.expert_scorecard import category_points
 from innoscore.model.explanation.contributions import Explanations, explain
 from innoscore.model.grades import GradeScale
@@ -76,6 +77,6 @@ class ScoringModel:
         else:
             pd_values = self.estimator.predict_pd_derived(rows, derived)
         id_col = self.catalogue.dataset.firm_id_column
-        ids = rows[id_col].astype(str).to_numpy() if id_col in rows else None
+        ids = text_array(rows, id_col) if id_col in rows else None
         points = category_points(rows, self.catalogue, derived.points if derived is not None else None)
         return Scores(ids, pd_values, self.grade(pd_values), points, explanations)

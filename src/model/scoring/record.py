@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from innoscore.features.firm_columns import column_array
 from innoscore.model.columns import masked_lists
-from innoscore.model.decision.decide import decide, decision_fields
+from innoscore.model.decision.decide import decision_columns, decision_fields
 from innoscore.model.decision.policy import Policy
 from innoscore.model.scoring.interface import Scores, ScoringModel
 
@@ -31,6 +32,17 @@ def record_fields(model: ScoringModel, with_explanations: bool = False,
     return fields
 
 
+def _missing(values: np.ndarray) -> np.ndarray:
+    return np.isnan(values) if values.dtype.kind == "f" else pd.isna(values)
+
+
+def record_dicts(columns: dict[str, np.ndarray]) -> list[dict]:
+    """The record's columns as one dict per firm (list columns as Python lists): what HTTP replies are
+    built from, without a DataFrame in between."""
+    names = list(columns)
+    return [dict(zip(names, values)) for values in zip(*(columns[n] for n in names))]
+
+
 def record_schema(model: ScoringModel, with_explanations: bool = False, with_decision: bool = False) -> pa.Schema:
     return pa.schema(record_fields(model, with_explanations, with_decision))
 
@@ -45,14 +57,21 @@ def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) ->
 
 def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k: int = 5,
                  policy: Policy | None = None) -> pd.DataFrame:
-    """One record per validated row: id, PD, grade (code, zh, en), expert points, missing indicators,
-    with explanations the category contributions and the top-k risk-raising indicators, and with a
-    policy the credit decision (innoscore.model.decision.decide: outcome, limit, reasons)."""
+    """The scored-firm record of each row as a frame (positional: index 0..n-1); see `record_columns`."""
+    return pd.DataFrame(record_columns(rows, scores, model, top_k, policy))
+
+
+def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
+                   policy: Policy | None = None) -> dict[str, np.ndarray]:
+    """One record per validated row (`rows`: a DataFrame or `features.firm_columns.FirmColumns`), as
+    columns: id, PD, grade (code, zh, en), expert points, missing indicators, with explanations the
+    category contributions and the top-k risk-raising indicators, and with a policy the credit
+    decision (innoscore.model.decision.decide: outcome, limit, reasons)."""
     cat, scale = model.catalogue, model.grade_scale
     labels = np.asarray(scale.labels, dtype=object)
     position = pd.Index(labels).get_indexer(scores.grades)
     ids = cat.indicator_ids
-    missing = rows[ids].isna().to_numpy()
+    missing = np.column_stack([_missing(column_array(rows, c)) for c in ids]) if ids else np.zeros((len(rows), 0), bool)
     out = {cat.dataset.firm_id_column: scores.firm_ids if scores.firm_ids is not None
            else rows.index.astype(str).to_numpy(),
            "pd": scores.pd, "grade": scores.grades,
@@ -65,8 +84,6 @@ def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k:
     if expl is not None:
         out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in cat.category_ids})
         out.update(top_risk(expl.indicators.to_numpy(), ids, top_k))
-    record = pd.DataFrame(out)
     if policy is not None:
-        decided = decide(scores.pd, scores.expert.reset_index(drop=True), rows.reset_index(drop=True), cat, policy)
-        record = pd.concat([record, decided.reset_index(drop=True)], axis=1)
-    return record
+        out.update(decision_columns(scores.pd, scores.expert, rows, cat, policy))
+    return out

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue
+from innoscore.features.firm_columns import FirmColumns
 from innoscore.features.validation import ValidationReport, validate_frame
 from innoscore.model.scoring.interface import ScoringModel
-from innoscore.model.scoring.record import scored_firms
+from innoscore.model.scoring.record import record_columns, record_dicts, scored_firms
 
 
 class InvalidFirmData(ValueError):
@@ -24,6 +25,14 @@ def checked_frame(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     if not report.ok:
         raise InvalidFirmData(report)
     return coerced
+
+
+def score_records(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
+                  ) -> list[dict]:
+    """The scored-firm record of each already-valid record (a dict per firm, as the HTTP request model
+    gives them), without pandas: the service's hot path. `extra`: loan columns and their types."""
+    rows = FirmColumns.from_records(records, model.catalogue, extra)
+    return record_dicts(record_columns(rows, model.score(rows), model, policy=policy))
 
 
 def score_frame(frame: pd.DataFrame, model: ScoringModel, validate: bool = True,

@@ -1,0 +1,71 @@
+"""Firm rows as named numpy columns: what a small request is scored from, without building a DataFrame.
+
+Scoring reads rows by column name (`rows[name]`, `name in rows`, `len(rows)`, `rows.index`); a
+DataFrame and a `FirmColumns` both answer those, so one scoring path serves batch files (pandas,
+millions of rows) and HTTP requests (a few firms, where pandas' per-call overhead is the whole cost).
+`column_array` reads either as a numpy array.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from innoscore.features.catalogue import Catalogue
+
+
+class FirmColumns:
+    """Named columns of equal length; `index` is 0..n-1."""
+
+    def __init__(self, columns: dict[str, np.ndarray]):
+        self._columns = columns
+        self._n = len(next(iter(columns.values()))) if columns else 0
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._columns[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._columns
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    @property
+    def index(self) -> pd.RangeIndex:
+        return pd.RangeIndex(self._n)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self._columns)
+
+    @classmethod
+    def from_records(cls, records: list[dict], catalogue: Catalogue, extra: dict[str, type] | None = None
+                     ) -> "FirmColumns":
+        """Validated records (dicts, as the HTTP request model gives them) as typed columns: the firm id
+        as text, numbers as float (None as NaN), categorical levels and `extra` columns of type str as
+        objects, `extra` columns of type float as float."""
+        id_col = catalogue.dataset.firm_id_column
+        cols = {id_col: np.array([None if r.get(id_col) is None else str(r[id_col]) for r in records], dtype=object)}
+        for ind in catalogue.indicators:
+            kind = object if ind.type == "categorical" else float
+            cols[ind.id] = np.array([r.get(ind.id) for r in records], dtype=kind)
+        for name, kind in (extra or {}).items():
+            if name not in cols:
+                cols[name] = np.array([r.get(name) for r in records], dtype=object if kind is str else float)
+        return cls(cols)
+
+
+def column_array(rows, name: str) -> np.ndarray:
+    """Column `name` of a DataFrame or FirmColumns as a numpy array (no copy where none is needed)."""
+    column = rows[name]
+    return column if isinstance(column, np.ndarray) else column.to_numpy()
+
+
+def text_array(rows, name: str) -> np.ndarray:
+    """Column `name` as an object array of str (a firm id read as text)."""
+    values = column_array(rows, name)
+    if values.dtype == object and all(isinstance(v, str) for v in values[:64]) and len(values) <= 64:
+        return values
+    return pd.Series(values, copy=False).astype(str).to_numpy(dtype=object)
