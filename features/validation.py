@@ -35,14 +35,15 @@ class Problem:
     value: str | None = None
     row: int | None = None
     id_label: str = "firm"      # "row" when the catalogue has no id column: the id is the row number
+    line: int | None = None     # the file's line, for a line that could not be read as a row
 
     def to_dict(self) -> dict:
         return {"firm_id": self.firm_id, "field": self.column, "code": self.code,
                 "message": self.message_en, "message_zh": self.message_zh, "value": self.value}
 
-    def line(self) -> str:
+    def line_text(self) -> str:
         firm = f"{self.id_label} {self.firm_id}" if self.firm_id is not None else (
-            f"row {self.row}" if self.row is not None else "file")
+            f"row {self.row}" if self.row is not None else f"line {self.line}" if self.line is not None else "file")
         col = f"column {self.column}" if self.column else "(whole file)"
         val = f" (value: {self.value})" if self.value is not None else ""
         return f"{firm} · {col} · {self.message_en}{val} / {self.message_zh}"
@@ -80,7 +81,7 @@ class ValidationReport:
             kind = (p.column, p.code)
             shown[kind] = shown.get(kind, 0) + 1
             if (per_kind is None or shown[kind] <= per_kind) and listed < max_listed:
-                lines.append(f"  {p.line()}")
+                lines.append(f"  {p.line_text()}")
                 listed += 1
         if listed < len(self.problems):
             lines.append(f"  ... and {len(self.problems) - listed} more of the same kinds; by column and reason "
@@ -102,20 +103,72 @@ _REASONS = {
     "unknown_field": ("not an indicator of the catalogue", "不是指标目录中的指标"),
     "too_long": ("text too long", "文本过长"),
     "wrong_type": ("wrong type of value", "取值类型错误"),
+    "wrong_field_count": ("{} fields where the header has {}", "字段数为{}，表头为{}列"),
     "empty": ("the file has no rows", "文件没有数据行"),
 }
 
 
-def problem(code: str, *, firm_id=None, column=None, value=None, row=None, detail: str = "",
-            id_label: str = "firm") -> Problem:
+def problem(code: str, *, firm_id=None, column=None, value=None, row=None, detail="",
+            id_label: str = "firm", line: int | None = None) -> Problem:
+    """A problem with the reason's text in en and zh; `detail` fills the text's blank (a tuple: blanks)."""
     en, zh = _REASONS[code]
+    details = detail if isinstance(detail, tuple) else (detail,)
     return Problem(firm_id=None if firm_id is None else str(firm_id), column=column, code=code,
-                   message_en=en.format(detail), message_zh=zh.format(detail),
-                   value=None if value is None else str(value), row=row, id_label=id_label)
+                   message_en=en.format(*details), message_zh=zh.format(*details),
+                   value=None if value is None else str(value), row=row, id_label=id_label, line=line)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read CSV or Parquet (a file or a directory of Parquet parts); raise DataReadError if unreadable."""
+@dataclass(frozen=True)
+class MalformedLine:
+    line: int           # 1-based, the header is line 1
+    expected: int
+    found: int
+    text: str
+
+    def problem(self) -> Problem:
+        return problem("wrong_field_count", line=self.line, detail=(self.found, self.expected), value=self.text[:60])
+
+
+def malformed_csv_lines(path: str | Path) -> list[MalformedLine]:
+    """CSV lines whose number of fields differs from the header's. pandas pads a short line with
+    missing values (a silent wrong score) and aborts the whole file on a long one; Arrow's reader
+    finds both in one pass (threaded; a second, numbered pass only when there are any)."""
+    import pyarrow as pyarrow
+    import pyarrow.csv as pcsv
+
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() not in (".csv", ".txt", ".gz"):
+        return []
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return []   # read_table reports the file as unreadable
+    found: list[MalformedLine] = []
+
+    def scan(threads: bool) -> None:
+        def handler(row) -> str:
+            found.append(MalformedLine(row.number or 0, row.expected_columns, row.actual_columns, row.text))
+            return "skip"
+        reader = pcsv.open_csv(
+            path, read_options=pcsv.ReadOptions(use_threads=threads, block_size=16 << 20),
+            parse_options=pcsv.ParseOptions(invalid_row_handler=handler),
+            convert_options=pcsv.ConvertOptions(column_types={c: pyarrow.string() for c in header}))
+        for _ in reader:
+            pass
+
+    try:
+        scan(threads=True)
+        if found:
+            found.clear()
+            scan(threads=False)     # line numbers are known only to a single-threaded reader
+    except (pyarrow.ArrowInvalid, OSError):
+        return []                   # read_table reports what it cannot read
+    return found
+
+
+def read_table(path: str | Path, skip_lines: list[int] | None = None) -> pd.DataFrame:
+    """Read CSV or Parquet (a file or a directory of Parquet parts); raise DataReadError if unreadable.
+    `skip_lines`: 0-based CSV lines not to read (`malformed_csv_lines`)."""
     path = Path(path)
     if not path.exists():
         raise DataReadError(f"data file not found: {path}")
@@ -123,7 +176,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
         if path.suffix.lower() in (".csv", ".txt", ".gz"):
-            return pd.read_csv(path, low_memory=False)
+            return pd.read_csv(path, low_memory=False, skiprows=skip_lines)
     except pd.errors.EmptyDataError:
         raise DataReadError(f"data file is empty: {path}") from None
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -356,4 +409,10 @@ def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool 
 
 def validate_file(path: str | Path, catalogue: Catalogue, require_target: bool = False
                   ) -> tuple[pd.DataFrame, ValidationReport]:
-    return validate_frame(read_table(path), catalogue, require_target)
+    """`validate_frame` of a file; a CSV line with too few or too many fields is a problem of its own."""
+    malformed = malformed_csv_lines(path)
+    frame, report = validate_frame(read_table(path, [m.line - 1 for m in malformed] or None), catalogue,
+                                   require_target)
+    if malformed:
+        report.problems = [m.problem() for m in malformed] + report.problems
+    return frame, report

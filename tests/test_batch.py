@@ -96,3 +96,67 @@ def test_repeated_hashes_across_chunks():
     expected = sorted({int(chunks[0][17]), int(chunks[2][4000]), int(chunks[1][10])})
     assert sorted(int(v) for v in repeated_hashes(iter(chunks))) == expected
     assert len(repeated_hashes(iter([np.arange(10, dtype=np.uint64)]))) == 0
+
+
+def test_lines_with_too_few_or_too_many_fields_are_rejected_by_line_number(trained, batch_input):
+    """A truncated line was scored as a firm with missing indicators, and a long one aborted the file."""
+    tmp, path, data = batch_input
+    lines = path.read_text().splitlines()
+    lines[5] = ",".join(lines[5].split(",")[:10])            # line 6 of the file: firm in data row 4
+    lines[9] = lines[9] + ",1,2,3"                             # line 10: data row 8
+    broken = tmp / "broken.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    validated = runner.invoke(app, ["validate", "--data", str(broken)])
+    assert validated.exit_code == 2 and "line 6" in validated.output and "line 10" in validated.output
+    result = _score("--data", broken, "--out", tmp / "broken.v1.parquet")
+    assert result.exit_code == 0, result.output
+    rejects = pd.read_parquet(tmp / "broken.v1.rejects.parquet")
+    by_line = rejects[rejects["reasons"].str.startswith("line ")]
+    assert by_line["reasons"].str.extract(r"line (\d+)")[0].astype(int).tolist() == [6, 10]
+    assert "10 fields where the header has" in by_line["reasons"].iloc[0] and "第6行" in by_line["reasons_zh"].iloc[0]
+    scored = pd.read_parquet(tmp / "broken.v1.parquet")
+    assert not set(scored["firm_id"]) & set(data.loc[[4, 8], "firm_id"])
+    reference = pd.read_parquet(tmp / "local.parquet").set_index("firm_id")      # the same rows, scored intact
+    np.testing.assert_allclose(scored.set_index("firm_id")["pd"], reference.loc[scored["firm_id"], "pd"], atol=1e-12)
+    dask = _score("--data", broken, "--out", tmp / "broken_dask", "--engine", "dask")
+    assert dask.exit_code == 2 and "line 6" in dask.output and "--engine local" in dask.output
+
+
+def test_rejects_are_named_after_the_whole_output_and_unwritable_outputs_fail_cleanly(trained, batch_input):
+    tmp, path, _ = batch_input
+    small = tmp / "small.csv"
+    pd.read_csv(path).head(300).to_csv(small, index=False)
+    for name in ("scores.v1.parquet", "scores.v2.parquet"):
+        assert _score("--data", small, "--out", tmp / name).exit_code == 0
+    assert (tmp / "scores.v1.rejects.parquet").exists() and (tmp / "scores.v2.rejects.parquet").exists()
+    not_a_folder = tmp / "a-file"
+    not_a_folder.write_text("x")
+    result = _score("--data", small, "--out", not_a_folder / "out.parquet")
+    assert result.exit_code == 2 and "cannot write" in result.output and "Traceback" not in result.output
+
+
+def test_sigterm_leaves_no_partial_file(trained, batch_input, _trained_session, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    big = tmp_path / "big.parquet"
+    pd.concat([_trained_session["data"]] * 4, ignore_index=True).assign(
+        firm_id=lambda d: [f"F{i}" for i in range(len(d))]).to_parquet(big)
+    out = tmp_path / "out.parquet"
+    innoscore = Path(sys.executable).with_name("innoscore")
+    proc = subprocess.Popen([str(innoscore), "score", "--model-uri", "models:/innoscore-pd@challenger", "--data",
+                             str(big), "--out", str(out), "--chunk-rows", "1000", "--explain"],
+                            env={**os.environ, "MLFLOW_TRACKING_URI": _trained_session["uri"]},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("*.partial")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert list(tmp_path.glob("*.partial")), "scoring finished before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert not list(tmp_path.glob("*.partial")) and not out.exists()

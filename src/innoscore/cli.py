@@ -1,6 +1,7 @@
 """`innoscore`: a thin command line over the functions the notebooks call too."""
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -21,6 +22,10 @@ err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isa
 EXIT_INVALID = 2
 
 CatalogueOpt = typer.Option(None, "--catalogue", help="Indicator catalogue YAML / 指标目录文件 (default: configs/indicators.yaml)")
+
+
+def _interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> None:
@@ -277,6 +282,7 @@ def score(
         fail(f"--engine must be local or dask, got '{engine}'")
     model, version = _load_registered(model_uri, explanations_for="--explain" if with_explanations else None)
     decision_policy = _policy(policy, model.catalogue) if policy else None
+    signal.signal(signal.SIGTERM, _interrupted)     # a stopped job cleans up its partial files as Ctrl-C does
     try:
         if engine == "local":
             with Progress(TextColumn("scoring / 评分"), BarColumn(), MofNCompleteColumn(),
@@ -296,6 +302,8 @@ def score(
                                           policy=decision_policy)
     except (DataReadError, BatchInputError) as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {exc.filename or out}: {exc.strerror or exc} / 无法写入输出文件")
     console.print(f"{summary.rows_in:,} rows: {summary.scored:,} scored -> {summary.out}; {summary.rejected:,} rejected "
                   f"-> {summary.rejects} (model {version.name} v{version.version})")
     if summary.rejected:

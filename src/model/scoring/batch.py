@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from innoscore.features.validation import DataReadError, problem, validate_frame
+from innoscore.features.validation import (DataReadError, MalformedLine, malformed_csv_lines, problem,
+                                           validate_frame)
 from innoscore.model.decision.policy import Policy
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import record_schema, scored_firms
@@ -39,15 +40,19 @@ class BatchSummary:
 
 
 def rejects_path(out: Path) -> Path:
-    return out.with_name(out.name.split(".")[0] + ".rejects.parquet")
+    """`scores.v1.parquet` -> `scores.v1.rejects.parquet`: named after the whole output name, so two
+    outputs never share a rejects file."""
+    stem = out.name[:-len(out.suffix)] if out.suffix.lower() in (".parquet", ".pq") else out.name
+    return out.with_name(stem + ".rejects.parquet")
 
 
 def iter_chunks(path: Path, chunk_rows: int, columns: list[str] | None = None,
-                id_column: str | None = None) -> Iterator[pd.DataFrame]:
+                id_column: str | None = None, skip_lines: list[int] | None = None) -> Iterator[pd.DataFrame]:
     """CSV or Parquet (a file or a folder of parts) in pieces of about `chunk_rows` rows.
 
     `columns` reads only those (the duplicate-id pass reads just the ids); `id_column` is read from
-    CSV as text, as the Dask engine reads it, so that "0123" stays "0123" in both.
+    CSV as text, as the Dask engine reads it, so that "0123" stays "0123" in both; `skip_lines`:
+    0-based CSV lines left out (the malformed ones, rejected by line number instead).
     """
     path = Path(path)
     if not path.exists():
@@ -65,7 +70,7 @@ def iter_chunks(path: Path, chunk_rows: int, columns: list[str] | None = None,
                 yield batch.to_pandas()
         elif path.suffix.lower() in (".csv", ".gz", ".txt"):
             yield from pd.read_csv(path, chunksize=chunk_rows, low_memory=False, usecols=columns,
-                                   dtype={id_column: str} if id_column else None)
+                                   dtype={id_column: str} if id_column else None, skiprows=skip_lines or None)
         else:
             raise DataReadError(f"unsupported file type '{path.suffix}' for {path}: use .csv or .parquet")
     except (pa.ArrowInvalid, OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -102,7 +107,8 @@ def has_column(path: Path, column: str) -> bool:
         return False
 
 
-def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000) -> frozenset[str]:
+def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000,
+                       skip_lines: list[int] | None = None) -> frozenset[str]:
     """Firm ids that occur more than once anywhere in the input, read in pieces (ids only).
 
     A chunk is validated on its own, so a firm repeated in two chunks would pass both; this pass
@@ -114,7 +120,7 @@ def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000) 
         return frozenset()  # validation reports the missing column
 
     def ids():
-        for chunk in iter_chunks(path, chunk_rows, columns=[id_column], id_column=id_column):
+        for chunk in iter_chunks(path, chunk_rows, columns=[id_column], id_column=id_column, skip_lines=skip_lines):
             yield chunk[id_column].dropna().astype(str).to_numpy(dtype=object)
 
     repeated = repeated_hashes(pd.util.hash_array(a) for a in ids())
@@ -175,6 +181,14 @@ def _rejected(frame: pd.DataFrame, report, duplicate_ids: frozenset[str], id_col
     return bad, rejected
 
 
+def malformed_rejects(malformed: list[MalformedLine], id_col: str) -> pd.DataFrame:
+    """Rejects for CSV lines that are not rows (too few or too many fields), named by line number."""
+    problems = [m.problem() for m in malformed]
+    return pd.DataFrame({id_col: [None] * len(problems),
+                         "reasons": [f"line {p.line}: {p.message_en} ({p.value})" for p in problems],
+                         "reasons_zh": [f"第{p.line}行：{p.message_zh}（{p.value}）" for p in problems]})
+
+
 def score_chunk(frame: pd.DataFrame, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
                 duplicate_ids: frozenset[str] = frozenset(), row_offset: int = 0,
                 policy: Policy | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -189,7 +203,7 @@ def score_chunk(frame: pd.DataFrame, model: ScoringModel, with_explanations: boo
     frame = frame.reset_index(drop=True)
     rows, report = validate_frame(frame, catalogue, row_offset=row_offset)
     if report.whole_file:
-        raise BatchInputError("; ".join(p.line() for p in report.problems if p.row is None))
+        raise BatchInputError("; ".join(p.line_text() for p in report.problems if p.row is None))
     bad, rejected = _rejected(rows, report, duplicate_ids, id_col)
     good = rows.loc[~bad].reset_index(drop=True) if bad.any() else rows
     if good.empty:
@@ -261,7 +275,12 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
     sink = _ParquetSink(out, record_schema(model, with_explanations, policy is not None))
     rejects = _ParquetSink(summary.rejects, rejects_schema(model.catalogue))
     id_col = model.catalogue.dataset.firm_id_column
-    duplicate_ids = find_duplicate_ids(data, id_col)
+    malformed = malformed_csv_lines(data)
+    skip = [m.line - 1 for m in malformed]
+    duplicate_ids = find_duplicate_ids(data, id_col, skip_lines=skip)
+    if malformed:
+        rejects.write(malformed_rejects(malformed, id_col))
+        summary.rows_in += len(malformed)
 
     def collect(future: Future) -> None:
         scored, rejected, n_rows = future.result()
@@ -278,7 +297,7 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
             pending: deque[Future] = deque()
             row_offset = 0
             try:
-                for chunk in iter_chunks(data, chunk_rows, id_column=id_col):
+                for chunk in iter_chunks(data, chunk_rows, id_column=id_col, skip_lines=skip):
                     pending.append(pool.submit(score, chunk, row_offset))
                     row_offset += len(chunk)
                     if len(pending) >= chunks_in_flight:
@@ -334,6 +353,11 @@ def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanation
     data, out = Path(data), Path(out)
     if not data.exists():
         raise DataReadError(f"data file not found: {data}")
+    malformed = malformed_csv_lines(data)
+    if malformed:       # partitions are cut by bytes: a skipped line cannot be placed in one
+        raise BatchInputError(f"{data}: {len(malformed)} line(s) with the wrong number of fields ("
+                              + "; ".join(p.line_text() for p in (m.problem() for m in malformed[:3]))
+                              + "); fix them or score with --engine local, which rejects them by line number")
     rej_path = rejects_path(out)
     tmp_out, tmp_rej = (p.with_name(p.name + ".partial") for p in (out, rej_path))
     cluster = None
