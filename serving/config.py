@@ -13,6 +13,8 @@ SERVING_CONFIG_ENV = "INNOSCORE_SERVING_CONFIG"
 
 class ServingConfig(Settings):
     model_uri: str | None = None               # None: the champion that configs/training.yaml names
+    graceful_shutdown_s: int = Field(20, ge=1)            # on SIGTERM, requests in flight get this long to finish
+    poll_interval_s: float | None = Field(30.0, gt=0)      # how often an alias is checked; None: never (use /reload)
     workers: int | None = Field(None, ge=1)                # service processes; None: one per CPU core
     threads_per_worker: int = Field(1, ge=1)               # LightGBM threads per request, so workers do not oversubscribe
     max_firms_per_request: int = Field(500, ge=1)
@@ -21,7 +23,7 @@ class ServingConfig(Settings):
     client_timeout_s: float = Field(10.0, gt=0)            # a body not received in this time: 408
     default_top_k: int = Field(5, ge=1)
     max_top_k: int = Field(20, ge=1)
-    public_paths: tuple[str, ...] = ()
+    public_paths: tuple[str, ...] = ("/", "/healthz", "/livez", "/readyz", "/metrics", "/docs", "/docs.json")
     decide: bool = True                        # /score adds the credit decision when the policy fits the model
     policy: str | None = None                  # the policy file; None: the packaged configs/policy.yaml
 

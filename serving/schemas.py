@@ -242,6 +242,7 @@ ERROR_REPLIES: dict[int, tuple[type[BaseModel], str]] = {
     415: (ErrorReply, "Not application/json / 媒体类型不支持"),
     422: (InvalidFirmsReply, "Firm data that breaks the catalogue, each problem named / 企业数据无效"),
     500: (ErrorReply, "Unexpected server error / 服务器内部错误"),
+    503: (ErrorReply, "/reload: the registry cannot be reached; the current version keeps serving / 模型注册中心不可用"),
 }
 
 

@@ -6,6 +6,7 @@ with batch scoring and the CLI; this file only maps HTTP to it.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated, Literal
 
@@ -23,7 +24,8 @@ from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
 from innoscore.serving.logs import quiet_client_errors
 from innoscore.serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason,
                                        ScoreReply, ScoreResult, firm_model, firm_problems, openapi_with_errors)
-from innoscore.serving.store import ensure_bentoml_home, served_model_tag
+from innoscore.serving.lifecycle import ModelFollower, ServedModel
+from innoscore.serving.store import MODEL_URI_ENV, ensure_bentoml_home, served_model_tag
 
 ensure_bentoml_home()
 CONFIG = ServingConfig.load()
@@ -36,8 +38,41 @@ FirmList = Annotated[list[Firm], Field(min_length=1, max_length=CONFIG.max_firms
 API_KEY_ENV = "INNOSCORE_API_KEY"
 
 
+MODEL_URI = os.environ.get(MODEL_URI_ENV) or BENTO_MODEL.info.metadata.get("model_uri", "")
+logger = logging.getLogger("innoscore.serving")
+
+
 def error(status: int, message: str, problems: list[dict] | None = None) -> JSONResponse:
     return Refusal(status, message, problems).response()
+
+
+def _for_serving(model: ScoringModel) -> ScoringModel:
+    if "num_threads" in model.estimator.get_params():
+        model.estimator.set_params(num_threads=CONFIG.threads_per_worker)   # workers x threads <= cores
+    return model
+
+
+def _resolve(uri: str):
+    from innoscore.model.tracking.registry import resolve
+    from innoscore.model.tracking.store import configure_mlflow
+
+    configure_mlflow(os.environ.get("MLFLOW_TRACKING_URI") or BENTO_MODEL.info.metadata.get("tracking_uri"))
+    return resolve(uri)
+
+
+def _load_version(name: str, version: str) -> ScoringModel:
+    """A registered version to switch to; refused if its catalogue differs (the request model is built
+    from the served catalogue: a new catalogue needs a restart)."""
+    from innoscore.model.tracking.registry import load_pd_model
+
+    model, _ = load_pd_model(f"models:/{name}/{version}")
+    if model.catalogue.fingerprint() != CATALOGUE.fingerprint():
+        raise ValueError(f"{name} v{version} has another catalogue ({model.catalogue.fingerprint()}); restart to serve it")
+    return _for_serving(model)
+
+
+def model_ref(served: ServedModel) -> ModelRef:
+    return ModelRef(name=served.name, version=served.version, aliases=list(served.aliases), run_id=served.run_id)
 
 
 @bentoml.service(name="innoscore", traffic={"timeout": 60}, workers=CONFIG.worker_count())
@@ -46,15 +81,19 @@ class InnoscoreService:
 
     def __init__(self) -> None:
         pyfunc = bentoml.mlflow.load_model(self.bento_model)
-        self.model: ScoringModel = pyfunc.unwrap_python_model().model
-        if "num_threads" in self.model.estimator.get_params():
-            self.model.estimator.set_params(num_threads=CONFIG.threads_per_worker)
-        self.catalogue: Catalogue = self.model.catalogue
-        self.grades = self.model.grade_scale
         labels, meta = self.bento_model.info.labels, self.bento_model.info.metadata
-        self.model_ref = ModelRef(name=labels["registered_name"], version=labels["registered_version"],
-                                  aliases=list(meta.get("aliases", [])), run_id=labels["run_id"])
-        self.meta = meta
+        self.catalogue: Catalogue = CATALOGUE
+        initial = ServedModel(_for_serving(pyfunc.unwrap_python_model().model), labels["registered_name"],
+                              labels["registered_version"], labels["run_id"], tuple(meta.get("aliases", [])),
+                              dict(meta.get("version_tags", {})), MODEL_URI)
+        self.follower = ModelFollower(initial, resolve=_resolve, load=_load_version,
+                                      poll_interval_s=CONFIG.poll_interval_s)
+        try:
+            self.follower.check()     # the aliases now (not those of the first import), the alias's version now
+        except Exception as exc:
+            logger.warning("registry not reachable at start (%s): serving the imported v%s",
+                           type(exc).__name__, initial.version)
+        self.follower.start()
 
     # --- shared request handling -------------------------------------------------------------
     def _records(self, firms: list) -> list[dict]:
@@ -73,22 +112,25 @@ class InnoscoreService:
     @bentoml.api(route="/score")
     def score(self, firms: FirmList = Field(..., description="Firms to score / 待评分企业")) -> ScoreReply:
         """PD, grade, expert scorecard points and missing indicators per firm / 违约概率、等级与专家评分."""
-        records = score_records(self._records(firms), self.model, POLICY, LOAN_FIELD_TYPES)
-        return ScoreReply(model=self.model_ref, results=[ScoreResult.from_record(r, self.catalogue) for r in records])
+        served = self.follower.current                 # one version for the whole request
+        records = score_records(self._records(firms), served.model, POLICY, LOAN_FIELD_TYPES)
+        return ScoreReply(model=model_ref(served), results=[ScoreResult.from_record(r, self.catalogue) for r in records])
 
     @bentoml.api(route="/explain")
     def explain(self, firms: FirmList = Field(..., description="Firms to explain / 待解释企业"),
                 top_k: int = Field(CONFIG.default_top_k, ge=1, le=CONFIG.max_top_k),
                 lang: Literal["zh", "en"] = "zh") -> ExplainReply:
         """Top reasons each way and category totals, from SHAP / 基于SHAP的主要原因与大类贡献."""
+        served = self.follower.current
+        model = served.model
         rows = FirmColumns.from_records(self._records(firms), self.catalogue, LOAN_FIELD_TYPES)
-        if not self.model.has_contributions:
-            return error(422, f"the served model ({self.model.kind}) has no per-indicator contributions; /explain "
+        if not model.has_contributions:
+            return error(422, f"the served model ({model.kind}) has no per-indicator contributions; /explain "
                               f"needs a LightGBM PD model / 当前模型不支持解释")
-        scores = self.model.score(rows, with_explanations=True)
+        scores = model.score(rows, with_explanations=True)
         expl, grades, points = scores.explanations, scores.grades, scores.expert
         results = []
-        for i, r in enumerate(all_firm_reasons(expl, self.catalogue, self.model.peer_quantiles, top_k)):
+        for i, r in enumerate(all_firm_reasons(expl, self.catalogue, model.peer_quantiles, top_k)):
 
             def reason(x):
                 return Reason(indicator=x["indicator"], name=x[f"name_{lang}"], category=x["category"],
@@ -103,20 +145,33 @@ class InnoscoreService:
                                            expert_points=float(points[c["category"]].iat[i]),
                                            max_points=self.catalogue.category_by_id[c["category"]].points)
                             for c in r["categories"]]))
-        return ExplainReply(model=self.model_ref, lang=lang, results=results)
+        return ExplainReply(model=model_ref(served), lang=lang, results=results)
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> ModelInfoReply:
         """Which registered version answers, on what catalogue and data / 当前模型版本信息."""
-        tags = self.meta.get("version_tags", {})
+        return self._info()
+
+    def _info(self) -> ModelInfoReply:
+        served = self.follower.current
         return ModelInfoReply(
-            model=self.model_ref, model_uri=self.meta.get("model_uri", ""), catalogue_version=self.catalogue.version,
-            catalogue_fingerprint=self.catalogue.fingerprint(), data_fingerprint=tags.get("data_fingerprint", "unknown"),
-            test_metrics={k.removeprefix("test_"): float(v) for k, v in tags.items() if k.startswith("test_")},
+            model=model_ref(served), model_uri=served.model_uri, catalogue_version=self.catalogue.version,
+            catalogue_fingerprint=self.catalogue.fingerprint(), data_fingerprint=served.tags.get("data_fingerprint", "unknown"),
+            test_metrics={k.removeprefix("test_"): float(v) for k, v in served.tags.items() if k.startswith("test_")},
             max_firms_per_request=CONFIG.max_firms_per_request)
 
+    @bentoml.api(route="/reload")
+    def reload(self) -> ModelInfoReply:
+        """Check the registry now and switch to the version the alias names / 立即按别名切换模型版本."""
+        try:
+            self.follower.check()
+        except Exception as exc:
+            return error(503, f"the registry cannot be reached or the version cannot be served ({type(exc).__name__}); "
+                              f"still serving v{self.follower.current.version} / 模型注册中心不可用")
+        return self._info()
 
-API_PATHS = ("/score", "/explain", "/model_info")
+
+API_PATHS = ("/score", "/explain", "/model_info", "/reload")
 BODY_PATHS = ("/score", "/explain")          # the guard checks their JSON bodies
 InnoscoreService.add_asgi_middleware(
     RequestGuard, limits=RequestLimits(CONFIG.max_firms_per_request, CONFIG.max_body_bytes, CONFIG.max_string_length, CONFIG.client_timeout_s),

@@ -7,6 +7,7 @@ from pathlib import Path
 import bentoml
 
 BENTO_MODEL_ENV = "INNOSCORE_BENTO_MODEL"
+MODEL_URI_ENV = "INNOSCORE_MODEL_URI"          # the URI `innoscore serve` was asked for (an alias is followed)
 # A built Bento names its model by this alias (bentofile `models:`); `innoscore serve` uses the env var.
 BENTO_MODEL_ALIAS = "innoscore-served-model"
 SERVICE_IMPORT_PATH = "innoscore.serving.service:InnoscoreService"

@@ -282,3 +282,49 @@ def test_score_decides_as_batch_and_reports_do(server, firms, in_process):
         assert d["limit"] == pytest.approx(e["limit"]) and d["reasons_zh"] == list(e["decision_reasons_zh"])
     bad = server["client"].post("/score", json={"firms": [{**with_loans[0], "guarantee_type": "a promise"}]})
     assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "guarantee_type"
+
+
+def test_a_moved_alias_is_followed_under_load_without_a_failed_request(_trained_session, firms, tmp_path):
+    """Promote a new version while 8 clients score: no request fails, replies switch to the new
+    version within the poll interval, and each reply names one version."""
+    from mlflow.tracking import MlflowClient
+
+    _, payload = firms
+    client = MlflowClient(_trained_session["uri"])
+    v1 = client.get_model_version("innoscore-pd", "1")
+    client.set_registered_model_alias("innoscore-pd", "canary", "1")
+    v2 = client.create_model_version("innoscore-pd", v1.source, run_id=v1.run_id, tags=v1.tags)
+    config = tmp_path / "serving.yaml"
+    config.write_text("poll_interval_s: 1\n", encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": _trained_session["uri"], "BENTOML_HOME": str(tmp_path / "home"),
+           "INNOSCORE_API_KEY": API_KEY, "BENTOML_DO_NOT_TRACK": "true"}
+    command = [str(Path(sys.executable).with_name("innoscore")), "serve", "--model-uri", "models:/innoscore-pd@canary",
+               "--port", str(port), "--config", str(config)]
+    replies, stop = [], threading.Event()
+    try:
+        with running_service(command, env, tmp_path / "server.log", port) as base:
+            def load():
+                with httpx.Client(base_url=base, headers=AUTH, timeout=30) as c:
+                    while not stop.is_set():
+                        r = c.post("/score", json={"firms": payload[:2]})
+                        replies.append((time.time(), r.status_code, r.json()["model"]["version"]
+                                        if r.status_code == 200 else r.text[:200]))
+
+            threads = [threading.Thread(target=load) for _ in range(8)]
+            [t.start() for t in threads]
+            time.sleep(3)
+            moved = time.time()
+            client.set_registered_model_alias("innoscore-pd", "canary", v2.version)
+            time.sleep(6)
+            stop.set()
+            [t.join() for t in threads]
+            info = httpx.post(base + "/model_info", json={}, headers=AUTH).json()
+    finally:
+        client.delete_registered_model_alias("innoscore-pd", "canary")
+        client.delete_model_version("innoscore-pd", v2.version)
+    assert replies and all(status == 200 for _, status, _ in replies), [r for r in replies if r[1] != 200][:3]
+    assert {v for t, _, v in replies if t < moved} == {"1"}
+    assert {v for t, _, v in replies if t > moved + 1 + 2} == {str(v2.version)}      # poll interval + load time
+    assert info["model"]["version"] == str(v2.version) and "canary" in info["model"]["aliases"]
+

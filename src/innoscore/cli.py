@@ -322,23 +322,24 @@ def serve(
 
     from innoscore.model.tracking.registry import RegistryError
     from innoscore.serving.config import SERVING_CONFIG_ENV, ServingConfig
-    from innoscore.serving.store import BENTO_MODEL_ENV, SERVICE_IMPORT_PATH, import_registered_version
+    from innoscore.serving.store import BENTO_MODEL_ENV, MODEL_URI_ENV, SERVICE_IMPORT_PATH, import_registered_version
     from innoscore.settings import SettingsError
 
     quiet_mlflow()
     try:
-        uri = model_uri or ServingConfig.load(config).served_model_uri()
+        settings = ServingConfig.load(config)
+        uri = model_uri or settings.served_model_uri()
         bento_model = import_registered_version(uri)
     except (RegistryError, SettingsError) as exc:
         fail(str(exc))
     labels = bento_model.info.labels
     console.print(f"serving {uri} = {labels['registered_name']} v{labels['registered_version']} "
                   f"(BentoML model {bento_model.tag}) on http://{host}:{port}")
-    env = {**os.environ, BENTO_MODEL_ENV: str(bento_model.tag), "BENTOML_DO_NOT_TRACK": "true",
+    env = {**os.environ, BENTO_MODEL_ENV: str(bento_model.tag), MODEL_URI_ENV: uri, "BENTOML_DO_NOT_TRACK": "true",
            **({SERVING_CONFIG_ENV: str(config.resolve())} if config else {})}
     bentoml_bin = str(Path(sys.executable).with_name("bentoml"))
-    os.execve(bentoml_bin, [bentoml_bin, "serve", SERVICE_IMPORT_PATH, "--host", host,
-                            "--port", str(port)], env)
+    os.execve(bentoml_bin, [bentoml_bin, "serve", SERVICE_IMPORT_PATH, "--host", host, "--port", str(port),
+                            "--timeout-graceful-shutdown", str(settings.graceful_shutdown_s)], env)
 
 
 @app.command()
