@@ -49,10 +49,10 @@ def _bento_name(registered_name: str) -> str:
 def import_registered_version(model_uri: str) -> bentoml.Model:
     """Import `model_uri` (models:/NAME@ALIAS or /VERSION) unless that exact version is already there."""
     from innoscore.model.tracking.registry import load_pd_model, resolve
-    from innoscore.model.tracking.store import configure_mlflow
+    from innoscore.model.tracking.store import check_store, configure_mlflow
 
     ensure_bentoml_home()
-    tracking = configure_mlflow()
+    tracking = configure_mlflow(check_store())      # fails fast, in one line, on a missing or broken store
     version = resolve(model_uri)
     labels = {"registered_name": version.name, "registered_version": version.version, "run_id": version.run_id}
     name = _bento_name(version.name)

@@ -161,13 +161,13 @@ def promote(
 ) -> None:
     """Move an alias (default champion) to a registered model version / 将别名指向指定模型版本."""
     from innoscore.model.tracking.registry import RegistryError, promote as promote_version
-    from innoscore.model.tracking.store import configure_mlflow
+    from innoscore.model.tracking.store import StoreUnavailable, check_store, configure_mlflow
 
     quiet_mlflow()
-    configure_mlflow()
     try:
+        configure_mlflow(check_store())
         resolved = promote_version(name, version, alias)
-    except RegistryError as exc:
+    except (RegistryError, StoreUnavailable) as exc:
         fail(str(exc))
     console.print(f"models:/{name}@{alias} -> version {resolved.version} (run {resolved.run_id})")
 
@@ -180,15 +180,15 @@ def _load_registered(model_uri: str | None, explanations_for: str | None = None)
     `explanations_for` names a use that needs per-indicator contributions and this model has none."""
     from innoscore.model.config import default_model_uri
     from innoscore.model.tracking.registry import RegistryError, load_pd_model
-    from innoscore.model.tracking.store import configure_mlflow
+    from innoscore.model.tracking.store import StoreUnavailable, check_store, configure_mlflow
     from innoscore.settings import SettingsError
 
     quiet_mlflow()
-    configure_mlflow()
     try:
+        configure_mlflow(check_store())
         model_uri = model_uri or default_model_uri()
         model, version = load_pd_model(model_uri)
-    except (RegistryError, SettingsError) as exc:
+    except (RegistryError, SettingsError, StoreUnavailable) as exc:
         fail(str(exc))
     if explanations_for and not model.has_contributions:
         fail(f"{model_uri} is a {model.kind}; {explanations_for} needs the LightGBM model")
@@ -321,6 +321,7 @@ def serve(
     import os
 
     from innoscore.model.tracking.registry import RegistryError
+    from innoscore.model.tracking.store import StoreUnavailable
     from innoscore.serving.config import SERVING_CONFIG_ENV, ServingConfig
     from innoscore.serving.store import BENTO_MODEL_ENV, MODEL_URI_ENV, SERVICE_IMPORT_PATH, import_registered_version
     from innoscore.settings import SettingsError
@@ -330,7 +331,7 @@ def serve(
         settings = ServingConfig.load(config)
         uri = model_uri or settings.served_model_uri()
         bento_model = import_registered_version(uri)
-    except (RegistryError, SettingsError) as exc:
+    except (RegistryError, SettingsError, StoreUnavailable) as exc:
         fail(str(exc))
     labels = bento_model.info.labels
     console.print(f"serving {uri} = {labels['registered_name']} v{labels['registered_version']} "
@@ -349,6 +350,7 @@ def bento(
 ) -> None:
     """Build the deployable Bento around a registered version / 构建可部署的Bento包."""
     from innoscore.model.tracking.registry import RegistryError
+    from innoscore.model.tracking.store import StoreUnavailable
     from innoscore.serving.bento import BentoBuildError, build_bento
     from innoscore.serving.config import ServingConfig
     from innoscore.settings import SettingsError
@@ -357,7 +359,7 @@ def bento(
     try:
         uri = model_uri or ServingConfig.load().served_model_uri()
         tag = build_bento(uri, build_ctx)
-    except (RegistryError, BentoBuildError, SettingsError, FileNotFoundError) as exc:
+    except (RegistryError, BentoBuildError, SettingsError, FileNotFoundError, StoreUnavailable) as exc:
         fail(str(exc))
     console.print(f"built Bento {tag} from {uri}; serve it with `bentoml serve {tag}`, "
                   f"or build an image with `bentoml containerize {tag}`")

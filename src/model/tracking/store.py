@@ -22,6 +22,46 @@ def configure_mlflow(tracking_uri: str | None = None) -> str:
     return uri
 
 
+class StoreUnavailable(RuntimeError):
+    """The tracking store a command reads from is missing, unreadable or unreachable (one line)."""
+
+
+def check_store(uri: str | None = None, timeout_s: float = 5.0) -> str:
+    """Fail fast, in one line, when the store to read models from is not there: a missing SQLite file
+    (MLflow would create an empty registry), a folder in its place, a file that is not an MLflow
+    database, a tracking server that does not answer within `timeout_s` (MLflow retries for minutes)."""
+    import sqlite3
+
+    from innoscore.paths import tracking_uri as default_uri
+
+    uri = uri or default_uri()
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise StoreUnavailable(f"no MLflow store at {path}: train a model first (innoscore train, make demo) "
+                                   f"or set MLFLOW_TRACKING_URI / 未找到MLflow存储")
+        if not path.is_file():
+            raise StoreUnavailable(f"{path} is not a file: the MLflow store must be a SQLite database / 存储路径不是文件")
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_s) as db:
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailable(f"{path} is not a readable MLflow database ({exc}) / MLflow数据库无法读取") from None
+        if "registered_models" not in tables:
+            raise StoreUnavailable(f"{path} is not an MLflow store (no model registry tables) / 不是MLflow存储")
+    elif uri.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s).close()
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise StoreUnavailable(f"the tracking server {uri} does not answer as an MLflow server within {timeout_s:g} s ({reason}) "
+                                   f"/ 无法连接MLflow服务器") from None
+    return uri
+
+
 def artifact_root(uri: str) -> str | None:
     """Artifacts beside a local SQLite store (<db dir>/artifacts); a server decides its own."""
     if uri.startswith("sqlite:///"):
