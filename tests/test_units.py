@@ -117,3 +117,14 @@ def test_vectorised_expert_points_equal_the_per_indicator_rule(small_portfolio, 
     assert np.array_equal(table.score(rows), expected)
     assert np.array_equal(table.score(rows, FeatureSet(catalogue).indicator_array(rows)), expected)
     assert np.isnan(rows[catalogue.indicator_ids].to_numpy(float)).any()
+
+
+def test_report_file_names_never_collide_and_never_replace_the_index():
+    from innoscore.model.reports.committee import report_file_names
+
+    ids = ["a/b", "a_b", "index", "INDEX.", "F1", "f1", "企业-1", "ok-id", "x" * 300]
+    names = report_file_names(ids)
+    assert len({n.lower() for n in names}) == len(ids)
+    assert "index.html" not in {n.lower() for n in names} and "ok-id.html" in names
+    assert all("/" not in n and len(n) < 120 for n in names)
+    assert report_file_names(ids) == names                        # stable: links from the index keep working

@@ -256,7 +256,8 @@ def explain(
         written = write_reports(rows, model, info, out_dir=out_dir if all_firms else None,
                                 out=out if not all_firms else None, lang=lang, top_k=top_k,
                                 policy=_policy(policy, model.catalogue) if policy else None)
-    console.print(f"wrote {len(written)} file(s): {written[-1]}" if all_firms else f"wrote {written[0]}")
+    console.print(f"wrote {len(written) - 1} report(s) and their index: {written[-1]}" if all_firms
+                  else f"wrote {written[0]}")
 
 
 @app.command()

@@ -192,6 +192,7 @@ def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelI
     expl, points = scores.explanations, scores.expert
     id_col = catalogue.dataset.firm_id_column
     written, entries = [], []
+    names = report_file_names(records[id_col].astype(str).tolist())
     for i, rec in enumerate(records.itertuples(index=False)):
         record = rec._asdict() if hasattr(rec, "_asdict") else dict(zip(records.columns, rec))
         page = render_firm_report(rows.iloc[i], expl, i, catalogue, scoring_model.peer_quantiles, record["grade"],
@@ -200,7 +201,7 @@ def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelI
                                   decision=None if policy is None else {
                                       **record, "guarantee": getattr(policy.limits.guarantees[record["guarantee"]], lang)})
         firm_id = str(records[id_col].iat[i])
-        path = out if out is not None else out_dir / f"{_safe(firm_id)}.html"
+        path = out if out is not None else out_dir / names[i]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page, encoding="utf-8")
         written.append(path)
@@ -214,4 +215,22 @@ def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelI
 
 
 def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:80] or "_"
+
+
+def report_file_names(firm_ids: list[str]) -> list[str]:
+    """One file name per firm, never the same for two firms and never `index.html`: the id itself where
+    it is a safe, unique name; otherwise its safe form plus a short hash of the exact id (so `a/b`
+    and `a_b`, or `F1` and `f1` on a case-insensitive disk, get their own pages)."""
+    import hashlib
+
+    safe = [_safe(f) for f in firm_ids]
+    taken = pd.Series([s.lower() for s in safe]).value_counts()
+    names = []
+    for firm, name in zip(firm_ids, safe):
+        if name != firm or taken[name.lower()] > 1 or name.lower() == "index":
+            name = f"{name}-{hashlib.sha256(firm.encode('utf-8')).hexdigest()[:10]}"
+        names.append(f"{name}.html")
+    if len({n.lower() for n in names}) != len(names):
+        raise ValueError("the same firm id appears twice in the reports' input")
+    return names
