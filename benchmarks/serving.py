@@ -68,6 +68,17 @@ def measure(call, seconds: float, concurrency: int) -> dict:
             "req_per_s": len(a) / wall, "errors": errors[0]}
 
 
+def measure_pair(call_a, call_b, seconds: float) -> tuple[float, float]:
+    """p50 latencies (ms) of two calls made alternately, so that the machine's noise falls on both alike."""
+    lat_a, lat_b, stop = [], [], time.time() + seconds
+    while time.time() < stop:
+        for call, lat in ((call_a, lat_a), (call_b, lat_b)):
+            t0 = time.perf_counter()
+            assert call()
+            lat.append(time.perf_counter() - t0)
+    return float(np.percentile(lat_a, 50) * 1000), float(np.percentile(lat_b, 50) * 1000)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8)
@@ -111,7 +122,7 @@ def main() -> None:
     mlf = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", uri, "-p", str(mport), "--env-manager",
                             "local", "--host", "127.0.0.1"], env={**env, "PATH": f"{bin_dir}:{env['PATH']}"},
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    results = {}
+    results, decided = {}, {}
     try:
         wait_ready(f"http://127.0.0.1:{bport}/readyz", bento)
         wait_ready(f"http://127.0.0.1:{nport}/readyz", bento_undecided)
@@ -144,6 +155,8 @@ def main() -> None:
                                                                  json=mlflow_body).status_code == 200,
                 "bare HTTP round-trip (/livez)": lambda: client().get(f"http://127.0.0.1:{bport}/livez").status_code == 200,
             }
+            decided[n] = measure_pair(calls["(b) BentoML /score"], calls["(b0) /score without the decision"],
+                                      args.seconds)
             for conc in (1, args.concurrency):
                 for label, call in calls.items():
                     if label.startswith("(a)") and conc > 1:
@@ -168,10 +181,9 @@ def main() -> None:
           f"(target >= 1)")
     print(f"/explain 1-firm p50 / /score p50 = {c['p50_ms'] / b['p50_ms']:.2f}  (target <= 1.5)")
     print(f"/explain 100 firms p50 / /score 100 firms p50 = {c100['p50_ms'] / b100['p50_ms']:.2f}  (target <= 3)")
-    for n in (1, 100):
-        with_d, without = results[(n, 1, "(b) BentoML /score")], results[(n, 1, "(b0) /score without the decision")]
-        print(f"/score {n}-firm p50 with the decision / without = {with_d['p50_ms'] / without['p50_ms']:.2f}  "
-              f"(target <= 1.10)")
+    for n, (with_d, without) in decided.items():
+        print(f"/score {n}-firm p50 with the decision / without (alternating calls) = {with_d / without:.2f}  "
+              f"({with_d:.1f} vs {without:.1f} ms; target <= 1.10)")
 
 
 if __name__ == "__main__":

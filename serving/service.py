@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import bentoml
 from pydantic import Field
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import FirmColumns
@@ -71,6 +71,12 @@ def _load_version(name: str, version: str) -> ScoringModel:
     return _for_serving(model)
 
 
+def json_reply(reply) -> Response:
+    """The reply serialised once, here: BentoML would validate the reply model again (the records are
+    built and typed by innoscore; for 100 firms that re-validation cost more than deciding them)."""
+    return Response(reply.model_dump_json(), media_type="application/json")
+
+
 def model_ref(served: ServedModel) -> ModelRef:
     return ModelRef(name=served.name, version=served.version, aliases=list(served.aliases), run_id=served.run_id)
 
@@ -114,7 +120,8 @@ class InnoscoreService:
         """PD, grade, expert scorecard points and missing indicators per firm / 违约概率、等级与专家评分."""
         served = self.follower.current                 # one version for the whole request
         records = score_records(self._records(firms), served.model, POLICY, LOAN_FIELD_TYPES)
-        return ScoreReply(model=model_ref(served), results=[ScoreResult.from_record(r, self.catalogue) for r in records])
+        return json_reply(ScoreReply.model_construct(
+            model=model_ref(served), results=[ScoreResult.from_record(r, self.catalogue) for r in records]))
 
     @bentoml.api(route="/explain")
     def explain(self, firms: FirmList = Field(..., description="Firms to explain / 待解释企业"),

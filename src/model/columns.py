@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 
-SMALL = 64     # rows up to which Python lists cost less than building Arrow arrays (a request's firms)
+SMALL = 512    # rows up to which Python objects cost less than Arrow arrays and categoricals (an HTTP request)
 
 
 def _small_lists(mask, labels, codes, values) -> list[np.ndarray]:
