@@ -87,9 +87,13 @@ def decision_score(pd_values: np.ndarray, category_points: pd.DataFrame, catalog
     """The blended decision score and the model's own score; `category_points`: one column per category."""
     m = model_score(pd_values, policy)
     score = policy.blend.model_weight * m
-    for category, weight in policy.blend.category_weight.items():
+    weights = policy.blend.category_weight
+    points = category_points.to_numpy(dtype=float)          # one block: cheaper than a column lookup each
+    names = list(category_points.columns)
+    position = [names.index(c) for c in weights]
+    for (category, weight), j in zip(weights.items(), position):
         max_points = catalogue.category_by_id[category].points
-        share = category_points[category].to_numpy(dtype=float) / max_points if max_points else 0.0
+        share = points[:, j] / max_points if max_points else 0.0
         score = score + weight * 100 * share
     return score, m
 
@@ -109,6 +113,9 @@ def _level_codes(rows, name: str | None, levels: list[str], default: str) -> np.
     fallback = levels.index(default)
     if not name or name not in rows:
         return np.full(len(rows), fallback)
+    if len(rows) <= SMALL:                  # a request's firms: a dictionary lookup
+        position = {level: k for k, level in enumerate(levels)}
+        return np.array([position.get(v, fallback) if isinstance(v, str) else fallback for v in rows[name]], dtype=int)
     values = pc.cast(pa.array(rows[name], from_pandas=True), pa.string())    # text in Arrow: no Python objects
     codes = pc.index_in(values, value_set=pa.array(levels, pa.string()))
     return pc.fill_null(codes, fallback).to_numpy(zero_copy_only=False)
