@@ -1,8 +1,10 @@
-"""innoscore over HTTP: score and explain firms with one registered MLflow version.
+"""innoscore over HTTP: score and explain firms with a registered MLflow version.
 
 `innoscore serve` imports the version into the BentoML store and starts this service with
-INNOSCORE_BENTO_MODEL naming it; a built Bento (`innoscore bento`) names it by its model alias. The scoring and explaining logic lives in `model/` and is shared
-with batch scoring and the CLI; this file only maps HTTP to it.
+INNOSCORE_BENTO_MODEL naming it; a built Bento (`innoscore bento`) names it by its model alias.
+Requests pass the front door first (`guard`: key, size, strict JSON, the catalogue's request model),
+the served version follows its alias (`lifecycle`), and the scoring and explaining logic lives in
+`model/`, shared with batch scoring and the CLI: this file only maps HTTP to it.
 """
 from __future__ import annotations
 
@@ -21,10 +23,10 @@ from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.score import score_records
 from innoscore.serving.config import ServingConfig
 from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
+from innoscore.serving.lifecycle import ModelFollower, ServedModel
 from innoscore.serving.logs import quiet_client_errors
 from innoscore.serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason,
                                        ScoreReply, ScoreResult, firm_model, firm_problems, openapi_with_errors)
-from innoscore.serving.lifecycle import ModelFollower, ServedModel
 from innoscore.serving.store import MODEL_URI_ENV, ensure_bentoml_home, served_model_tag
 
 ensure_bentoml_home()
@@ -36,8 +38,6 @@ LOAN_FIELD_TYPES = POLICY.loan_column_types(CATALOGUE) if POLICY else {}
 Firm = firm_model(CATALOGUE, POLICY, CONFIG.max_string_length)
 FirmList = Annotated[list[Firm], Field(min_length=1, max_length=CONFIG.max_firms_per_request)]
 API_KEY_ENV = "INNOSCORE_API_KEY"
-
-
 MODEL_URI = os.environ.get(MODEL_URI_ENV) or BENTO_MODEL.info.metadata.get("model_uri", "")
 logger = logging.getLogger("innoscore.serving")
 
