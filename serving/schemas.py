@@ -22,6 +22,11 @@ def _number(low: float | None = None, high: float | None = None, whole: bool = F
     return Annotated[Number, Field(strict=True, ge=low, le=high, multiple_of=1 if whole else None, allow_inf_nan=False)]
 
 
+# A firm id has a character other than ASCII white space. Written out, not `\S`: JSON Schema's
+# regex (ECMA) and pydantic's (Rust) disagree on what else is white space (U+0085).
+ID_PATTERN = r"[^ \t\n\r\f\v]"
+
+
 def indicator_type(ind: Indicator) -> Any:
     """The JSON type of one indicator's value, carrying the catalogue's rules: levels, range, whole numbers."""
     if ind.type in ("ordinal", "categorical"):
@@ -41,7 +46,7 @@ def firm_model(catalogue: Catalogue, policy=None, max_string_length: int = 200) 
     """
     ds = catalogue.dataset
     firm_id = Union[Annotated[str, Field(strict=True, min_length=1, max_length=max_string_length,
-                                         pattern=r"\S")], Annotated[int, Field(strict=True)]]
+                                         pattern=ID_PATTERN)], Annotated[int, Field(strict=True)]]
     fields: dict[str, Any] = {
         ds.firm_id_column: (firm_id, Field(..., description="Firm id / 企业编号")) if ds.id_column else
         (Optional[firm_id], Field(None, description="Row number (optional: the firm's place in the request) / 行号")),
