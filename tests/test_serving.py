@@ -329,3 +329,19 @@ def test_a_moved_alias_is_followed_under_load_without_a_failed_request(_trained_
     assert {v for t, _, v in replies if t > moved + 1 + 2} == {str(v2.version)}      # poll interval + load time
     assert info["model"]["version"] == str(v2.version) and "canary" in info["model"]["aliases"]
 
+
+
+def test_a_served_scorecard_scores_and_refuses_explain_with_a_4xx(_trained_session, firms, tmp_path):
+    """/explain on a model without contributions was a 500; now a 422 that says why."""
+    _, payload = firms
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": _trained_session["uri"], "BENTOML_HOME": str(tmp_path / "home"),
+           "BENTOML_DO_NOT_TRACK": "true"}
+    env.pop("INNOSCORE_API_KEY", None)
+    command = [str(Path(sys.executable).with_name("innoscore")), "serve", "--model-uri",
+               "models:/innoscore-expert-scorecard/1", "--port", str(port)]
+    with running_service(command, env, tmp_path / "server.log", port) as base:
+        scored = httpx.post(base + "/score", json={"firms": payload[:3]}, timeout=30)
+        explained = httpx.post(base + "/explain", json={"firms": payload[:3]}, timeout=30)
+    assert scored.status_code == 200 and len(scored.json()["results"]) == 3
+    assert explained.status_code == 422 and "no per-indicator contributions" in explained.json()["error"]
