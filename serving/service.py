@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import Annotated, Literal
 
 import bentoml
@@ -44,6 +46,22 @@ logger = logging.getLogger("innoscore.serving")
 
 def error(status: int, message: str, problems: list[dict] | None = None) -> JSONResponse:
     return Refusal(status, message, problems).response()
+
+
+PARENT_PID = os.getppid()     # the main process, as it was when this worker started
+
+
+def exit_with_parent(parent: int = PARENT_PID, poll_s: float = 1.0) -> None:
+    """A worker whose main process is gone (SIGKILL leaves it no chance to stop its workers) exits
+    too, so that no orphan keeps the port; also one that loses it while still loading the model."""
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                logger.warning("the main process is gone: this worker exits")
+                os._exit(0)
+
+    threading.Thread(target=watch, name="innoscore-parent-watch", daemon=True).start()
 
 
 def _for_serving(model: ScoringModel) -> ScoringModel:
@@ -86,6 +104,7 @@ class InnoscoreService:
     bento_model = BENTO_MODEL
 
     def __init__(self) -> None:
+        exit_with_parent()
         pyfunc = bentoml.mlflow.load_model(self.bento_model)
         labels, meta = self.bento_model.info.labels, self.bento_model.info.metadata
         self.catalogue: Catalogue = CATALOGUE

@@ -345,3 +345,40 @@ def test_a_served_scorecard_scores_and_refuses_explain_with_a_4xx(_trained_sessi
         explained = httpx.post(base + "/explain", json={"firms": payload[:3]}, timeout=30)
     assert scored.status_code == 200 and len(scored.json()["results"]) == 3
     assert explained.status_code == 422 and "no per-indicator contributions" in explained.json()["error"]
+
+
+def test_sigkill_of_the_main_process_leaves_no_worker_on_the_port(_trained_session, tmp_path):
+    import signal
+    import socket
+    import subprocess
+
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": _trained_session["uri"], "BENTOML_HOME": str(tmp_path / "home"),
+           "BENTOML_DO_NOT_TRACK": "true"}
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("innoscore")), "serve", "--model-uri",
+                                 "models:/innoscore-pd@challenger", "--port", str(port)], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert workers, "no worker processes found"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.time() + 15
+        while time.time() < deadline and any(Path(f"/proc/{w}").exists() and "zombie" not in
+                                              Path(f"/proc/{w}/status").read_text() for w in workers):
+            time.sleep(0.5)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))              # the port is free again
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
