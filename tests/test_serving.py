@@ -317,7 +317,7 @@ def test_a_moved_alias_is_followed_under_load_without_a_failed_request(_trained_
             time.sleep(3)
             moved = time.time()
             client.set_registered_model_alias("innoscore-pd", "canary", v2.version)
-            time.sleep(6)
+            time.sleep(9)
             stop.set()
             [t.join() for t in threads]
             info = httpx.post(base + "/model_info", json={}, headers=AUTH).json()
@@ -326,7 +326,8 @@ def test_a_moved_alias_is_followed_under_load_without_a_failed_request(_trained_
         client.delete_model_version("innoscore-pd", v2.version)
     assert replies and all(status == 200 for _, status, _ in replies), [r for r in replies if r[1] != 200][:3]
     assert {v for t, _, v in replies if t < moved} == {"1"}
-    assert {v for t, _, v in replies if t > moved + 1 + 2} == {str(v2.version)}      # poll interval + load time
+    late = {v for t, _, v in replies if t > moved + 1 + 4}          # poll interval + loading it beside the old one
+    assert late == {str(v2.version)}
     assert info["model"]["version"] == str(v2.version) and "canary" in info["model"]["aliases"]
 
 
