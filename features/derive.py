@@ -64,7 +64,8 @@ class ExpertPointsTable:
         self.catalogue = catalogue
         inds = catalogue.indicators
         self.binned = np.array([j for j, i in enumerate(inds) if i.bins is not None and i.type != "categorical"], int)
-        self.others = [j for j, i in enumerate(inds) if i.has_expert_points and j not in set(self.binned)]
+        binned = set(self.binned.tolist())
+        self.others = [j for j, i in enumerate(inds) if i.has_expert_points and j not in binned]
         width = max((len(inds[j].bins.thresholds) for j in self.binned), default=0)
         self.thresholds = np.full((len(self.binned), width), np.inf)
         self.points = np.zeros((len(self.binned), width + 1))

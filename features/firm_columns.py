@@ -66,6 +66,6 @@ def column_array(rows, name: str) -> np.ndarray:
 def text_array(rows, name: str) -> np.ndarray:
     """Column `name` as an object array of str (a firm id read as text)."""
     values = column_array(rows, name)
-    if values.dtype == object and all(isinstance(v, str) for v in values[:64]) and len(values) <= 64:
-        return values
+    if len(values) <= 64 and values.dtype == object and all(isinstance(v, str) for v in values):
+        return values       # a request's ids, already text
     return pd.Series(values, copy=False).astype(str).to_numpy(dtype=object)

@@ -4,14 +4,15 @@ An ASGI middleware, so that every refusal is a 4xx JSON reply written here, befo
 parsed by the framework and without a traceback in the log:
 
 - the API key (`Authorization: Bearer <key>`), compared as bytes in constant time;
-- POST bodies: `application/json` only (415), 1 to `max_firms` firms (422, 413), at most `max_body_bytes` (413, from Content-Length or
-  while reading), read within `client_timeout_s` (408: a body shorter than its Content-Length);
+- POST bodies: `application/json` only (415), 1 to `max_firms` firms (422, 413), at most
+  `max_body_bytes` (413, from Content-Length or while reading), read within `client_timeout_s`
+  (408: a body shorter than its Content-Length);
 - strict JSON (400): one object, no duplicate keys, no NaN/Infinity literals;
 - firm fields (422, naming the firm and field): no `true`/`false` as a value, no number beyond
   the range of a float (1e400 parses as infinity), no text longer than `max_string_length`; then
   `firm_check` (the request model built from the catalogue, `schemas.firm_problems`);
 - `/docs` is the Swagger UI (the index page), `/docs.json` the OpenAPI document with every status
-  this service returns (`openapi_document`).
+  this service returns (`schemas.openapi_with_errors`).
 
 The body, once read and checked, is replayed unchanged to the application.
 """
