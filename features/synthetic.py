@@ -30,6 +30,20 @@ class Industry(Settings):
     software_intensive: bool = False      # firms hold software copyrights and run higher gross margins
 
 
+class Scenario(Settings):
+    """A later vintage with a chosen shift, for testing monitoring against known drift (docs/synthetic-data.md).
+
+    The truth keeps the base population's calibration (category centring and intercept), so a
+    shift that makes firms riskier raises their true PD instead of being solved away.
+    """
+
+    description: str = ""
+    year: int | None = None                # every firm from this vintage (None: the base mix of years)
+    latent_shift: dict[Literal["innovation", "business", "stress"], float] = {}   # in standard deviations
+    macro_log_odds: float | None = None    # the vintage's macro effect (None: the config's for that year)
+    industry_shares: dict[str, float] = {}  # replaces these industries' shares
+
+
 class SyntheticConfig(Settings):
     """configs/synthetic.yaml: the knobs of the data-generating process (docs/synthetic-data.md)."""
 
@@ -43,12 +57,22 @@ class SyntheticConfig(Settings):
     industries: dict[str, Industry]
     regions: dict[str, float]
     guarantee_types: dict[str, float]
+    scenarios: dict[str, Scenario] = {}
 
     @model_validator(mode="after")
     def _check(self) -> "SyntheticConfig":
         if len(self.years) != len(self.vintage_weights):
             raise ValueError("years and vintage_weights must have the same length")
+        for name, sc in self.scenarios.items():
+            unknown = set(sc.industry_shares) - set(self.industries)
+            if unknown:
+                raise ValueError(f"scenario '{name}': industry_shares names unknown industries {sorted(unknown)}")
         return self
+
+    def scenario(self, name: str) -> Scenario:
+        if name not in self.scenarios:
+            raise ValueError(f"unknown scenario '{name}'; configs/synthetic.yaml defines {sorted(self.scenarios)}")
+        return self.scenarios[name]
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides) -> "SyntheticConfig":
@@ -254,39 +278,81 @@ def _solve_intercept(logit_wo_intercept: np.ndarray, target_rate: float) -> floa
     return 0.5 * (lo + hi)
 
 
+@dataclass
+class _Population:
+    """One draw of firms before outcomes: indicators, context and the truth's raw category terms."""
+
+    x: dict[str, np.ndarray]
+    year: np.ndarray
+    industry_code: np.ndarray
+    young: np.ndarray
+    z_bus: np.ndarray
+    z_str: np.ndarray
+    raw: dict[str, np.ndarray]
+    context: np.ndarray
+
+
+def _population(rng, n: int, cfg: SyntheticConfig, scenario: Scenario | None) -> _Population:
+    w = np.asarray(cfg.vintage_weights, dtype=float)
+    year = np.asarray(cfg.years)[rng.choice(len(cfg.years), size=n, p=w / w.sum())]
+    industries = cfg.industries
+    if scenario is not None:
+        if scenario.year is not None:
+            year = np.full(n, scenario.year)
+        industries = {k: v.model_copy(update={"share": scenario.industry_shares.get(k, v.share)})
+                      for k, v in cfg.industries.items()}
+    t = year - min(cfg.years)
+    drift_t = t - np.dot(w / w.sum(), np.arange(len(cfg.years)))  # the book's average vintage has no drift
+    shift = scenario.latent_shift if scenario is not None else {}
+    z = _latent_factors(rng, n, cfg)
+    z_inn, z_bus, z_str = (z[:, k] + cfg.drift_per_year.get(f, 0.0) * drift_t + shift.get(f, 0.0)
+                           for k, f in enumerate(("innovation", "business", "stress")))
+    industry_code = _draw_codes(rng, industries, n)
+    software = np.array([i.software_intensive for i in industries.values()], dtype=float)[industry_code]
+    x = _indicators(rng, z_inn, z_bus, z_str, software)
+    firm_age = x["niche_years"] + rng.gamma(1.2, 1.5, n)
+    young = firm_age < 3.0
+    macro = np.array([cfg.macro_log_odds.get(int(y), 0.0) for y in year])
+    if scenario is not None and scenario.macro_log_odds is not None:
+        macro = np.full(n, scenario.macro_log_odds)
+    industry_effect = np.array([i.log_odds for i in industries.values()])[industry_code]
+    return _Population(x, year, industry_code, young, z_bus, z_str, _true_log_odds_by_category(x, young),
+                       macro + industry_effect)
+
+
+def _calibration(pop: _Population, cfg: SyntheticConfig) -> tuple[dict[str, float], float]:
+    """The category means the truth is centred on and the intercept giving the base default rate."""
+    means = {k: float(v.mean()) for k, v in pop.raw.items()}
+    logit = sum(cfg.signal_scale * (v - means[k]) for k, v in pop.raw.items()) + pop.context
+    return means, _solve_intercept(logit, cfg.base_default_rate)
+
+
 def generate_portfolio(n_firms: int, seed: int = 0, config: SyntheticConfig | None = None,
-                       catalogue: Catalogue | None = None) -> SyntheticPortfolio:
-    """Generate `n_firms` loan applications; the same seed and config give identical data."""
+                       catalogue: Catalogue | None = None, scenario: Scenario | str | None = None
+                       ) -> SyntheticPortfolio:
+    """Generate `n_firms` loan applications; the same seed and config give identical data.
+
+    `scenario` (a name in the config's `scenarios`, or a Scenario): a shifted vintage whose true PD
+    is measured on the base population's scale (riskier firms default more often).
+    """
     from innoscore.features.catalogue import load_catalogue
 
     if n_firms < 1:
         raise ValueError(f"n_firms must be at least 1, got {n_firms}")
     cfg = config or SyntheticConfig.load()
+    if isinstance(scenario, str):
+        scenario = cfg.scenario(scenario)
     catalogue = catalogue or load_catalogue()
     rng = np.random.default_rng(seed)
     n = int(n_firms)
-    w = np.asarray(cfg.vintage_weights, dtype=float)
-    year = np.asarray(cfg.years)[rng.choice(len(cfg.years), size=n, p=w / w.sum())]
-    t = year - min(cfg.years)
-    drift_t = t - np.dot(w / w.sum(), np.arange(len(cfg.years)))  # the book's average vintage has no drift
-    z = _latent_factors(rng, n, cfg)
-    z_inn = z[:, 0] + cfg.drift_per_year.get("innovation", 0.0) * drift_t
-    z_bus = z[:, 1] + cfg.drift_per_year.get("business", 0.0) * drift_t
-    z_str = z[:, 2] + cfg.drift_per_year.get("stress", 0.0) * drift_t
-    industry_code = _draw_codes(rng, cfg.industries, n)
-    software = np.array([i.software_intensive for i in cfg.industries.values()], dtype=float)[industry_code]
-    x = _indicators(rng, z_inn, z_bus, z_str, software)
-    firm_age = x["niche_years"] + rng.gamma(1.2, 1.5, n)
-    young = firm_age < 3.0
-
-    raw = _true_log_odds_by_category(x, young)
-    contrib = {k: cfg.signal_scale * (v - v.mean()) for k, v in raw.items()}
-    industry_effect = np.array([i.log_odds for i in cfg.industries.values()])[industry_code]
-    context = np.array([cfg.macro_log_odds.get(int(y), 0.0) for y in cfg.years])[t] + industry_effect
-    logit_wo = sum(contrib.values()) + context
-    intercept = _solve_intercept(logit_wo, cfg.base_default_rate)
-    true_pd = expit(logit_wo + intercept)
+    pop = _population(rng, n, cfg, scenario)
+    means, intercept = _calibration(pop if scenario is None else
+                                    _population(np.random.default_rng(seed), n, cfg, None), cfg)
+    contrib = {k: cfg.signal_scale * (v - means[k]) for k, v in pop.raw.items()}
+    true_pd = expit(sum(contrib.values()) + pop.context + intercept)
     default = (rng.random(n) < true_pd).astype(np.int8)
+    x, year, young, industry_code, context = pop.x, pop.year, pop.young, pop.industry_code, pop.context
+    z_bus, z_str = pop.z_bus, pop.z_str
 
     _apply_missingness(rng, x, z_bus, z_str, young)
     day = rng.integers(0, 365, n)

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from pydantic import Field
 
+from innoscore.model.monitoring.config import InferenceLogConfig
 from innoscore.settings import Settings, load_settings
 
 SERVING_CONFIG_ENV = "INNOSCORE_SERVING_CONFIG"
+LOG_DIR_ENV = "INNOSCORE_LOG_DIR"          # `innoscore serve --log-dir`: overrides inference_log.directory
 
 
 class ServingConfig(Settings):
@@ -26,6 +28,11 @@ class ServingConfig(Settings):
     public_paths: tuple[str, ...] = ("/", "/healthz", "/livez", "/readyz", "/metrics", "/docs", "/docs.json")
     decide: bool = True                        # /score adds the credit decision when the policy fits the model
     policy: str | None = None                  # the policy file; None: the packaged configs/policy.yaml
+    inference_log: InferenceLogConfig = InferenceLogConfig()
+
+    def log_directory(self) -> str | None:
+        """Where the inference log goes (None: off): INNOSCORE_LOG_DIR, else the config's."""
+        return os.environ.get(LOG_DIR_ENV) or self.inference_log.directory
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "ServingConfig":

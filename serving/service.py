@@ -21,8 +21,10 @@ from starlette.responses import JSONResponse, Response
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import FirmColumns
 from innoscore.model.explanation.reasons import all_firm_reasons
+from innoscore.model.monitoring.log import InferenceLog
 from innoscore.model.scoring.interface import ScoringModel
-from innoscore.model.scoring.score import score_records
+from innoscore.model.scoring.record import record_dicts
+from innoscore.model.scoring.score import score_columns
 from innoscore.serving.config import ServingConfig
 from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
 from innoscore.serving.lifecycle import ModelFollower, ServedModel
@@ -119,6 +121,14 @@ class InnoscoreService:
             logger.warning("registry not reachable at start (%s): serving the imported v%s",
                            type(exc).__name__, initial.version)
         self.follower.start()
+        log_dir = CONFIG.log_directory()
+        self.inference_log = InferenceLog(log_dir, CATALOGUE, CONFIG.inference_log) if log_dir else None
+
+    @bentoml.on_shutdown
+    def close_inference_log(self) -> None:
+        """Graceful shutdown (SIGTERM): what was scored is written before the worker exits."""
+        if self.inference_log is not None:
+            self.inference_log.close()
 
     # --- shared request handling -------------------------------------------------------------
     def _records(self, firms: list) -> list[dict]:
@@ -138,9 +148,11 @@ class InnoscoreService:
     def score(self, firms: FirmList = Field(..., description="Firms to score / 待评分企业")) -> ScoreReply:
         """PD, grade, expert scorecard points and missing indicators per firm / 违约概率、等级与专家评分."""
         served = self.follower.current                 # one version for the whole request
-        records = score_records(self._records(firms), served.model, POLICY, LOAN_FIELD_TYPES)
+        rows, columns = score_columns(self._records(firms), served.model, POLICY, LOAN_FIELD_TYPES)
+        if self.inference_log is not None:
+            self.inference_log.record(rows, columns, served.name, served.version)
         return json_reply(ScoreReply.model_construct(
-            model=model_ref(served), results=[ScoreResult.from_record(r, self.catalogue) for r in records]))
+            model=model_ref(served), results=[ScoreResult.from_record(r, self.catalogue) for r in record_dicts(columns)]))
 
     @bentoml.api(route="/explain")
     def explain(self, firms: FirmList = Field(..., description="Firms to explain / 待解释企业"),
@@ -155,6 +167,9 @@ class InnoscoreService:
                               f"needs a LightGBM PD model / 当前模型不支持解释")
         scores = model.score(rows, with_explanations=True)
         expl, grades, points = scores.explanations, scores.grades, scores.expert
+        if self.inference_log is not None:
+            self.inference_log.record(rows, {"pd": scores.pd, "grade": grades, **{
+                f"expert_{c}": points[c].to_numpy() for c in self.catalogue.category_ids}}, served.name, served.version)
         results = []
         for i, r in enumerate(all_firm_reasons(expl, self.catalogue, model.peer_quantiles, top_k)):
 

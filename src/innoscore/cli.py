@@ -49,6 +49,7 @@ def generate(
     seed: int = typer.Option(42, "--seed", help="Random seed / 随机种子"),
     out: Path = typer.Option(Path("data/portfolio.parquet"), "--out", help="Output .parquet or .csv / 输出文件"),
     base_default_rate: Optional[float] = typer.Option(None, "--base-default-rate", help="Override configs/synthetic.yaml / 基准违约率"),
+    scenario: Optional[str] = typer.Option(None, "--scenario", help="A later vintage with a known shift, named in configs/synthetic.yaml (financial_stress, industry_mix, ...) / 漂移情景"),
     catalogue: Optional[Path] = CatalogueOpt,
 ) -> None:
     """Generate a synthetic portfolio with known true PD / 生成已知真实违约概率的模拟贷款组合."""
@@ -58,9 +59,10 @@ def generate(
     cat = _catalogue(catalogue)
     try:
         cfg = SyntheticConfig.load(base_default_rate=base_default_rate)
+        chosen = cfg.scenario(scenario) if scenario else None
     except ValueError as exc:
         fail(str(exc))
-    portfolio = generate_portfolio(n_firms, seed=seed, config=cfg, catalogue=cat)
+    portfolio = generate_portfolio(n_firms, seed=seed, config=cfg, catalogue=cat, scenario=chosen)
     data_path, truth_path = write_portfolio(portfolio, out)
     console.print(f"wrote {len(portfolio.data):,} firms to {data_path} (true contributions: {truth_path})")
     console.print(summarise_portfolio(portfolio.data, cat).to_string())
@@ -272,17 +274,21 @@ def score(
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", min=1000, help="Rows per chunk (local engine) / 每批行数"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Add the credit decision by this policy (e.g. "
                                           "configs/policy.yaml) / 按此政策给出审批结论"),
+    log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="Also record every scored firm in this inference "
+                                           "log folder, for `innoscore monitor --log` / 推理日志目录"),
 ) -> None:
     """Score (and explain) every firm in a large file; failing rows go to a rejects file / 批量评分."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from innoscore.features.validation import DataReadError
+    from innoscore.model.monitoring.log import LogTarget
     from innoscore.model.scoring.batch import BatchInputError, count_rows, score_file_dask, score_file_local
 
     if engine not in ("local", "dask"):
         fail(f"--engine must be local or dask, got '{engine}'")
     model, version = _load_registered(model_uri, explanations_for="--explain" if with_explanations else None)
     decision_policy = _policy(policy, model.catalogue) if policy else None
+    log = LogTarget(str(log_dir), version.name, str(version.version)) if log_dir else None
     signal.signal(signal.SIGTERM, _interrupted)     # a stopped job cleans up its partial files as Ctrl-C does
     try:
         if engine == "local":
@@ -296,11 +302,11 @@ def score(
                     progress.update(task, rate=f"{t.completed / max(t.elapsed or 1e-9, 1e-9):,.0f} rows/s")
 
                 summary = score_file_local(data, out, model, with_explanations, top_k, chunk_rows, on_chunk=advance,
-                                           policy=decision_policy)
+                                           policy=decision_policy, log=log)
         else:
             with console.status("scoring on Dask / Dask集群评分"):
                 summary = score_file_dask(data, out, model, with_explanations, top_k, scheduler=scheduler,
-                                          policy=decision_policy)
+                                          policy=decision_policy, log=log)
     except (DataReadError, BatchInputError) as exc:
         fail(str(exc))
     except OSError as exc:
@@ -312,18 +318,85 @@ def score(
 
 
 @app.command()
+def monitor(
+    data: Optional[Path] = typer.Option(None, "--data", help="Firms to score and monitor, CSV or Parquet / 待监测数据"),
+    log: Optional[Path] = typer.Option(None, "--log", help="An inference log folder (serving or batch) / 推理日志目录"),
+    model_uri: Optional[str] = ModelUriOpt,
+    outcomes: Optional[Path] = typer.Option(None, "--outcomes", help="Firm id and outcome (the catalogue's target "
+                                            "column), CSV or Parquet: adds the backtest / 违约结果"),
+    out: Optional[Path] = typer.Option(None, "--out", help="HTML report / 报告文件"),
+    json_out: Optional[Path] = typer.Option(None, "--json-out", help="The same figures as JSON / JSON输出"),
+    config: Optional[Path] = typer.Option(None, "--config", help="Thresholds (default configs/monitoring.yaml) / 阈值配置"),
+    log_mlflow: bool = typer.Option(False, "--log-mlflow", help="Log the figures to MLflow against the model version / 记录到MLflow"),
+    fail_on: str = typer.Option("red", "--fail-on", help="red | amber: the light that makes the exit code 1 / 告警级别"),
+) -> None:
+    """Drift, stability and per-grade backtest against the model's reference; exit 1 on a red light /
+    监测人群漂移、稳定性与分级回测，红灯时退出码为1."""
+    import json
+
+    from innoscore.features.validation import DataReadError, read_table
+    from innoscore.model.monitoring.config import MonitoringConfig
+    from innoscore.model.monitoring.monitor import MonitoringInputError, monitor as run_monitor, observed_data, observed_log
+    from innoscore.model.reports.monitoring import render_monitoring
+    from innoscore.model.scoring.batch import BatchInputError
+    from innoscore.settings import SettingsError
+
+    if (data is None) == (log is None):
+        fail("give exactly one of --data PATH or --log DIR")
+    if fail_on not in ("red", "amber"):
+        fail(f"--fail-on must be red or amber, got '{fail_on}'")
+    try:
+        settings = MonitoringConfig.load(config)
+    except SettingsError as exc:
+        fail(str(exc))
+    model, version = _load_registered(model_uri)
+    rejected: list[int] = []
+    try:
+        known = read_table(outcomes) if outcomes else None
+        source = observed_data(data, model, rejected=rejected) if data else observed_log(log, model)
+        with console.status("monitoring / 监测中"):
+            result = run_monitor(source, model, settings, known,
+                                 {"name": version.name, "version": version.version, "kind": model.kind})
+    except (DataReadError, BatchInputError, MonitoringInputError) as exc:
+        fail(str(exc))
+    result.rejected = sum(rejected)
+    console.print(f"{result.n_firms:,} firms against {version.name} v{version.version}: overall {result.light}")
+    for section, light in result.lights.items():
+        console.print(f"  {section}: {light}")
+    for r in result.alerts().head(15).itertuples():
+        console.print(f"  {r.light}: {r.kind} {r.item} (PSI {r.psi:.3f})")
+    title = f"Monitoring / 模型监测: {version.name} v{version.version}"
+    for path, text in ((out, lambda: render_monitoring(result, model.catalogue, title, settings)),
+                       (json_out, lambda: json.dumps(result.to_dict(), indent=2, ensure_ascii=False))):
+        if path:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text(), encoding="utf-8")
+            except OSError as exc:
+                fail(f"cannot write {path}: {exc.strerror or exc} / 无法写入")
+            console.print(f"wrote {path}")
+    if log_mlflow:
+        from innoscore.model.tracking.store import log_monitoring
+
+        console.print(f"logged to MLflow run {log_monitoring(result, out)}")
+    raise typer.Exit(result.exit_code(fail_on))
+
+
+@app.command()
 def serve(
     model_uri: Optional[str] = typer.Option(None, "--model-uri", help="Registered model / 模型URI (default: configs/serving.yaml, else the champion)"),
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address / 监听地址"),
     port: int = typer.Option(3000, "--port", help="Port / 端口"),
     config: Optional[Path] = typer.Option(None, "--config", help="Serving settings / 服务配置 (default: configs/serving.yaml)"),
+    log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="Record every scored firm in this inference log "
+                                           "folder (overrides inference_log.directory) / 推理日志目录"),
 ) -> None:
     """Serve a registered model version over HTTP with BentoML / 以HTTP服务方式提供模型."""
     import os
 
     from innoscore.model.tracking.registry import RegistryError
     from innoscore.model.tracking.store import StoreUnavailable
-    from innoscore.serving.config import SERVING_CONFIG_ENV, ServingConfig
+    from innoscore.serving.config import LOG_DIR_ENV, SERVING_CONFIG_ENV, ServingConfig
     from innoscore.serving.store import BENTO_MODEL_ENV, MODEL_URI_ENV, SERVICE_IMPORT_PATH, import_registered_version
     from innoscore.settings import SettingsError
 
@@ -338,7 +411,8 @@ def serve(
     console.print(f"serving {uri} = {labels['registered_name']} v{labels['registered_version']} "
                   f"(BentoML model {bento_model.tag}) on http://{host}:{port}")
     env = {**os.environ, BENTO_MODEL_ENV: str(bento_model.tag), MODEL_URI_ENV: uri, "BENTOML_DO_NOT_TRACK": "true",
-           **({SERVING_CONFIG_ENV: str(config.resolve())} if config else {})}
+           **({SERVING_CONFIG_ENV: str(config.resolve())} if config else {}),
+           **({LOG_DIR_ENV: str(log_dir.resolve())} if log_dir else {})}
     bentoml_bin = str(Path(sys.executable).with_name("bentoml"))
     os.execve(bentoml_bin, [bentoml_bin, "serve", SERVICE_IMPORT_PATH, "--host", host, "--port", str(port),
                             "--timeout-graceful-shutdown", str(settings.graceful_shutdown_s)], env)

@@ -18,6 +18,7 @@ DEFAULT_SCORECARD_CONFIG = CONFIG_DIR / "scorecard.yaml"
 DEFAULT_SERVING_CONFIG = CONFIG_DIR / "serving.yaml"
 DEFAULT_SYNTHETIC_CONFIG = CONFIG_DIR / "synthetic.yaml"
 DEFAULT_POLICY = CONFIG_DIR / "policy.yaml"
+DEFAULT_MONITORING_CONFIG = CONFIG_DIR / "monitoring.yaml"
 
 
 def checkout_root() -> Path | None:

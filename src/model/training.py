@@ -183,10 +183,11 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
         "price_in_test_auc": free["auc"] - metrics["lightgbm"]["test"]["auc"],
     }
     values = FeatureSet(catalogue).indicator_values(data[split.train])
+    categories = category_points(data[split.train], catalogue).drop(columns="total")
     scoring_models = {
         name: ScoringModel(model, catalogue, config.grade_scale, name, ReferenceProfile.build(
             values, pds[name]["train"], config.grade_scale.assign(pds[name]["train"]), config.grade_scale.labels,
-            metrics={"valid": metrics[name]["valid"], "test": metrics[name]["test"]}))
+            metrics={"valid": metrics[name]["valid"], "test": metrics[name]["test"]}, categories=categories))
         for name, model in fit.models.items()}
     if ds.truth_column and ds.truth_column in data:
         truth = data[ds.truth_column].to_numpy(dtype=float)

@@ -71,6 +71,12 @@ def headline_metrics(y, pd_values) -> dict[str, float]:
             "mean_pd": float(p.mean()), "default_rate": float(y.mean()), "n": int(len(y))}
 
 
+def jeffreys_interval(defaults: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Equal-tailed interval of the default rate under the Jeffreys prior Beta(1/2, 1/2)."""
+    a, b = defaults + 0.5, n - defaults + 0.5
+    return float(beta.ppf((1 - level) / 2, a, b)), float(beta.ppf((1 + level) / 2, a, b))
+
+
 def grade_table(y, pd_values, scale: GradeScale) -> pd.DataFrame:
     """Observed vs predicted default rate per grade, with a Jeffreys interval and a binomial test."""
     y = np.asarray(y).astype(int)
@@ -85,11 +91,21 @@ def grade_table(y, pd_values, scale: GradeScale) -> pd.DataFrame:
                          "jeffreys_low": np.nan, "jeffreys_high": np.nan, "binomial_p": np.nan})
             continue
         mean_pd = float(p[mask].mean())
+        low, high = jeffreys_interval(d, n)
         rows.append({"grade": g, "n": n, "defaults": d, "predicted_pd": mean_pd, "observed_rate": d / n,
-                     "jeffreys_low": float(beta.ppf(0.025, d + 0.5, n - d + 0.5)),
-                     "jeffreys_high": float(beta.ppf(0.975, d + 0.5, n - d + 0.5)),
+                     "jeffreys_low": low, "jeffreys_high": high,
                      "binomial_p": float(binomtest(d, n, min(max(mean_pd, _EPS), 1 - _EPS)).pvalue)})
     return pd.DataFrame(rows)
+
+
+PSI_FLOOR = 1e-4   # an empty bin counts as this share, so one empty bin does not make PSI infinite
+
+
+def psi_from_shares(expected, actual, floor: float = PSI_FLOOR) -> float:
+    """PSI = sum over bins of (actual - expected) * ln(actual / expected), shares floored at `floor`."""
+    pe = np.clip(np.asarray(expected, dtype=float), floor, None)
+    pa = np.clip(np.asarray(actual, dtype=float), floor, None)
+    return float(np.sum((pa - pe) * np.log(pa / pe)))
 
 
 def population_stability_index(expected, actual, n_bins: int = 10) -> float:
@@ -100,8 +116,7 @@ def population_stability_index(expected, actual, n_bins: int = 10) -> float:
         levels = pd.concat([expected, actual]).astype(object).fillna("(missing)")
         pe = expected.astype(object).fillna("(missing)").value_counts(normalize=True).reindex(levels.unique(), fill_value=0)
         pa = actual.astype(object).fillna("(missing)").value_counts(normalize=True).reindex(levels.unique(), fill_value=0)
-        pe, pa = np.clip(pe.to_numpy(), 1e-4, None), np.clip(pa.to_numpy(), 1e-4, None)
-        return float(np.sum((pa - pe) * np.log(pa / pe)))
+        return psi_from_shares(pe.to_numpy(), pa.to_numpy())
     e = pd.to_numeric(pd.Series(expected), errors="coerce").to_numpy(dtype=float)
     a = pd.to_numeric(pd.Series(actual), errors="coerce").to_numpy(dtype=float)
     e_ok, a_ok = e[~np.isnan(e)], a[~np.isnan(a)]
@@ -110,11 +125,9 @@ def population_stability_index(expected, actual, n_bins: int = 10) -> float:
 
     def shares(values, ok):
         counts = np.bincount(np.searchsorted(inner, ok, side="right"), minlength=len(inner) + 1).astype(float)
-        counts = np.append(counts, np.isnan(values).sum())
-        return np.clip(counts / max(len(values), 1), 1e-4, None)
+        return np.append(counts, np.isnan(values).sum()) / max(len(values), 1)
 
-    pe, pa = shares(e, e_ok), shares(a, a_ok)
-    return float(np.sum((pa - pe) * np.log(pa / pe)))
+    return psi_from_shares(shares(e, e_ok), shares(a, a_ok))
 
 
 def psi_table(train: pd.DataFrame, test: pd.DataFrame, columns: list[str]) -> pd.Series:

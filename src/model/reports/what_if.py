@@ -1,22 +1,12 @@
 """The policy what-if as a self-contained HTML page: summary, swap set, strategy curves, the sweep."""
 from __future__ import annotations
 
-import base64
 import html
-import io
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="" style="max-width:100%" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+from innoscore.model.reports.html import STYLE, png_img
 
 
 def _pct(v) -> str:
@@ -34,7 +24,7 @@ def strategy_plot(result: dict):
             ax.plot(curve["approval_rate"], curve["observed_default_rate"], style, alpha=0.5, label=f"{name}: observed")
     for name, marker in (("current", "o"), ("proposed", "s")):
         ax.plot(result[name]["approval_rate"], result[name]["expected_default_rate"], marker, color="black")
-    ax.set_xlabel("approval rate ")
+    ax.set_xlabel("approval rate")
     ax.set_ylabel("default rate of the approved book")
     ax.set_title("Strategy curve: moving the approve cut-off")
     ax.legend(fontsize=8)
@@ -44,7 +34,7 @@ def strategy_plot(result: dict):
 def sweep_plot(result: dict):
     sweep = pd.DataFrame(result["sweep"])
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    ax.plot(sweep["tech_innovation_weight"], sweep["approval_rate"], label="approval rate ")
+    ax.plot(sweep["tech_innovation_weight"], sweep["approval_rate"], label="approval rate")
     ax.set_xlabel("tech-innovation share of the decision score")
     ax.set_ylabel("approval rate")
     twin = ax.twinx()
@@ -62,7 +52,7 @@ def sweep_plot(result: dict):
 
 def render_what_if(result: dict, title: str) -> str:
     """The page: what changes between the current and the proposed policy, in Chinese and English."""
-    rows = [("approval rate ", "approval_rate", _pct), ("referral rate / 提交评审率", "refer_rate", _pct),
+    rows = [("approval rate / 批准率", "approval_rate", _pct), ("referral rate / 提交评审率", "refer_rate", _pct),
             ("expected default rate (model PD) / 预期违约率", "expected_default_rate", _pct),
             ("observed default rate / 实际违约率", "observed_default_rate", _pct),
             ("true default rate (synthetic) / 真实违约率", "true_default_rate", _pct),
@@ -82,9 +72,7 @@ def render_what_if(result: dict, title: str) -> str:
     model_w = (f"<tr><th>model / 模型</th><td>{result['blend']['current']['model_weight']:.3f}</td>"
                f"<td>{result['blend']['proposed']['model_weight']:.3f}</td></tr>")
     return f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",Arial,sans-serif;max-width:980px;margin:auto;padding:24px;color:#1d2733}}
-table{{border-collapse:collapse;width:100%;font-size:13px;margin-bottom:14px}}td,th{{border-bottom:1px solid #e3e8ee;padding:5px;text-align:left}}
-td{{text-align:right}}h2{{border-bottom:2px solid #2a5d8f;font-size:16px}}.note{{font-size:12px;color:#5b6b7c}}</style></head><body>
+<style>{STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="note">Approved means approve (a referral is not yet a loan). Expected rates come from the model PD; observed
 rates exist only where the portfolio has outcomes, and a real book has none for firms its policy declined (reject
@@ -95,6 +83,6 @@ inference). 批准指直接批准（提交评审尚未放款）。预期违约�
 <table><tr><th></th><th>current</th><th>proposed</th></tr>{model_w}{weights}</table>
 <h2>Swap set / 审批结果迁移</h2>
 <table><tr><th></th><th>firms / 企业数</th><th>mean model PD</th><th>bad rate / 违约率</th><th>true PD</th></tr>{swap}</table>
-<h2>Strategy curves / 策略曲线</h2>{_png(strategy_plot(result))}
-<h2>Tech-innovation share sweep / 科技创新权重扫描</h2>{_png(sweep_plot(result))}
+<h2>Strategy curves / 策略曲线</h2>{png_img(strategy_plot(result))}
+<h2>Tech-innovation share sweep / 科技创新权重扫描</h2>{png_img(sweep_plot(result))}
 </body></html>"""

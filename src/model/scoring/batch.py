@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,8 +23,12 @@ import pyarrow.parquet as pq
 from innoscore.features.validation import (DataReadError, MalformedLine, malformed_csv_lines, problem,
                                            validate_frame)
 from innoscore.model.decision.policy import Policy
+from innoscore.model.monitoring.log import InferenceLog, LogTarget, log_schema, log_table, write_log_file
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import record_schema, scored_firms
+
+
+Observer = Callable[[pd.DataFrame, pd.DataFrame], None]
 
 
 class BatchInputError(ValueError):
@@ -191,12 +196,14 @@ def malformed_rejects(malformed: list[MalformedLine], id_col: str) -> pd.DataFra
 
 def score_chunk(frame: pd.DataFrame, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
                 duplicate_ids: frozenset[str] = frozenset(), row_offset: int = 0,
-                policy: Policy | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                policy: Policy | None = None, observe: Observer | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scored rows and rejected rows (firm id, reasons in en and zh) of one piece of input.
 
     `duplicate_ids`: ids repeated anywhere in the whole input (`find_duplicate_ids`); every row
     carrying one is rejected, as validation rejects repeats within one piece. `row_offset`: rows
     before this piece in the input, which numbers the rows of data without an id column.
+    `observe(rows, scored)`: called with the validated rows and their records, row for row (the
+    inference log, monitoring).
     """
     catalogue = model.catalogue
     id_col = catalogue.dataset.firm_id_column
@@ -208,7 +215,10 @@ def score_chunk(frame: pd.DataFrame, model: ScoringModel, with_explanations: boo
     good = rows.loc[~bad].reset_index(drop=True) if bad.any() else rows
     if good.empty:
         return _empty_scores(model, with_explanations, policy is not None), rejected
-    return scored_firms(good, model.score(good, with_explanations), model, top_k, policy), rejected
+    scored = scored_firms(good, model.score(good, with_explanations), model, top_k, policy)
+    if observe is not None:
+        observe(good, scored)
+    return scored, rejected
 
 
 def rejects_schema(catalogue) -> pa.Schema:
@@ -263,12 +273,14 @@ class _ParquetSink:
 
 def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
                      chunk_rows: int = 100_000, on_chunk: Callable[[int], None] = lambda n: None,
-                     chunks_in_flight: int = 2, policy: Policy | None = None) -> BatchSummary:
+                     chunks_in_flight: int = 2, policy: Policy | None = None, log: LogTarget | None = None
+                     ) -> BatchSummary:
     """Stream `data` through the model in chunks; memory stays flat as the input grows.
 
     `chunks_in_flight` chunks are scored at once on threads: LightGBM releases the GIL, so one
     chunk's validation and feature derivation (pandas, one core) overlap another's prediction
     (1.3x the throughput of one at a time on 2 cores). Results are written in input order.
+    `log`: also record every scored firm in the inference log (written on a background thread).
     """
     out = Path(out)
     summary = BatchSummary(out=out, rejects=rejects_path(out))
@@ -289,8 +301,14 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
         summary.rows_in += n_rows
         on_chunk(n_rows)
 
+    inference_log = InferenceLog(log.directory, model.catalogue) if log else None
+
+    def observe(rows: pd.DataFrame, scored: pd.DataFrame) -> None:
+        inference_log.record(rows, scored, log.model_name, log.model_version, log.source)
+
     def score(chunk: pd.DataFrame, row_offset: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-        return (*score_chunk(chunk, model, with_explanations, top_k, duplicate_ids, row_offset, policy), len(chunk))
+        return (*score_chunk(chunk, model, with_explanations, top_k, duplicate_ids, row_offset, policy,
+                             observe if log else None), len(chunk))
 
     try:
         with ThreadPoolExecutor(max(1, chunks_in_flight), thread_name_prefix="innoscore-score") as pool:
@@ -311,6 +329,9 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
         sink.abort()
         rejects.abort()
         raise
+    finally:
+        if inference_log is not None:
+            inference_log.close()      # firms scored are logged, even when the output is abandoned
     sink.close()
     rejects.close()
     summary.scored, summary.rejected = sink.rows, rejects.rows
@@ -318,9 +339,15 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
 
 
 def _score_part(part: pd.DataFrame, model: ScoringModel, index: int, out_dir: str, rejects_dir: str, with_explanations: bool,
-                top_k: int, duplicate_ids: frozenset[str], row_offset: int, policy: Policy | None) -> tuple[int, int, int]:
-    """One Dask partition: score it and write its scored and rejected rows as part files."""
-    scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids, row_offset, policy)
+                top_k: int, duplicate_ids: frozenset[str], row_offset: int, policy: Policy | None,
+                log: LogTarget | None = None) -> tuple[int, int, int]:
+    """One Dask partition: score it and write its scored and rejected rows (and its log) as part files."""
+    def observe(rows: pd.DataFrame, scored: pd.DataFrame) -> None:
+        write_log_file(log.directory, log_table(log_schema(model.catalogue), rows, scored, time.time(), log.source,
+                                                log.model_name, log.model_version))
+
+    scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids, row_offset, policy,
+                                   observe if log else None)
     name = f"part.{index:05d}.parquet"
     for frame, schema, folder in ((scored, record_schema(model, with_explanations, policy is not None), out_dir),
                                   (rejected, rejects_schema(model.catalogue), rejects_dir)):
@@ -339,7 +366,8 @@ def _replace_folder(new: Path, target: Path) -> None:
 
 
 def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
-                    scheduler: str | None = None, n_workers: int = 2, policy: Policy | None = None) -> BatchSummary:
+                    scheduler: str | None = None, n_workers: int = 2, policy: Policy | None = None,
+                    log: LogTarget | None = None) -> BatchSummary:
     """The same per-piece scoring on a Dask cluster (a LocalCluster unless `scheduler` is given).
 
     `out` and the rejects file are folders of Parquet parts, one per partition, in input order. Each
@@ -384,7 +412,7 @@ def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanation
             offsets = np.concatenate([[0], np.cumsum(ddf.map_partitions(len).compute())])[:-1].tolist()
         task = dask.delayed(_score_part, pure=True)
         per_part = dask.compute(*[task(part, remote, i, str(tmp_out), str(tmp_rej), with_explanations, top_k,
-                                     duplicate_ids, offsets[i], policy) for i, part in enumerate(ddf.to_delayed())])
+                                     duplicate_ids, offsets[i], policy, log) for i, part in enumerate(ddf.to_delayed())])
         _replace_folder(tmp_out, out)
         _replace_folder(tmp_rej, rej_path)
         rows_in, n_scored, n_rejected = (int(sum(c[k] for c in per_part)) for k in range(3))

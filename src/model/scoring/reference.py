@@ -21,12 +21,17 @@ def quantile_edges(values: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
     return np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1]))
 
 
-def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Share of values in each bin (len(edges) + 1 bins) and, last, the share missing."""
+def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Count of values in each bin (len(edges) + 1 bins) and, last, the count missing."""
     values = np.asarray(values, dtype=float)
     missing = np.isnan(values)
     counts = np.bincount(np.searchsorted(edges, values[~missing], side="right"), minlength=len(edges) + 1)
-    return np.append(counts, missing.sum()) / max(len(values), 1)
+    return np.append(counts, missing.sum())
+
+
+def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Share of values in each bin (len(edges) + 1 bins) and, last, the share missing."""
+    return bin_counts(values, edges) / max(len(values), 1)
 
 
 @dataclass
@@ -42,14 +47,23 @@ class ReferenceProfile:
     mean_pd: float
     n_rows: int
     metrics: dict = field(default_factory=dict)     # validation metrics (AUC, calibration) at training
+    category_edges: dict[str, np.ndarray] = field(default_factory=dict)    # expert points per category
+    category_shares: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __setstate__(self, state: dict) -> None:
+        """Profiles pickled before the category distributions existed load with none."""
+        self.__dict__.update({"category_edges": {}, "category_shares": {}, **state})
 
     @classmethod
     def build(cls, values: pd.DataFrame, pd_values: np.ndarray, grades: np.ndarray, grade_labels: list[str],
-              metrics: dict | None = None) -> "ReferenceProfile":
-        """`values`: the training rows' indicator values as the model sees them (numbers, catalogue order)."""
+              metrics: dict | None = None, categories: pd.DataFrame | None = None) -> "ReferenceProfile":
+        """`values`: the training rows' indicator values as the model sees them (numbers, catalogue order);
+        `categories`: their expert points per category (one column each)."""
         pd_values = np.asarray(pd_values, dtype=float)
         pd_edges = quantile_edges(pd_values)
         edges = {c: quantile_edges(values[c].to_numpy(dtype=float)) for c in values.columns}
+        categories = categories if categories is not None else pd.DataFrame(index=values.index)
+        cat_edges = {c: quantile_edges(categories[c].to_numpy(dtype=float)) for c in categories.columns}
         grade_counts = pd.Series(grades).value_counts()
         return cls(
             indicator_quantiles=values.quantile(np.linspace(0, 1, 101)),
@@ -58,4 +72,5 @@ class ReferenceProfile:
             indicator_shares={c: bin_shares(values[c].to_numpy(dtype=float), e) for c, e in edges.items()},
             grade_shares={g: float(grade_counts.get(g, 0)) / max(len(grades), 1) for g in grade_labels},
             mean_pd=float(pd_values.mean()) if len(pd_values) else float("nan"), n_rows=len(pd_values),
-            metrics=dict(metrics or {}))
+            metrics=dict(metrics or {}), category_edges=cat_edges,
+            category_shares={c: bin_shares(categories[c].to_numpy(dtype=float), e) for c, e in cat_edges.items()})

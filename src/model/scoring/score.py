@@ -27,12 +27,18 @@ def checked_frame(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     return coerced
 
 
+def score_columns(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
+                  ) -> tuple[FirmColumns, dict]:
+    """Already-valid records (a dict per firm, as the HTTP request model gives them) as columns, and
+    their scored-firm records as columns, without pandas. `extra`: loan columns and their types."""
+    rows = FirmColumns.from_records(records, model.catalogue, extra)
+    return rows, record_columns(rows, model.score(rows), model, policy=policy)
+
+
 def score_records(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
                   ) -> list[dict]:
-    """The scored-firm record of each already-valid record (a dict per firm, as the HTTP request model
-    gives them), without pandas: the service's hot path. `extra`: loan columns and their types."""
-    rows = FirmColumns.from_records(records, model.catalogue, extra)
-    return record_dicts(record_columns(rows, model.score(rows), model, policy=policy))
+    """The scored-firm record of each already-valid record, one dict per firm: the service's hot path."""
+    return record_dicts(score_columns(records, model, policy, extra)[1])
 
 
 def score_frame(frame: pd.DataFrame, model: ScoringModel, validate: bool = True,

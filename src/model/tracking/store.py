@@ -125,3 +125,37 @@ def log_what_if(result: dict, report_path: Path | None = None, experiment: str =
         if report_path is not None:
             mlflow.log_artifact(str(report_path), "what_if")
         return run.info.run_id
+
+
+def log_monitoring(result, report_path: Path | None = None, experiment: str = "innoscore-monitoring") -> str:
+    """Log a monitoring run against the model version it checked: lights as tags, PSI and backtest
+    figures as metrics, the JSON and the report as artifacts."""
+    import json
+    import tempfile
+
+    figures = result.to_dict()
+    exp_id = ensure_experiment(experiment)
+    model = figures["model"]
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"monitor-{model.get('name', 'model')}-v{model.get('version', '?')}") as run:
+        mlflow.set_tags({"model_name": str(model.get("name", "")), "model_version": str(model.get("version", "")),
+                         "light": figures["light"], **{f"light.{k}": v for k, v in figures["lights"].items()}})
+        metrics = {"n_firms": figures["n_firms"], "n_outcomes": figures["n_outcomes"]}
+        for row in figures["stability"]:
+            if row["psi"] is not None:
+                metrics[f"psi.{row['item']}"] = row["psi"]
+        for row in figures["backtest"] or []:
+            for key in ("observed_rate", "predicted_pd", "jeffreys_p", "binomial_p"):
+                if row[key] is not None:
+                    metrics[f"backtest.{row['grade']}.{key}"] = row[key]
+        for section in ("calibration", "discrimination", "hosmer_lemeshow"):
+            for key, value in (figures[section] or {}).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    metrics[f"{section}.{key}"] = value
+        mlflow.log_metrics(metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "monitoring.json"
+            path.write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
+            mlflow.log_artifact(str(path), "monitoring")
+        if report_path is not None:
+            mlflow.log_artifact(str(report_path), "monitoring")
+        return run.info.run_id

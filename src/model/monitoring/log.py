@@ -1,0 +1,175 @@
+"""The inference log: what the service and batch scoring scored, as Parquet files for monitoring.
+
+A request only puts references to its columns on a bounded queue (`InferenceLog.record`); a
+background thread turns them into Arrow tables and writes one file per flush under
+`DIR/date=YYYY-MM-DD/` (written to a hidden name, then renamed: a reader never sees half a file).
+When the queue is full a request waits for room instead of dropping records; `close()` (graceful
+shutdown) writes everything queued before it returns.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+import queue
+import threading
+import time
+from datetime import datetime, timezone
+from itertools import count
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from innoscore.features.catalogue import Catalogue
+from innoscore.features.firm_columns import column_array
+from innoscore.model.monitoring.config import InferenceLogConfig
+
+logger = logging.getLogger("innoscore.monitoring")
+META_FIELDS = [("logged_at", pa.timestamp("ms", tz="UTC")), ("source", pa.string()),
+               ("model_name", pa.string()), ("model_version", pa.string())]
+OUTCOME_FIELDS = [("pd", pa.float64()), ("grade", pa.string())]
+DECISION_FIELDS = [("decision", pa.string()), ("limit", pa.float64()), ("policy_hash", pa.string())]
+
+
+@dataclass(frozen=True)
+class LogTarget:
+    """Where batch scoring logs to, and the version it names."""
+
+    directory: str
+    model_name: str
+    model_version: str
+    source: str = "batch"
+
+
+def log_schema(catalogue: Catalogue) -> pa.Schema:
+    """Time, source and version; the firm id and every indicator as given; PD, grade, expert points
+    per category; the decision where one was made (null otherwise)."""
+    indicators = [(ind.id, pa.string() if ind.type == "categorical" else pa.float64()) for ind in catalogue.indicators]
+    return pa.schema([*META_FIELDS, (catalogue.dataset.firm_id_column, pa.string()), *indicators, *OUTCOME_FIELDS,
+                      *((f"expert_{c}", pa.float64()) for c in catalogue.category_ids), *DECISION_FIELDS])
+
+
+def log_table(schema: pa.Schema, rows, scored, logged_at: float, source: str, model_name: str,
+              model_version: str) -> pa.Table:
+    """One batch of scored firms as a table of `schema`: indicators from `rows` (a DataFrame or
+    FirmColumns), the rest from the scored-firm record's columns `scored` (dict or DataFrame)."""
+    n = len(rows)
+    stamp = pa.array(np.full(n, int(logged_at * 1000), dtype="int64"), pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+    meta = {"logged_at": stamp, "source": pa.array([source] * n, pa.string()),
+            "model_name": pa.array([model_name] * n, pa.string()),
+            "model_version": pa.array([str(model_version)] * n, pa.string())}
+    arrays = []
+    for f in schema:
+        if f.name in meta:
+            arrays.append(meta[f.name])
+            continue
+        source_cols = scored if f.name in scored else rows if f.name in rows else None
+        if source_cols is None:
+            arrays.append(pa.nulls(n, f.type))
+            continue
+        values = column_array(source_cols, f.name)
+        if pa.types.is_string(f.type):
+            arrays.append(pa.array(pd.Series(values, copy=False).astype(object).where(pd.notna(values), None)
+                                   .map(lambda v: v if v is None else str(v)), pa.string()))
+        else:
+            arrays.append(pa.array(np.asarray(values, dtype=float), f.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+_SEQUENCE = count()
+_TICK = object()        # no new batch: only check whether a flush is due
+
+
+def write_log_file(directory: str | Path, table: pa.Table, day: str | None = None) -> Path:
+    """`table` as one new file under DIR/date=DAY/ (hidden while written, then renamed)."""
+    day = day or datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    folder = Path(directory) / f"date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"part-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}-{next(_SEQUENCE):06d}.parquet"
+    tmp = folder / f".{name}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, folder / name)
+    return folder / name
+
+
+class InferenceLog:
+    """Record scored firms off the request's path (see the module docstring)."""
+
+    def __init__(self, directory: str | Path, catalogue: Catalogue, config: InferenceLogConfig | None = None):
+        self.directory = Path(directory)
+        self.config = config or InferenceLogConfig(directory=str(directory))
+        self.schema = log_schema(catalogue)
+        self.written = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=self.config.max_queue)
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="innoscore-inference-log", daemon=True)
+        self._thread.start()
+
+    def record(self, rows, scored, model_name: str, model_version: str, source: str = "http") -> None:
+        """Queue one batch of scored firms (references only: the arrays must not change afterwards)."""
+        if self._closed:
+            raise RuntimeError("the inference log is closed")
+        self._queue.put((time.time(), rows, scored, model_name, model_version, source))
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write everything queued, then stop; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        pending: list[pa.Table] = []
+        day = None
+        deadline = time.monotonic() + self.config.flush_every_s
+        while True:
+            try:
+                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                item = _TICK
+            if item is None:
+                break
+            if item is not _TICK:
+                logged_at, rows, scored, model_name, model_version, source = item
+                item_day = datetime.fromtimestamp(logged_at, timezone.utc).strftime("%Y-%m-%d")
+                if pending and item_day != day:
+                    self._flush(pending, day)       # a file never spans two days
+                day = item_day
+                try:
+                    pending.append(log_table(self.schema, rows, scored, logged_at, source, model_name, model_version))
+                except Exception:       # one bad batch must not stop the log
+                    logger.exception("inference log: a batch could not be converted and is skipped")
+            now = time.monotonic()
+            if pending and (now >= deadline or sum(t.num_rows for t in pending) >= self.config.max_rows_per_file):
+                self._flush(pending, day)
+            if now >= deadline:
+                deadline = now + self.config.flush_every_s
+        if pending:
+            self._flush(pending, day)
+
+    def _flush(self, pending: list[pa.Table], day: str) -> None:
+        table = pa.concat_tables(pending)
+        pending.clear()
+        try:
+            write_log_file(self.directory, table, day)
+            self.written += table.num_rows
+        except OSError:
+            logger.exception("inference log: %d records could not be written to %s", table.num_rows, self.directory)
+
+
+def read_log(directory: str | Path, chunk_rows: int = 200_000, columns: list[str] | None = None
+             ) -> Iterator[pd.DataFrame]:
+    """The log's records in chunks of about `chunk_rows` (all days, all parts), memory flat."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"inference log folder not found: {directory}")
+    dataset = pads.dataset(directory, format="parquet", partitioning="hive", exclude_invalid_files=True)
+    for batch in dataset.to_batches(columns=columns, batch_size=chunk_rows, batch_readahead=0, fragment_readahead=0):
+        if batch.num_rows:
+            yield batch.to_pandas()
