@@ -66,9 +66,10 @@ def backtest_plot(backtest: pd.DataFrame):
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
     ax.plot(x, rows["predicted_pd"], "s-", color="#8a97a6", label="predicted PD (mean)")
-    low = np.clip(rows["jeffreys_low"], 1e-5, None)
-    ax.errorbar(x, np.clip(rows["observed_rate"], 1e-5, None),
-                yerr=[np.clip(rows["observed_rate"], 1e-5, None) - low, rows["jeffreys_high"] - rows["observed_rate"]],
+    observed = np.clip(rows["observed_rate"].to_numpy(dtype=float), 1e-5, None)    # log scale: no zero
+    low = np.clip(rows["jeffreys_low"].to_numpy(dtype=float), 1e-5, None)
+    high = rows["jeffreys_high"].to_numpy(dtype=float)
+    ax.errorbar(x, observed, yerr=[np.clip(observed - low, 0, None), np.clip(high - observed, 0, None)],
                 fmt="o", color="#2a5d8f", capsize=3, label="observed rate, Jeffreys 95%")
     for xi, light, y in zip(x, rows["light"], rows["jeffreys_high"]):
         ax.plot(xi, y * 1.3, "v", color=LIGHT_COLOURS[light])
