@@ -118,14 +118,17 @@ def main() -> None:
         return subprocess.Popen([str(bin_dir / "innoscore"), "serve", "--model-uri", uri, "--port", str(port), *extra],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
+    lport = free_port()
     bento, bento_undecided = innoscore_serve(bport), innoscore_serve(nport, "--config", str(undecided))
+    bento_logged = innoscore_serve(lport, "--log-dir", str(tmp / "inference-log"))   # the same, logging every firm
     mlf = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", uri, "-p", str(mport), "--env-manager",
                             "local", "--host", "127.0.0.1"], env={**env, "PATH": f"{bin_dir}:{env['PATH']}"},
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    results, decided = {}, {}
+    results, decided, logged = {}, {}, {}
     try:
         wait_ready(f"http://127.0.0.1:{bport}/readyz", bento)
         wait_ready(f"http://127.0.0.1:{nport}/readyz", bento_undecided)
+        wait_ready(f"http://127.0.0.1:{lport}/readyz", bento_logged)
         wait_ready(f"http://127.0.0.1:{mport}/ping", mlf)
         local = threading.local()
 
@@ -157,13 +160,15 @@ def main() -> None:
             }
             decided[n] = measure_pair(calls["(b) BentoML /score"], calls["(b0) /score without the decision"],
                                       args.seconds)
+            logged[n] = measure_pair(lambda: client().post(f"http://127.0.0.1:{lport}/score", json=body).status_code == 200,
+                                     calls["(b) BentoML /score"], args.seconds)
             for conc in (1, args.concurrency):
                 for label, call in calls.items():
                     if label.startswith("(a)") and conc > 1:
                         continue
                     results[(n, conc, label)] = measure(call, args.seconds, conc)
     finally:
-        for p in (bento, bento_undecided, mlf):
+        for p in (bento, bento_undecided, bento_logged, mlf):
             os.killpg(p.pid, signal.SIGTERM)
     print(f"{'firms':>5} {'conc':>4} {'':<36} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
     for (n, conc, label), r in results.items():
@@ -184,6 +189,9 @@ def main() -> None:
     for n, (with_d, without) in decided.items():
         print(f"/score {n}-firm p50 with the decision / without (alternating calls) = {with_d / without:.2f}  "
               f"({with_d:.1f} vs {without:.1f} ms; target <= 1.10)")
+    for n, (with_log, without) in logged.items():
+        print(f"/score {n}-firm p50 with the inference log / without (alternating calls) = {with_log / without:.3f}  "
+              f"({with_log:.2f} vs {without:.2f} ms; target <= 1.05)")
 
 
 if __name__ == "__main__":

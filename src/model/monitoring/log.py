@@ -26,7 +26,6 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from innoscore.features.catalogue import Catalogue
-from innoscore.features.firm_columns import column_array
 from innoscore.model.monitoring.config import InferenceLogConfig
 
 logger = logging.getLogger("innoscore.monitoring")
@@ -67,18 +66,22 @@ def log_table(schema: pa.Schema, rows, scored, logged_at: float, source: str, mo
     for f in schema:
         if f.name in meta:
             arrays.append(meta[f.name])
-            continue
-        source_cols = scored if f.name in scored else rows if f.name in rows else None
-        if source_cols is None:
-            arrays.append(pa.nulls(n, f.type))
-            continue
-        values = column_array(source_cols, f.name)
-        if pa.types.is_string(f.type):
-            arrays.append(pa.array(pd.Series(values, copy=False).astype(object).where(pd.notna(values), None)
-                                   .map(lambda v: v if v is None else str(v)), pa.string()))
+        elif f.name in scored or f.name in rows:
+            arrays.append(_arrow_column((scored if f.name in scored else rows)[f.name], f.type))
         else:
-            arrays.append(pa.array(np.asarray(values, dtype=float), f.type, from_pandas=True))
+            arrays.append(pa.nulls(n, f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _arrow_column(values, kind: pa.DataType) -> pa.Array:
+    """A column (numpy array or pandas Series) as Arrow: directly where the values already fit (text as
+    str, numbers as float: no Python loop), else converted (numbers given for a text field)."""
+    try:
+        return pa.array(values, kind, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if pa.types.is_string(kind):
+            return pa.array([None if v is None or v != v else str(v) for v in values], kind)
+        return pa.array(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float), kind, from_pandas=True)
 
 
 _SEQUENCE = count()
@@ -86,13 +89,14 @@ _TICK = object()        # no new batch: only check whether a flush is due
 
 
 def write_log_file(directory: str | Path, table: pa.Table, day: str | None = None) -> Path:
-    """`table` as one new file under DIR/date=DAY/ (hidden while written, then renamed)."""
+    """`table` as one new file under DIR/date=DAY/ (hidden while written, then renamed). Dictionary
+    encoding only for the text columns: numbers dictionary-encode slowly and gain little."""
     day = day or datetime.now(timezone.utc).strftime("%Y-%m-%d")
     folder = Path(directory) / f"date={day}"
     folder.mkdir(parents=True, exist_ok=True)
     name = f"part-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}-{next(_SEQUENCE):06d}.parquet"
     tmp = folder / f".{name}.tmp"
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, use_dictionary=[f.name for f in table.schema if pa.types.is_string(f.type)])
     os.replace(tmp, folder / name)
     return folder / name
 
