@@ -71,6 +71,22 @@ class Bins(_Strict):
     points: list[float]
 
 
+class Action(_Strict):
+    """How a firm can change an indicator, for counterfactuals ("what would it take"): docs/catalogue.md."""
+
+    actionable: bool = True                 # false: history, age, facts a firm cannot change (e.g. past overdue)
+    direction: Literal["increase", "decrease", "either"] | None = None   # None: the way that lowers risk
+    bounds: tuple[float, float] | None = None    # None: the indicator's valid_range
+    step: float | None = Field(None, gt=0)       # None: 1 for counts, ordinals and booleans; else continuous
+    cost: float = Field(1.0, gt=0)               # effort of moving one reference spread (10th to 90th percentile)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Action":
+        if self.bounds is not None and self.bounds[0] > self.bounds[1]:
+            raise ValueError(f"action bounds {list(self.bounds)} have min > max")
+        return self
+
+
 class Category(_Strict):
     id: str
     name_zh: str
@@ -108,6 +124,7 @@ class Indicator(_Strict):
     transform: Transform = "none"
     format: ValueFormat = "number"
     decimals: int | None = Field(None, ge=0)   # precision the values are recorded with (the generator rounds to it)
+    action: Action = Action()
 
     @model_validator(mode="before")
     @classmethod
@@ -183,6 +200,27 @@ class Indicator(_Strict):
 
     def name(self, lang: str) -> str:
         return self.name_zh if lang == "zh" else self.name_en
+
+    @property
+    def feasible_direction(self) -> Literal["increase", "decrease", "either"] | None:
+        """How a firm may move this indicator: None if it cannot (not actionable, or categorical);
+        by default the way that lowers risk, either way where the risk is not monotone."""
+        if not self.action.actionable or self.type == "categorical":
+            return None
+        if self.action.direction is not None:
+            return self.action.direction
+        return {Direction.higher_better: "increase", Direction.higher_worse: "decrease"}.get(self.direction, "either")
+
+    @property
+    def action_bounds(self) -> tuple[float, float]:
+        bounds = self.action.bounds or self.valid_range
+        return (float(bounds[0]), float(bounds[1])) if bounds is not None else (-np.inf, np.inf)
+
+    @property
+    def action_step(self) -> float | None:
+        if self.action.step is not None:
+            return self.action.step
+        return 1.0 if self.type in ("count", "ordinal", "boolean") else None
 
 
 ROW_ID_COLUMN = "row_number"   # the firm id of data without an id column: the row's number in its input

@@ -245,6 +245,25 @@ def _true_log_odds_by_category(x: dict[str, np.ndarray], young: np.ndarray) -> d
     return {"A": f_a, "B": f_b, "C": f_c, "D": f_d}
 
 
+def true_log_odds_of_rows(frame: pd.DataFrame, config: SyntheticConfig | None = None) -> np.ndarray:
+    """The data-generating process's log-odds (up to a constant) of observed firm rows, e.g. firms a
+    counterfactual has changed: differences between two versions of a firm are its true effect.
+
+    Observed rows lack what the generator hid: a missing value is filled with the column's median in
+    `frame` (the same in both versions of a firm, so it cancels in a difference), a firm is young
+    where its 2-year R&D growth is missing (as the generator leaves it), context terms are left out.
+    """
+    cfg = config or SyntheticConfig.load()
+    x = {}
+    for col in frame.columns:
+        values = pd.to_numeric(frame[col], errors="coerce") if frame[col].dtype == object else frame[col]
+        if np.issubdtype(np.asarray(values).dtype, np.number):
+            v = np.asarray(values, dtype=float)
+            x[col] = np.where(np.isnan(v), np.nanmedian(v) if np.isfinite(v).any() else 0.0, v)
+    young = frame["rd_growth_2y"].isna().to_numpy() if "rd_growth_2y" in frame else np.zeros(len(frame), bool)
+    return cfg.signal_scale * sum(_true_log_odds_by_category(x, young).values())
+
+
 def _apply_missingness(rng, x: dict[str, np.ndarray], z_bus, z_str, young) -> None:
     """Realistic gaps, partly not at random: weaker firms supply fewer statements."""
     n = z_bus.shape[0]

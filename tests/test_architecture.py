@@ -11,7 +11,7 @@ LAYERS = [
     ("innoscore.configs", "innoscore.features"),
     ("innoscore.model.estimators", "innoscore.model.grades", "innoscore.model.config", "innoscore.model.columns"),
     ("innoscore.model.evaluation", "innoscore.model.explanation", "innoscore.model.decision"),
-    ("innoscore.model.scoring", "innoscore.model.monitoring"),
+    ("innoscore.model.scoring", "innoscore.model.monitoring", "innoscore.model.counterfactual"),
     ("innoscore.model.reports", "innoscore.model.tracking"),
     ("innoscore.model.training",),
     ("innoscore.serving",),

@@ -221,8 +221,18 @@ def explain(
     top_k: int = typer.Option(5, "--top-k", min=1, max=20, help="Reasons each way / 每方向原因数"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Add a credit-decision section by this policy (e.g. "
                                           "configs/policy.yaml) / 按此政策增加审批建议"),
+    counterfactual: bool = typer.Option(False, "--counterfactual", help="Add what it would take to reach "
+                                        "--target-grade or --target-decision / 反事实改进方案"),
+    target_grade: Optional[str] = typer.Option(None, "--target-grade", help="e.g. BBB: the grade to reach / 目标等级"),
+    target_decision: Optional[str] = typer.Option(None, "--target-decision", help="approve: reach an approval under "
+                                                  "--policy / 目标审批结论"),
+    alternatives: int = typer.Option(3, "--alternatives", min=1, max=10, help="Alternatives per firm / 每户方案数"),
+    max_changes: int = typer.Option(3, "--max-changes", min=1, max=6, help="Most indicators one alternative "
+                                    "changes / 每个方案最多改变的指标数"),
+    json_out: Optional[Path] = typer.Option(None, "--json-out", help="The counterfactuals as JSON, per firm / JSON输出"),
 ) -> None:
-    """Committee report(s) with SHAP reasons in Chinese or English / 生成授信评审报告."""
+    """Committee report(s) with SHAP reasons in Chinese or English; with --counterfactual, what it would
+    take to reach a better grade or an approval / 生成授信评审报告（可附反事实改进方案）."""
     from innoscore.features.validation import DataReadError, read_table, validate_frame, with_row_ids
     from innoscore.model.reports.committee import ModelInfo, write_reports
 
@@ -230,10 +240,18 @@ def explain(
         fail(f"--lang must be zh or en, got '{lang}'")
     if all_firms == (firm_id is not None):
         fail("give exactly one of --firm-id ID or --all")
-    if firm_id is not None and out is None:
-        fail("--firm-id needs --out PATH.html")
-    if all_firms and out_dir is None:
-        fail("--all needs --out-dir DIR")
+    if counterfactual and (target_grade is None) == (target_decision is None):
+        fail("--counterfactual needs exactly one of --target-grade GRADE or --target-decision approve")
+    if (target_grade or target_decision or json_out) and not counterfactual:
+        fail("--target-grade, --target-decision and --json-out go with --counterfactual")
+    if target_decision is not None and target_decision != "approve":
+        fail(f"--target-decision can only be approve, got '{target_decision}'")
+    if target_decision and policy is None:
+        fail("--target-decision approve needs --policy FILE (the policy that decides)")
+    if firm_id is not None and out is None and json_out is None:
+        fail("--firm-id needs --out PATH.html (or --json-out with --counterfactual)")
+    if all_firms and out_dir is None and json_out is None:
+        fail("--all needs --out-dir DIR (or --json-out with --counterfactual)")
     model, version = _load_registered(model_uri, explanations_for="a committee report")
     try:
         frame = read_table(data)
@@ -254,12 +272,46 @@ def explain(
     info = ModelInfo(name=version.name, version=version.version, run_id=version.run_id,
                      data_fingerprint=version.tags.get("data_fingerprint", "unknown"),
                      catalogue_version=version.tags.get("catalogue_version", model.catalogue.version))
+    decision_policy = _policy(policy, model.catalogue) if policy else None
+    found = None
+    if counterfactual:
+        found = _counterfactuals(rows, model, decision_policy, target_grade, target_decision, alternatives,
+                                 max_changes, lang, json_out)
+    if (out if not all_firms else out_dir) is None:
+        return
     with console.status(f"writing {len(rows):,} report(s) / 生成报告"):
         written = write_reports(rows, model, info, out_dir=out_dir if all_firms else None,
                                 out=out if not all_firms else None, lang=lang, top_k=top_k,
-                                policy=_policy(policy, model.catalogue) if policy else None)
+                                policy=decision_policy, counterfactuals=found)
     console.print(f"wrote {len(written) - 1} report(s) and their index: {written[-1]}" if all_firms
                   else f"wrote {written[0]}")
+
+
+def _counterfactuals(rows, model, policy, target_grade, target_decision, k: int, max_changes: int, lang: str,
+                     json_out: Optional[Path]) -> list:
+    """Search every firm of `rows`, print a line per firm, write the JSON if asked."""
+    import json
+
+    from innoscore.model.counterfactual.search import CounterfactualSearch, Target
+
+    try:
+        target = Target(grade=target_grade, decision=target_decision)
+        search = CounterfactualSearch(model, k=k, max_changes=max_changes, policy=policy)
+        with console.status(f"searching counterfactuals for {len(rows):,} firm(s) / 搜索改进方案"):
+            found = search.explain(rows, target)
+    except ValueError as exc:
+        fail(str(exc))
+    for cf in found:
+        console.print(f"{cf.firm_id} ({cf.grade}, PD {cf.pd:.2%}): {getattr(cf, f'text_{lang}')}")
+    if json_out:
+        try:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps([cf.to_dict() for cf in found], indent=2, ensure_ascii=False),
+                                encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {json_out}: {exc.strerror or exc} / 无法写入")
+        console.print(f"wrote {json_out}")
+    return found
 
 
 @app.command()

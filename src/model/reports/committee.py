@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from innoscore.features.catalogue import Catalogue
 from innoscore.model.estimators.expert_scorecard import category_points
 from innoscore.model.explanation.contributions import Explanations
+from innoscore.model.counterfactual.search import Counterfactual
 from innoscore.model.explanation.reasons import firm_reasons
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import scored_firms
@@ -28,7 +29,10 @@ LABELS = {
            "catalogue": "指标目录版本", "firm_id": "企业编号", "credit_decision": "审批建议",
            "outcome": "结论", "limit": "建议额度（万元）", "guarantee": "担保方式", "decision_score": "决策得分",
            "expected_loss": "预期损失（万元）", "rules": "触发的政策规则", "model_reasons": "模型主要风险原因",
-           "policy": "政策版本", "row_number": "行号 (数据无编号列)", "date": "申请日期", "index_title": "授信评审会材料"},
+           "policy": "政策版本", "row_number": "行号 (数据无编号列)", "date": "申请日期", "index_title": "授信评审会材料",
+           "counterfactual": "如何达到目标：可行的改进方案", "cf_changes": "需要的改变", "cf_cost": "难度",
+           "cf_note": "每个方案只调整可改变的指标，且只朝降低风险的方向、在合理范围内调整；违约概率为模型对调整后企业的重新评分。"
+                      "方案说明模型会如何看待这些改变，并非因果承诺。"},
     "en": {"title": "Credit committee report", "generated": "generated", "profile": "Firm profile",
            "decision": "Rating", "pd": "Probability of default (12 months)", "grade": "Grade",
            "expert_score": "Expert scorecard points", "portfolio_pd": "Portfolio average PD", "reasons": "Main reasons",
@@ -44,7 +48,12 @@ LABELS = {
            "guarantee": "Guarantee", "decision_score": "Decision score", "expected_loss": "Expected loss (CNY 10k)",
            "rules": "Policy rules that fired", "model_reasons": "Top model reasons", "policy": "Policy",
            "row_number": "Row number (the data has no id column)",
-           "date": "Application date", "index_title": "Credit committee meeting pack"},
+           "date": "Application date", "index_title": "Credit committee meeting pack",
+           "counterfactual": "What it would take: feasible improvements", "cf_changes": "Changes needed",
+           "cf_cost": "Effort",
+           "cf_note": "Each alternative changes only actionable indicators, each in its feasible direction and range; the PD is "
+                      "the model's score of the changed firm. It says how the model would see these changes, not that "
+                      "they cause a lower risk."},
 }
 
 
@@ -118,10 +127,10 @@ def _category_rows(expl: Explanations, i: int, catalogue: Catalogue, points: pd.
 def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Catalogue, quantiles: pd.DataFrame,
                        grade: str, grade_text: str, model: ModelInfo, lang: str = "zh", top_k: int = 5,
                        points: pd.Series | None = None, portfolio_pd: float | None = None,
-                       decision: dict | None = None) -> str:
+                       decision: dict | None = None, counterfactual: Counterfactual | None = None) -> str:
     """The HTML page for the firm in row `i` of `expl` (`points`: its expert points, total and by category;
     `portfolio_pd`: the mean PD of the training population; `decision`: its scored-firm record's
-    decision fields, for the decision section)."""
+    decision fields, for the decision section; `counterfactual`: what it would take, for its section)."""
     if lang not in LABELS:
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
     L = LABELS[lang]
@@ -163,6 +172,10 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
             "score": f"{decision['decision_score']:.1f}", "expected_loss": f"{decision['expected_loss']:,.2f}",
             "rules": list(decision["decision_reasons_zh" if lang == "zh" else "decision_reasons"]),
             "policy": f"{decision['policy_version']} ({decision['policy_hash']})"},
+        "counterfactual": None if counterfactual is None else {
+            "summary": getattr(counterfactual, f"text_{lang}"),
+            "alternatives": [{"text": getattr(a, f"text_{lang}"), "pd": f"{100 * a.pd:.2f}%", "grade": a.grade,
+                              "cost": f"{a.cost:.2f}"} for a in counterfactual.alternatives]},
     }
     return _env().get_template("report.html.j2").render(**context)
 
@@ -183,9 +196,11 @@ def render_index(entries: list[dict], model: ModelInfo, lang: str) -> str:
 
 
 def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelInfo, out_dir: Path | None = None,
-                  out: Path | None = None, lang: str = "zh", top_k: int = 5, policy=None) -> list[Path]:
+                  out: Path | None = None, lang: str = "zh", top_k: int = 5, policy=None,
+                  counterfactuals: list[Counterfactual] | None = None) -> list[Path]:
     """Write one report per row (validated firm rows) to `out` (one firm) or `out_dir` (with index.html);
-    with a policy, each report has a decision section."""
+    with a policy, each report has a decision section; with counterfactuals (row for row), a section
+    on what it would take."""
     catalogue = scoring_model.catalogue
     scores = scoring_model.score(rows, with_explanations=True)
     records = scored_firms(rows, scores, scoring_model, top_k, policy)
@@ -199,7 +214,8 @@ def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelI
                                   record[f"grade_{lang}"], model, lang, top_k, points=points.iloc[i],
                                   portfolio_pd=scoring_model.reference.mean_pd,
                                   decision=None if policy is None else {
-                                      **record, "guarantee": getattr(policy.limits.guarantees[record["guarantee"]], lang)})
+                                      **record, "guarantee": getattr(policy.limits.guarantees[record["guarantee"]], lang)},
+                                  counterfactual=None if counterfactuals is None else counterfactuals[i])
         firm_id = str(records[id_col].iat[i])
         path = out if out is not None else out_dir / names[i]
         path.parent.mkdir(parents=True, exist_ok=True)

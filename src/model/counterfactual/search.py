@@ -1,0 +1,280 @@
+"""The counterfactual search: the fewest changes, then the cheapest, that reach a target under the model.
+
+For each firm, every actionable indicator's candidate values (`candidates`: just past the model's
+thresholds, in the feasible direction, within bounds and steps) are scored in one batch; a firm
+reachable with one change stops there. Otherwise a beam of the most promising partial change sets
+is extended one indicator at a time, up to `max_changes`. Each change set found is then made
+cheaper (every changed indicator moved back as far as the target allows), and up to `k` with
+different indicators are returned. Every PD reported is the model's own on the changed firm, so
+re-scoring a counterfactual reaches its target by construction (tests re-score them anyway).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from innoscore.features.firm_columns import FirmColumns, column_array
+from innoscore.model.counterfactual.candidates import (current_value, indicator_spaces, lightgbm_thresholds,
+                                                       ratio_thresholds)
+from innoscore.model.decision.decide import decision_columns
+from innoscore.model.decision.policy import Policy
+from innoscore.model.estimators.expert_scorecard import category_points
+from innoscore.model.explanation.reasons import format_value
+from innoscore.model.scoring.interface import ScoringModel
+
+STATUSES = ("found", "already_met", "not_found")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A grade at least as good as `grade` (PD at most its upper bound), or the decision `approve`."""
+
+    grade: str | None = None
+    decision: str | None = None
+
+    def __post_init__(self):
+        if (self.grade is None) == (self.decision is None):
+            raise ValueError("a counterfactual target is either a grade or a decision")
+        if self.decision not in (None, "approve"):
+            raise ValueError(f"the decision target can only be 'approve', got '{self.decision}'")
+
+    def to_dict(self) -> dict:
+        return {"grade": self.grade} if self.grade else {"decision": self.decision}
+
+    def text(self, model: ScoringModel, lang: str) -> str:
+        if self.grade:
+            return f"{self.grade}级或更好" if lang == "zh" else f"grade {self.grade} or better"
+        return "获批" if lang == "zh" else "approval"
+
+
+@dataclass
+class Change:
+    indicator: str
+    from_: float
+    to: float
+
+    def to_dict(self) -> dict:
+        return {"indicator": self.indicator, "from": self.from_, "to": self.to}
+
+
+@dataclass
+class Alternative:
+    changes: list[Change]
+    pd: float
+    grade: str
+    cost: float
+    decision: str | None = None
+    text_zh: str = ""
+    text_en: str = ""
+
+    def to_dict(self) -> dict:
+        return {"changes": [c.to_dict() for c in self.changes], "pd": self.pd, "grade": self.grade,
+                "cost": self.cost, **({"decision": self.decision} if self.decision else {}),
+                "text_zh": self.text_zh, "text_en": self.text_en}
+
+
+@dataclass
+class Counterfactual:
+    """What it would take for one firm: the target, where it stands, and the alternatives found."""
+
+    firm_id: str
+    target: Target
+    pd: float
+    grade: str
+    status: str
+    alternatives: list[Alternative] = field(default_factory=list)
+    text_zh: str = ""
+    text_en: str = ""
+
+    def to_dict(self) -> dict:
+        return {"firm_id": self.firm_id, "target": self.target.to_dict(), "pd": self.pd, "grade": self.grade,
+                "status": self.status, "alternatives": [a.to_dict() for a in self.alternatives],
+                "text_zh": self.text_zh, "text_en": self.text_en}
+
+
+class CounterfactualSearch:
+    """Counterfactuals for a ScoringModel (LightGBM or a scorecard).
+
+    Parameters
+    ----------
+    model : ScoringModel
+        The model (with its reference profile: candidate ranges and cost scales come from it).
+    k : int
+        Alternatives per firm, each changing a different set of indicators.
+    max_changes : int
+        The most indicators one alternative may change.
+    beam_width : int
+        Partial change sets kept per step of the search.
+    max_candidates : int
+        Values tried per indicator.
+    policy : Policy or None
+        Needed for the target decision "approve".
+    """
+
+    def __init__(self, model: ScoringModel, k: int = 3, max_changes: int = 3, beam_width: int = 6,
+                 max_candidates: int = 8, policy: Policy | None = None):
+        self.model, self.k, self.max_changes = model, k, max_changes
+        self.beam_width, self.max_candidates, self.policy = beam_width, max_candidates, policy
+        est = model.estimator
+        is_trees = hasattr(est, "booster_")
+        self.spaces_ = indicator_spaces(model.catalogue, model.peer_quantiles,
+                                        lightgbm_thresholds(est, model.catalogue) if is_trees else {})
+        self.ratios_ = ratio_thresholds(est) if is_trees else []
+        self.bound_ = {g.grade: g.pd_max for g in model.grade_scale.grades}
+
+    # --- evaluation ------------------------------------------------------------------------------
+    def _rows(self, base: dict, sets: list[dict[str, float]]) -> FirmColumns:
+        """The firm repeated once per change set, with the set's values in place."""
+        n = len(sets)
+        cols = {name: np.repeat(values, n) for name, values in base.items()}
+        for r, changes in enumerate(sets):
+            for ind, value in changes.items():
+                cols[ind][r] = value
+        return FirmColumns(cols)
+
+    def _evaluate(self, rows: FirmColumns, target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """PD, reached (bool), badness (lower is closer to the target) and decisions of each row."""
+        est = self.model.estimator
+        derived = est.derive(rows)
+        pd_values = est.predict_pd_derived(rows, derived)
+        if target.grade:
+            return pd_values, pd_values <= self.bound_[target.grade], pd_values, np.full(len(rows), None)
+        points = category_points(rows, self.model.catalogue, derived.points if derived is not None else None)
+        decided = decision_columns(pd_values, points, rows, self.model.catalogue, self.policy)
+        outcome = decided["decision"]
+        reached = outcome == "approve"
+        badness = -decided["decision_score"] + np.where(outcome == "decline", 100.0, 0.0)
+        return pd_values, reached, badness, outcome
+
+    # --- search ----------------------------------------------------------------------------------
+    def explain(self, rows: pd.DataFrame, target: Target) -> list[Counterfactual]:
+        """One Counterfactual per row of validated firm rows (a DataFrame)."""
+        if target.grade is not None and target.grade not in self.bound_:
+            raise ValueError(f"unknown target grade '{target.grade}'; the scale has {list(self.bound_)}")
+        if target.decision and self.policy is None:
+            raise ValueError("the target 'approve' needs a credit policy")
+        rows = rows.reset_index(drop=True)
+        id_col = self.model.catalogue.dataset.firm_id_column
+        ids = rows[id_col].astype(str).to_numpy() if id_col in rows else (rows.index + 1).astype(str).to_numpy()
+        return [self._one(rows.iloc[[i]], ids[i], target) for i in range(len(rows))]
+
+    def _one(self, row: pd.DataFrame, firm_id: str, target: Target) -> Counterfactual:
+        cat = self.model.catalogue
+        base = {c: column_array(row, c).copy() for c in row.columns}
+        for ind in cat.indicators:
+            if ind.type != "categorical" and ind.id in base:
+                base[ind.id] = base[ind.id].astype(float)
+        p0, reached0, bad0, _ = self._evaluate(self._rows(base, [{}]), target)
+        grade0 = str(self.model.grade(p0)[0])
+        result = Counterfactual(firm_id, target, float(p0[0]), grade0, "already_met")
+        if reached0[0]:
+            return self._describe(result)
+        x0 = {ind.id: current_value(ind, base[ind.id][0]) for ind in cat.indicators if ind.id in self.spaces_}
+        singles = self._single_changes(x0)
+        if not singles:
+            result.status = "not_found"
+            return self._describe(result)
+        found: list[tuple[dict, float, str | None]] = []
+        beam: list[dict] = [{}]
+        for _ in range(self.max_changes):
+            sets = [{**s, ind: v} for s in beam for ind, v in singles if ind not in s]
+            sets = list({tuple(sorted(s.items())): s for s in sets}.values())
+            if not sets:
+                break
+            p, reached, badness, outcome = self._evaluate(self._rows(base, sets), target)
+            found.extend((sets[i], float(p[i]), outcome[i]) for i in np.flatnonzero(reached))
+            if len({frozenset(s) for s, _, _ in found}) >= self.k:
+                break
+            open_ = [i for i in np.argsort(badness, kind="stable") if not reached[i]]
+            beam = self._diverse([sets[i] for i in open_], self.beam_width)
+        if not found:
+            result.status = "not_found"
+            return self._describe(result)
+        result.status = "found"
+        result.alternatives = self._cheapest(base, x0, found, target)
+        return self._describe(result)
+
+    def _single_changes(self, x0: dict[str, float | None]) -> list[tuple[str, float]]:
+        extra: dict[str, list[float]] = {}
+        for num, den, t in self.ratios_:          # a ratio's thresholds as values of its two indicators
+            n0, d0 = x0.get(num), x0.get(den)
+            if num in self.spaces_ and n0 is not None and d0 is not None and d0 > 0:
+                extra.setdefault(num, []).extend(t * d0)
+            if den in self.spaces_ and n0 is not None and d0 is not None:
+                extra.setdefault(den, []).extend(n0 / t[t > 0])
+        out = []
+        for ind, space in self.spaces_.items():
+            if x0.get(ind) is None:
+                continue
+            values = space.candidates(x0[ind], np.asarray(extra.get(ind, []), dtype=float), self.max_candidates)
+            out.extend((ind, float(v)) for v in values)
+        return out
+
+    @staticmethod
+    def _diverse(sets: list[dict], width: int) -> list[dict]:
+        """The best `width` sets, at most two per indicator set, so the beam does not fill with one idea."""
+        seen: dict[frozenset, int] = {}
+        out = []
+        for s in sets:
+            key = frozenset(s)
+            if seen.get(key, 0) < 2:
+                seen[key] = seen.get(key, 0) + 1
+                out.append(s)
+            if len(out) >= width:
+                break
+        return out
+
+    def _cheapest(self, base: dict, x0: dict, found: list, target: Target) -> list[Alternative]:
+        """For each distinct indicator set (fewest changes first): each change moved back to the
+        cheapest candidate that still reaches the target, one indicator at a time."""
+        by_set: dict[frozenset, dict] = {}
+        for changes, _, _ in sorted(found, key=lambda f: (len(f[0]), self._cost(x0, f[0]))):
+            by_set.setdefault(frozenset(changes), changes)
+        alternatives = []
+        for changes in list(by_set.values())[: self.k]:
+            changes = dict(changes)
+            for ind in sorted(changes, key=lambda i: -self.spaces_[i].cost(x0[i], changes[i])):
+                space = self.spaces_[ind]
+                options = np.append(space.candidates(x0[ind], None, 4 * self.max_candidates), changes[ind])
+                options = options[np.argsort(space.cost(x0[ind], options), kind="stable")]
+                sets = [{**changes, ind: float(v)} for v in options]
+                _, reached, _, _ = self._evaluate(self._rows(base, sets), target)
+                changes = sets[int(np.argmax(reached))]       # the cheapest that still reaches it
+            p, reached, _, outcome = self._evaluate(self._rows(base, [changes]), target)
+            if not reached[0]:
+                continue
+            alternatives.append(Alternative(
+                [Change(i, x0[i], v) for i, v in changes.items()], float(p[0]), str(self.model.grade(p)[0]),
+                float(self._cost(x0, changes)), outcome[0]))
+        return sorted(alternatives, key=lambda a: (len(a.changes), a.cost))
+
+    def _cost(self, x0: dict, changes: dict) -> float:
+        return float(sum(self.spaces_[i].cost(x0[i], v) for i, v in changes.items()))
+
+    # --- words -----------------------------------------------------------------------------------
+    def _describe(self, cf: Counterfactual) -> Counterfactual:
+        cat, target = self.model.catalogue, cf.target
+        goal_zh, goal_en = target.text(self.model, "zh"), target.text(self.model, "en")
+        for alt in cf.alternatives:
+            zh, en = [], []
+            for c in alt.changes:
+                ind = cat.by_id[c.indicator]
+                up = c.to > c.from_
+                zh.append(f"{ind.name_zh}从{format_value(ind, c.from_, 'zh')}{'提高' if up else '降低'}到"
+                          f"{format_value(ind, c.to, 'zh')}")
+                en.append(f"{'raise' if up else 'lower'} {ind.name_en} from {format_value(ind, c.from_, 'en')} "
+                          f"to {format_value(ind, c.to, 'en')}")
+            alt.text_zh = (f"若{'，'.join(zh)}，违约概率将从{cf.pd:.2%}降至{alt.pd:.2%}（{alt.grade}级），达到{goal_zh}。")
+            sentence = "; ".join(en)
+            alt.text_en = (f"{sentence[:1].upper()}{sentence[1:]}: PD falls from {cf.pd:.2%} to {alt.pd:.2%} "
+                           f"(grade {alt.grade}), reaching {goal_en}.")
+        if cf.status == "already_met":
+            cf.text_zh, cf.text_en = f"已达到{goal_zh}，无需改变。", f"Already at {goal_en}: nothing needs to change."
+        elif cf.status == "not_found":
+            cf.text_zh = f"在可行范围内改变至多{self.max_changes}项可调指标均无法达到{goal_zh}。"
+            cf.text_en = (f"No feasible change of up to {self.max_changes} actionable indicators reaches {goal_en}.")
+        else:
+            cf.text_zh, cf.text_en = cf.alternatives[0].text_zh, cf.alternatives[0].text_en
+        return cf
