@@ -29,6 +29,16 @@ class ServedModel:
     aliases: tuple[str, ...] = ()
     tags: dict = field(default_factory=dict)
     model_uri: str = ""
+    _searches: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def counterfactual_search(self, policy=None):
+        """The version's counterfactual search, built once (it reads the trees' thresholds)."""
+        key = None if policy is None else policy.fingerprint
+        if key not in self._searches:
+            from innoscore.model.counterfactual.search import CounterfactualSearch
+
+            self._searches[key] = CounterfactualSearch(self.model, policy=policy)
+        return self._searches[key]
 
 
 def follows_alias(model_uri: str) -> bool:

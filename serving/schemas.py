@@ -187,6 +187,40 @@ class CategoryEffect(BaseModel):
     max_points: float
 
 
+class CounterfactualChange(BaseModel):
+    indicator: str
+    from_: float = Field(alias="from", serialization_alias="from")
+    to: float
+
+    model_config = {"populate_by_name": True}
+
+
+class CounterfactualAlternative(BaseModel):
+    changes: list[CounterfactualChange]
+    pd: float
+    grade: str
+    cost: float
+    decision: str | None = None
+    text: str
+
+
+class CounterfactualResult(BaseModel):
+    """What it would take (`counterfactual_grade` or `counterfactual_decision` in the request)."""
+
+    target: dict[str, str]
+    status: Literal["found", "already_met", "not_found"]
+    text: str
+    alternatives: list[CounterfactualAlternative]
+
+    @classmethod
+    def from_counterfactual(cls, cf, lang: str) -> "CounterfactualResult":
+        return cls(target=cf.target.to_dict(), status=cf.status, text=getattr(cf, f"text_{lang}"),
+                   alternatives=[CounterfactualAlternative(
+                       changes=[CounterfactualChange(indicator=c.indicator, from_=c.from_, to=c.to) for c in a.changes],
+                       pd=a.pd, grade=a.grade, cost=a.cost, decision=a.decision, text=getattr(a, f"text_{lang}"))
+                       for a in cf.alternatives])
+
+
 class Explanation(BaseModel):
     firm_id: str
     pd: float
@@ -196,6 +230,7 @@ class Explanation(BaseModel):
     risk_raising: list[Reason]
     risk_lowering: list[Reason]
     categories: list[CategoryEffect]
+    counterfactual: CounterfactualResult | None = None
 
 
 class ExplainReply(BaseModel):

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import FirmColumns
+from innoscore.model.counterfactual.search import Target
 from innoscore.model.explanation.reasons import all_firm_reasons
 from innoscore.model.monitoring.log import InferenceLog
 from innoscore.model.scoring.interface import ScoringModel
@@ -29,8 +30,9 @@ from innoscore.serving.config import ServingConfig
 from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
 from innoscore.serving.lifecycle import ModelFollower, ServedModel
 from innoscore.serving.logs import quiet_client_errors
-from innoscore.serving.schemas import (CategoryEffect, ExplainReply, Explanation, ModelInfoReply, ModelRef, Reason,
-                                       ScoreReply, ScoreResult, firm_model, firm_problems, openapi_with_errors)
+from innoscore.serving.schemas import (CategoryEffect, CounterfactualResult, ExplainReply, Explanation, ModelInfoReply,
+                                       ModelRef, Reason, ScoreReply, ScoreResult, firm_model, firm_problems,
+                                       openapi_with_errors)
 from innoscore.serving.store import MODEL_URI_ENV, ensure_bentoml_home, served_model_tag
 
 ensure_bentoml_home()
@@ -157,19 +159,41 @@ class InnoscoreService:
     @bentoml.api(route="/explain")
     def explain(self, firms: FirmList = Field(..., description="Firms to explain / 待解释企业"),
                 top_k: int = Field(CONFIG.default_top_k, ge=1, le=CONFIG.max_top_k),
-                lang: Literal["zh", "en"] = "zh") -> ExplainReply:
-        """Top reasons each way and category totals, from SHAP / 基于SHAP的主要原因与大类贡献."""
+                lang: Literal["zh", "en"] = "zh",
+                counterfactual_grade: str | None = Field(None, max_length=16, description="Also say what it would take "
+                                                         "to reach this grade (e.g. BBB) / 同时给出达到该等级的改进方案"),
+                counterfactual_decision: Literal["approve"] | None = Field(None, description="... or an approval "
+                                                                            "/ 或获批的改进方案")) -> ExplainReply:
+        """Top reasons each way and category totals, from SHAP; with a counterfactual target, the fewest
+        feasible changes that reach it / 基于SHAP的主要原因与大类贡献，可附反事实改进方案."""
         served = self.follower.current
         model = served.model
         rows = FirmColumns.from_records(self._records(firms), self.catalogue, LOAN_FIELD_TYPES)
         if not model.has_contributions:
             return error(422, f"the served model ({model.kind}) has no per-indicator contributions; /explain "
                               f"needs a LightGBM PD model / 当前模型不支持解释")
+        target = None
+        if counterfactual_grade is not None or counterfactual_decision is not None:
+            if counterfactual_grade is not None and counterfactual_decision is not None:
+                return error(422, "give counterfactual_grade or counterfactual_decision, not both / 只能指定一个目标")
+            if counterfactual_decision is not None and POLICY is None:
+                return error(422, "no credit policy is served: counterfactual_decision is unavailable / 未启用审批政策")
+            if len(rows) > CONFIG.max_counterfactual_firms:
+                return error(413, f"counterfactuals are searched for at most {CONFIG.max_counterfactual_firms} firms "
+                                  f"per request, got {len(rows)} / 单次请求企业数过多")
+            grades = model.grade_scale.labels
+            if counterfactual_grade is not None and counterfactual_grade not in grades:
+                return error(422, f"counterfactual_grade '{counterfactual_grade}' is not a grade of the served model "
+                                  f"({', '.join(grades)}) / 目标等级不存在")
+            target = Target(grade=counterfactual_grade, decision=counterfactual_decision)
         scores = model.score(rows, with_explanations=True)
         expl, grades, points = scores.explanations, scores.grades, scores.expert
         if self.inference_log is not None:
             self.inference_log.record(rows, {"pd": scores.pd, "grade": grades, **{
                 f"expert_{c}": points[c].to_numpy() for c in self.catalogue.category_ids}}, served.name, served.version)
+        found = None
+        if target is not None:
+            found = served.counterfactual_search(POLICY).explain(rows.to_frame(), target)
         results = []
         for i, r in enumerate(all_firm_reasons(expl, self.catalogue, model.peer_quantiles, top_k)):
 
@@ -185,7 +209,8 @@ class InnoscoreService:
                 categories=[CategoryEffect(category=c["category"], name=c[f"name_{lang}"], contribution=c["contribution"],
                                            expert_points=float(points[c["category"]].iat[i]),
                                            max_points=self.catalogue.category_by_id[c["category"]].points)
-                            for c in r["categories"]]))
+                            for c in r["categories"]],
+                counterfactual=None if found is None else CounterfactualResult.from_counterfactual(found[i], lang)))
         return ExplainReply(model=model_ref(served), lang=lang, results=results)
 
     @bentoml.api(route="/model_info")
