@@ -187,12 +187,28 @@ class CategoryEffect(BaseModel):
     max_points: float
 
 
-class CounterfactualChange(BaseModel):
-    indicator: str
-    from_: float = Field(alias="from", serialization_alias="from")
-    to: float
+def counterfactual_goals(grade_labels: list[str]) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The two shapes of /explain's `counterfactual` option, {"grade": G} and {"decision": "approve"}:
+    each closed, so that a request naming both is invalid by the schema, not only by the service."""
+    from innoscore.model.counterfactual.search import Target
 
-    model_config = {"populate_by_name": True}
+    grade = create_model("GradeGoal", __config__=ConfigDict(extra="forbid"),
+                         grade=(Literal[tuple(grade_labels)], Field(description="the grade to reach / 目标等级")))
+    decision = create_model("DecisionGoal", __config__=ConfigDict(extra="forbid"),
+                            decision=(Literal["approve"], Field(description="the decision to reach / 目标审批结论")))
+    grade.target = lambda self: Target(grade=self.grade)
+    decision.target = lambda self: Target(decision=self.decision)
+    return grade, decision
+
+
+class CounterfactualChange(BaseModel):
+    """One changed indicator: its value now (`from`) and the value that reaches the target (`to`)."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    indicator: str
+    from_: float = Field(alias="from")
+    to: float
 
 
 class CounterfactualAlternative(BaseModel):

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import FirmColumns
-from innoscore.model.counterfactual.search import Target
+from innoscore.model.config import TrainingConfig
 from innoscore.model.explanation.reasons import all_firm_reasons
 from innoscore.model.monitoring.log import InferenceLog
 from innoscore.model.scoring.interface import ScoringModel
@@ -31,8 +31,8 @@ from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
 from innoscore.serving.lifecycle import ModelFollower, ServedModel
 from innoscore.serving.logs import quiet_client_errors
 from innoscore.serving.schemas import (CategoryEffect, CounterfactualResult, ExplainReply, Explanation, ModelInfoReply,
-                                       ModelRef, Reason, ScoreReply, ScoreResult, firm_model, firm_problems,
-                                       openapi_with_errors)
+                                       ModelRef, Reason, ScoreReply, ScoreResult, counterfactual_goals, firm_model,
+                                       firm_problems, openapi_with_errors)
 from innoscore.serving.store import MODEL_URI_ENV, ensure_bentoml_home, served_model_tag
 
 ensure_bentoml_home()
@@ -43,6 +43,8 @@ POLICY = CONFIG.credit_policy(CATALOGUE)
 LOAN_FIELD_TYPES = POLICY.loan_column_types(CATALOGUE) if POLICY else {}
 Firm = firm_model(CATALOGUE, POLICY, CONFIG.max_string_length)
 FirmList = Annotated[list[Firm], Field(min_length=1, max_length=CONFIG.max_firms_per_request)]
+GradeGoal, DecisionGoal = counterfactual_goals(BENTO_MODEL.info.metadata.get("grade_labels")
+                                               or TrainingConfig.load().grade_scale.labels)
 API_KEY_ENV = "INNOSCORE_API_KEY"
 MODEL_URI = os.environ.get(MODEL_URI_ENV) or BENTO_MODEL.info.metadata.get("model_uri", "")
 logger = logging.getLogger("innoscore.serving")
@@ -160,10 +162,9 @@ class InnoscoreService:
     def explain(self, firms: FirmList = Field(..., description="Firms to explain / 待解释企业"),
                 top_k: int = Field(CONFIG.default_top_k, ge=1, le=CONFIG.max_top_k),
                 lang: Literal["zh", "en"] = "zh",
-                counterfactual_grade: str | None = Field(None, max_length=16, description="Also say what it would take "
-                                                         "to reach this grade (e.g. BBB) / 同时给出达到该等级的改进方案"),
-                counterfactual_decision: Literal["approve"] | None = Field(None, description="... or an approval "
-                                                                            "/ 或获批的改进方案")) -> ExplainReply:
+                counterfactual: GradeGoal | DecisionGoal | None = Field(
+                    None, description='Also say what it would take: {"grade": "BBB"} or {"decision": "approve"} '
+                                      '/ 同时给出达到目标等级或获批的改进方案')) -> ExplainReply:
         """Top reasons each way and category totals, from SHAP; with a counterfactual target, the fewest
         feasible changes that reach it / 基于SHAP的主要原因与大类贡献，可附反事实改进方案."""
         served = self.follower.current
@@ -173,19 +174,16 @@ class InnoscoreService:
             return error(422, f"the served model ({model.kind}) has no per-indicator contributions; /explain "
                               f"needs a LightGBM PD model / 当前模型不支持解释")
         target = None
-        if counterfactual_grade is not None or counterfactual_decision is not None:
-            if counterfactual_grade is not None and counterfactual_decision is not None:
-                return error(422, "give counterfactual_grade or counterfactual_decision, not both / 只能指定一个目标")
-            if counterfactual_decision is not None and POLICY is None:
-                return error(422, "no credit policy is served: counterfactual_decision is unavailable / 未启用审批政策")
+        if counterfactual is not None:
+            target = counterfactual.target()
+            if target.decision is not None and POLICY is None:
+                return error(422, "no credit policy is served: the decision target is unavailable / 未启用审批政策")
             if len(rows) > CONFIG.max_counterfactual_firms:
                 return error(413, f"counterfactuals are searched for at most {CONFIG.max_counterfactual_firms} firms "
                                   f"per request, got {len(rows)} / 单次请求企业数过多")
-            grades = model.grade_scale.labels
-            if counterfactual_grade is not None and counterfactual_grade not in grades:
-                return error(422, f"counterfactual_grade '{counterfactual_grade}' is not a grade of the served model "
-                                  f"({', '.join(grades)}) / 目标等级不存在")
-            target = Target(grade=counterfactual_grade, decision=counterfactual_decision)
+            if target.grade is not None and target.grade not in model.grade_scale.labels:
+                return error(422, f"counterfactual grade '{target.grade}' is not a grade of the served model "
+                                  f"({', '.join(model.grade_scale.labels)}) / 目标等级不存在")
         scores = model.score(rows, with_explanations=True)
         expl, grades, points = scores.explanations, scores.grades, scores.expert
         if self.inference_log is not None:

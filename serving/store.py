@@ -65,5 +65,6 @@ def import_registered_version(model_uri: str) -> bentoml.Model:
             return existing
     model, _ = load_pd_model(version.uri)
     metadata = {"model_uri": model_uri, "tracking_uri": tracking, "catalogue_json": model.catalogue.model_dump_json(),
-                "version_tags": version.tags, "aliases": list(version.aliases)}
+                "version_tags": version.tags, "aliases": list(version.aliases),
+                "grade_labels": list(model.grade_scale.labels)}
     return bentoml.mlflow.import_model(name, version.uri, labels=labels, metadata=metadata)

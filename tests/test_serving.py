@@ -85,6 +85,26 @@ def test_explain_equals_in_process(server, firms, in_process):
     assert any("\u4e00" <= ch <= "\u9fff" for ch in zh["results"][0]["risk_raising"][0]["text"])
 
 
+def test_explain_with_a_counterfactual_equals_in_process(server, firms, in_process):
+    from innoscore.model.counterfactual.search import CounterfactualSearch, Target
+
+    rows, payload = firms
+    reply = server["client"].post("/explain", json={"firms": payload[:6], "counterfactual": {"grade": "AA"}, "lang": "en"})
+    assert reply.status_code == 200, reply.text
+    expected = CounterfactualSearch(in_process).explain(rows.head(6).reset_index(drop=True), Target(grade="AA"))
+    for result, cf in zip(reply.json()["results"], expected):
+        got = result["counterfactual"]
+        assert got["status"] == cf.status and got["target"] == {"grade": "AA"} and got["text"] == cf.text_en
+        assert [[(c["indicator"], c["from"], c["to"]) for c in a["changes"]] for a in got["alternatives"]] == \
+            [[(c.indicator, c.from_, c.to) for c in a.changes] for a in cf.alternatives]
+    for body, text in (({"counterfactual": {"grade": "Z"}}, "counterfactual"),
+                       ({"counterfactual": {"grade": "A", "decision": "approve"}}, "counterfactual")):
+        reply = server["client"].post("/explain", json={"firms": payload[:1], **body})
+        assert reply.status_code in (400, 422) and text in reply.text
+    reply = server["client"].post("/explain", json={"firms": payload[:25], "counterfactual": {"grade": "A"}})
+    assert reply.status_code == 413
+
+
 def test_model_info_and_health(server):
     info = server["client"].post("/model_info", json={}).json()
     assert info["model"]["name"] == "innoscore-pd" and info["data_fingerprint"] != "unknown"
