@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from innoscore.cli import app
-from innoscore.features.catalogue import Catalogue, load_catalogue
+from innoscore.features.catalogue import Catalogue
 from innoscore.features.derive import FeatureSet
 from innoscore.features.synthetic import generate_portfolio, true_log_odds_of_rows
 from innoscore.features.validation import validate_frame

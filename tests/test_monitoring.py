@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from scipy import integrate
 from scipy.special import expit, gammaln
@@ -102,7 +103,9 @@ def test_inference_log_writes_every_record_in_files_by_size(tmp_path, small_port
     log.close()
     log.close()                                       # twice is harmless
     files = sorted((tmp_path / "log").rglob("*.parquet"))
-    assert len(files) == 4 and all(f.parent.name.startswith("date=") for f in files)   # 300 + 300 + 300 + 100 rows
+    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    assert sum(sizes) == 1000 and max(sizes) <= 250 and all(f.parent.name.startswith("date=") for f in files)
+    assert not list((tmp_path / "log").rglob(".*.tmp"))
     logged = pd.concat(read_log(tmp_path / "log", chunk_rows=128))
     assert len(logged) == 1000 and sorted(logged["firm_id"]) == sorted(data["firm_id"])
     assert set(logged["model_version"]) == {"3"} and logged["decision"].isna().all()

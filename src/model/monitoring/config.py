@@ -13,7 +13,8 @@ LIGHT_ORDER = {"grey": 0, "green": 1, "amber": 2, "red": 3}
 
 
 class Thresholds(Settings):
-    """Amber and red limits of one statistic; `higher_is_worse` false for p-values."""
+    """Amber and red limits of one statistic: `light_above` for values where large is bad (PSI,
+    shifts), `light_below` for p-values."""
 
     amber: float
     red: float

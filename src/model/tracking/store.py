@@ -104,11 +104,21 @@ def git_commit() -> str:
         return "unknown"
 
 
-def log_what_if(result: dict, report_path: Path | None = None, experiment: str = "innoscore-policy") -> str:
-    """Log a policy what-if (both policies' hashes, book figures, the whole JSON and the report) as one run."""
+def _log_figures_and_report(figures: dict, folder: str, report_path: Path | None) -> None:
+    """The whole JSON and, if written, the HTML report as artifacts of the active run, under `folder`."""
     import json
     import tempfile
 
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{folder}.json"
+        path.write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
+        mlflow.log_artifact(str(path), folder)
+    if report_path is not None:
+        mlflow.log_artifact(str(report_path), folder)
+
+
+def log_what_if(result: dict, report_path: Path | None = None, experiment: str = "innoscore-policy") -> str:
+    """Log a policy what-if (both policies' hashes, book figures, the whole JSON and the report) as one run."""
     exp_id = ensure_experiment(experiment)
     with mlflow.start_run(experiment_id=exp_id, run_name="policy-what-if") as run:
         mlflow.set_tags({"current_policy_hash": result["current"]["policy_hash"],
@@ -118,21 +128,13 @@ def log_what_if(result: dict, report_path: Path | None = None, experiment: str =
         for side in ("current", "proposed"):
             mlflow.log_metrics({f"{side}_{k}": v for k, v in result[side].items()
                                 if isinstance(v, (int, float)) and not isinstance(v, bool)})
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "what_if.json"
-            path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-            mlflow.log_artifact(str(path), "what_if")
-        if report_path is not None:
-            mlflow.log_artifact(str(report_path), "what_if")
+        _log_figures_and_report(result, "what_if", report_path)
         return run.info.run_id
 
 
 def log_monitoring(result, report_path: Path | None = None, experiment: str = "innoscore-monitoring") -> str:
     """Log a monitoring run against the model version it checked: lights as tags, PSI and backtest
     figures as metrics, the JSON and the report as artifacts."""
-    import json
-    import tempfile
-
     figures = result.to_dict()
     exp_id = ensure_experiment(experiment)
     model = figures["model"]
@@ -152,10 +154,5 @@ def log_monitoring(result, report_path: Path | None = None, experiment: str = "i
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     metrics[f"{section}.{key}"] = value
         mlflow.log_metrics(metrics)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "monitoring.json"
-            path.write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
-            mlflow.log_artifact(str(path), "monitoring")
-        if report_path is not None:
-            mlflow.log_artifact(str(report_path), "monitoring")
+        _log_figures_and_report(figures, "monitoring", report_path)
         return run.info.run_id
