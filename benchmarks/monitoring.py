@@ -47,7 +47,7 @@ def main() -> None:
     # A log of `firms` records: one scored block of 100k firms, written as many times as needed.
     block = generate_portfolio(100_000, seed=9, catalogue=cat).data
     table = log_table(log_schema(cat), block, score_frame(block, model), time.time(), "http", name, str(version))
-    sizes = sorted({args.firms // 4, args.firms})
+    sizes = sorted({max(len(block), args.firms // 4), max(len(block), args.firms)})
     for size in sizes:
         folder = tmp / f"log-{size}"
         for k in range(size // len(block)):

@@ -76,10 +76,10 @@ def models(catalogue):
 
 @pytest.fixture(scope="module")
 def firms(catalogue, models):
-    """150 firms from every grade the model gives (a fresh draw)."""
+    """Up to 35 firms of every grade the model gives (a fresh draw): a few hundred."""
     rows, _ = validate_frame(generate_portfolio(6000, seed=22, catalogue=catalogue).data, catalogue)
     grades = models["lightgbm"].grade(models["lightgbm"].predict_pd(rows))
-    picked = pd.concat([rows[grades == g].head(20) for g in models["lightgbm"].grade_scale.labels])
+    picked = pd.concat([rows[grades == g].head(35) for g in models["lightgbm"].grade_scale.labels])
     return picked.reset_index(drop=True)
 
 

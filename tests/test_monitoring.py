@@ -293,3 +293,17 @@ def test_sigterm_under_load_loses_no_logged_record(trained, tmp_path, catalogue)
     logged = set(pd.concat(read_log(log_dir))["firm_id"])
     assert len(answered) > 100
     assert set(answered) <= logged, f"{len(set(answered) - logged)} answered firms missing from the log"
+
+
+@pytest.mark.slow
+def test_dask_batch_scoring_logs_every_scored_firm(trained, tmp_path, catalogue):
+    data = generate_portfolio(3000, seed=34, catalogue=catalogue).data
+    path = tmp_path / "firms.parquet"
+    data.to_parquet(path, row_group_size=1000)
+    result = CliRunner().invoke(app, ["score", "--data", str(path), "--out", str(tmp_path / "scores"), "--engine", "dask",
+                                      "--model-uri", "models:/innoscore-pd@challenger", "--log-dir", str(tmp_path / "log")])
+    assert result.exit_code == 0, result.output
+    logged = pd.concat(read_log(tmp_path / "log"))
+    scored = pd.read_parquet(tmp_path / "scores")
+    assert len(logged) == len(scored) == len(data) and set(logged["firm_id"]) == set(data["firm_id"])
+    assert len(list((tmp_path / "log").rglob("*.parquet"))) == 3          # one file per partition
