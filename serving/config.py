@@ -20,7 +20,6 @@ class ServingConfig(Settings):
     workers: int | None = Field(None, ge=1)                # service processes; None: one per CPU core
     threads_per_worker: int = Field(1, ge=1)               # LightGBM threads per request, so workers do not oversubscribe
     max_firms_per_request: int = Field(500, ge=1)
-    max_counterfactual_firms: int = Field(20, ge=1)        # /explain with a counterfactual target: ~50 ms per firm
     max_body_bytes: int = Field(4_000_000, ge=1_000)       # larger bodies: 413 before they are read
     max_string_length: int = Field(200, ge=8)              # longest firm id or text value: 422
     client_timeout_s: float = Field(10.0, gt=0)            # a body not received in this time: 408

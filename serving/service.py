@@ -178,9 +178,6 @@ class InnoscoreService:
             target = counterfactual.target()
             if target.decision is not None and POLICY is None:
                 return error(422, "no credit policy is served: the decision target is unavailable / 未启用审批政策")
-            if len(rows) > CONFIG.max_counterfactual_firms:
-                return error(413, f"counterfactuals are searched for at most {CONFIG.max_counterfactual_firms} firms "
-                                  f"per request, got {len(rows)} / 单次请求企业数过多")
             if target.grade is not None and target.grade not in model.grade_scale.labels:
                 return error(422, f"counterfactual grade '{target.grade}' is not a grade of the served model "
                                   f"({', '.join(model.grade_scale.labels)}) / 目标等级不存在")

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.slow
 
 def test_notebooks_are_committed_without_outputs():
     assert [p.name for p in NOTEBOOKS] == ["01-indicators-and-portfolio.ipynb", "02-train-and-compare.ipynb",
-                                           "03-explain-for-the-committee.ipynb", "04-policy-what-if.ipynb"]
+                                           "03-explain-for-the-committee.ipynb", "04-policy-what-if.ipynb",
+                                           "05-monitoring.ipynb"]
     for path in NOTEBOOKS:
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             if cell["cell_type"] == "code":
