@@ -24,30 +24,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def running_service(command: list[str], env: dict, log: Path, port: int, cwd: Path | None = None,
-                    timeout_s: float = 180):
-    """Start an HTTP service on 127.0.0.1:`port`, wait for /readyz, yield its base URL, stop it after."""
+def start_service(command: list[str], env: dict, log: Path, port: int, cwd: Path | None = None,
+                  timeout_s: float = 180) -> subprocess.Popen:
+    """Start an HTTP service on 127.0.0.1:`port` in its own process group and wait for /readyz; the
+    caller stops it (a test that signals it mid-run needs the process)."""
     import httpx
 
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail(f"{command[0]} exited: {log.read_text()[-3000:]}")
+        time.sleep(1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    pytest.fail(f"service not ready in time: {log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running_service(command: list[str], env: dict, log: Path, port: int, cwd: Path | None = None,
+                    timeout_s: float = 180):
+    """Start an HTTP service on 127.0.0.1:`port`, wait for /readyz, yield its base URL, stop it after."""
+    proc = start_service(command, env, log, port, cwd, timeout_s)
     try:
-        deadline = time.time() + timeout_s
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"{command[0]} exited: {log.read_text()[-3000:]}")
-            time.sleep(1)
-        else:
-            pytest.fail(f"service not ready in time: {log.read_text()[-3000:]}")
-        yield base
+        yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

@@ -3,7 +3,6 @@ known drift and known stability (generator scenarios), and logging from a real s
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -242,7 +241,7 @@ def test_sigterm_under_load_loses_no_logged_record(trained, tmp_path, catalogue)
     """Every firm the service answered with 200 is in the log after a graceful shutdown mid-load."""
     import httpx
 
-    from tests.conftest import free_port
+    from tests.conftest import free_port, start_service
 
     port, log_dir = free_port(), tmp_path / "log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": trained["uri"], "BENTOML_HOME": str(tmp_path / "home"),
@@ -250,17 +249,9 @@ def test_sigterm_under_load_loses_no_logged_record(trained, tmp_path, catalogue)
     env.pop("INNOSCORE_API_KEY", None)
     command = [str(Path(sys.executable).with_name("innoscore")), "serve", "--model-uri", "models:/innoscore-pd@challenger",
                "--port", str(port), "--log-dir", str(log_dir)]
-    with open(tmp_path / "server.log", "wb") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start_service(command, env, tmp_path / "server.log", port)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
         payload = json.loads(trained["data"].head(5)[["firm_id", *catalogue.indicator_ids]].to_json(orient="records"))
         answered: list[str] = []
         stop = threading.Event()

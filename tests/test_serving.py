@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from innoscore.model.explanation.reasons import firm_reasons
 from innoscore.model.scoring.score import score_frame
 from innoscore.model.tracking.registry import load_pd_model
-from tests.conftest import free_port, running_service
+from tests.conftest import free_port, running_service, start_service
 
 pytestmark = pytest.mark.slow
 API_KEY = "test-key-123"
@@ -374,18 +374,9 @@ def test_sigkill_of_the_main_process_leaves_no_worker_on_the_port(_trained_sessi
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": _trained_session["uri"], "BENTOML_HOME": str(tmp_path / "home"),
            "BENTOML_DO_NOT_TRACK": "true"}
-    with open(tmp_path / "server.log", "wb") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("innoscore")), "serve", "--model-uri",
-                                 "models:/innoscore-pd@challenger", "--port", str(port)], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start_service([str(Path(sys.executable).with_name("innoscore")), "serve", "--model-uri",
+                          "models:/innoscore-pd@challenger", "--port", str(port)], env, tmp_path / "server.log", port)
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
         workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         assert workers, "no worker processes found"
         proc.send_signal(signal.SIGKILL)
