@@ -11,6 +11,7 @@ from scipy.optimize import brentq
 from scipy.special import expit, logit
 from scipy.stats import beta, binomtest, chi2
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from innoscore.model.evaluation.metrics import auc_ci, jeffreys_interval
 from innoscore.model.monitoring.config import MonitoringConfig, worst
@@ -83,8 +84,6 @@ def discrimination(y, pd_values, validation_auc: float | None, config: Monitorin
     y = np.asarray(y).astype(int)
     if y.sum() < config.min_defaults or y.sum() == len(y):
         return {"auc": np.nan, "auc_ci": [np.nan, np.nan], "validation_auc": validation_auc, "light": "grey"}
-    from sklearn.metrics import roc_auc_score
-
     auc = float(roc_auc_score(y, pd_values))
     low, high = auc_ci(y, pd_values)
     light = "grey"

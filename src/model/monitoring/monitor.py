@@ -78,6 +78,7 @@ class MonitoringResult:
     stability: pd.DataFrame             # one row per score / indicator / category / grade mix
     grade_mix: pd.DataFrame             # grade, reference share, share now
     bins: dict                          # item -> {"reference": [...], "now": [...]} (last bin: missing)
+    mean_pd: dict = field(default_factory=dict)     # {"reference": ..., "now": ...}
     versions: dict = field(default_factory=dict)
     rejected: int = 0
     backtest: pd.DataFrame | None = None
@@ -120,7 +121,8 @@ class MonitoringResult:
         return _plain({"model": self.model, "n_firms": self.n_firms, "rejected": self.rejected,
                        "versions": self.versions, "light": self.light, "lights": self.lights,
                        "alerts": records(self.alerts()), "stability": records(self.stability),
-                       "grade_mix": records(self.grade_mix), "bins": self.bins, "n_outcomes": self.n_outcomes,
+                       "grade_mix": records(self.grade_mix), "mean_pd": self.mean_pd, "bins": self.bins,
+                       "n_outcomes": self.n_outcomes,
                        "backtest": records(self.backtest), "calibration": self.calibration,
                        "discrimination": self.discrimination, "hosmer_lemeshow": self.hosmer_lemeshow})
 
@@ -229,8 +231,8 @@ def _stability(counts: PopulationCounts, model: ScoringModel, config: Monitoring
         if col not in stability:
             stability[col] = np.nan
     return MonitoringResult(model={}, n_firms=counts.n, stability=stability, grade_mix=grade_mix,
-                            bins={"pd_mean_reference": ref.mean_pd, "pd_mean_now": counts.pd_sum / counts.n,
-                                  **{k: {s: list(map(float, v)) for s, v in b.items()} for k, b in bins.items()}})
+                            bins={k: {s: list(map(float, v)) for s, v in b.items()} for k, b in bins.items()},
+                            mean_pd={"reference": ref.mean_pd, "now": counts.pd_sum / counts.n})
 
 
 def _backtest(result: MonitoringResult, tested: pd.DataFrame, model: ScoringModel, config: MonitoringConfig,

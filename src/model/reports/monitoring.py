@@ -121,7 +121,7 @@ def render_monitoring(result, catalogue: Catalogue, title: str, config: Monitori
 (configs/monitoring.yaml). PSI 低于{config.stability.amber}为绿，{config.stability.amber}–{config.stability.red}为黄，高于{config.stability.red}为红。</p>
 <h2>Alerts / 预警项</h2><table><tr><th></th><th>PSI</th><th>missing shift / 缺失变化</th><th></th></tr>{alert_rows}</table>
 <h2>Score distribution / 违约概率分布</h2>
-<p>mean PD / 平均违约概率: reference {_pct(result.bins['pd_mean_reference'])}, now {_pct(result.bins['pd_mean_now'])}</p>
+<p>mean PD / 平均违约概率: reference {_pct(result.mean_pd['reference'])}, now {_pct(result.mean_pd['now'])}</p>
 {png_img(distribution_plot(result.bins['pd'], 'PD by reference decile'))}
 <h2>Grade mix / 等级分布</h2>{png_img(grade_plot(result.grade_mix))}
 <table><tr><th>grade / 等级</th><th>reference / 基准</th><th>now / 当前</th><th>firms / 企业数</th></tr>""" + "".join(
