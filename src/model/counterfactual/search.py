@@ -166,7 +166,7 @@ class CounterfactualSearch:
         for ind in cat.indicators:
             if ind.type != "categorical" and ind.id in base:
                 base[ind.id] = base[ind.id].astype(float)
-        p0, reached0, bad0, _ = self._evaluate(self._rows(base, [{}]), target)
+        p0, reached0, _, _ = self._evaluate(self._rows(base, [{}]), target)
         grade0 = str(self.model.grade(p0)[0])
         result = Counterfactual(firm_id, target, float(p0[0]), grade0, "already_met")
         if reached0[0]:
@@ -176,16 +176,16 @@ class CounterfactualSearch:
         if not singles:
             result.status = "not_found"
             return self._describe(result)
-        found: list[tuple[dict, float, str | None]] = []
+        found: list[dict] = []                  # change sets that reach the target
         beam: list[dict] = [{}]
         for _ in range(self.max_changes):
             sets = [{**s, ind: v} for s in beam for ind, v in singles if ind not in s]
             sets = list({tuple(sorted(s.items())): s for s in sets}.values())
             if not sets:
                 break
-            p, reached, badness, outcome = self._evaluate(self._rows(base, sets), target)
-            found.extend((sets[i], float(p[i]), outcome[i]) for i in np.flatnonzero(reached))
-            if len({frozenset(s) for s, _, _ in found}) >= self.k:
+            _, reached, badness, _ = self._evaluate(self._rows(base, sets), target)
+            found.extend(sets[i] for i in np.flatnonzero(reached))
+            if len({frozenset(s) for s in found}) >= self.k:
                 break
             open_ = [i for i in np.argsort(badness, kind="stable") if not reached[i]]
             beam = self._diverse([sets[i] for i in open_], self.beam_width)
@@ -226,11 +226,11 @@ class CounterfactualSearch:
                 break
         return out
 
-    def _cheapest(self, base: dict, x0: dict, found: list, target: Target) -> list[Alternative]:
+    def _cheapest(self, base: dict, x0: dict, found: list[dict], target: Target) -> list[Alternative]:
         """For each distinct indicator set (fewest changes first): each change moved back to the
         cheapest candidate that still reaches the target, one indicator at a time."""
         by_set: dict[frozenset, dict] = {}
-        for changes, _, _ in sorted(found, key=lambda f: (len(f[0]), self._cost(x0, f[0]))):
+        for changes in sorted(found, key=lambda f: (len(f), self._cost(x0, f))):
             by_set.setdefault(frozenset(changes), changes)
         alternatives = []
         for changes in list(by_set.values())[: self.k]:
