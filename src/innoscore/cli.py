@@ -567,7 +567,8 @@ def demo(
     seed: int = typer.Option(42, "--seed", help="Random seed / 随机种子"),
     out_dir: Path = typer.Option(Path("demo-output"), "--out-dir", help="Where outputs go / 输出目录"),
 ) -> None:
-    """The main job end to end / 端到端演示: portfolio -> models -> MLflow -> champion -> committee reports."""
+    """The main job end to end / 端到端演示: portfolio -> models -> MLflow -> champion -> decisions and committee
+    reports (with what it would take) -> policy what-if -> monitoring a stressed later vintage."""
     from innoscore.demo import run_demo
 
     quiet_mlflow()

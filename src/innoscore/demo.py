@@ -2,7 +2,8 @@
 
 synthetic portfolio -> validation -> expert, WoE and LightGBM models -> MLflow comparison ->
 LightGBM promoted to champion -> credit decisions by configs/policy.yaml, with committee reports for
-a typical approve, refer and decline -> the what-if of doubling the tech-innovation share.
+a typical approve, refer and decline (with what it would take to be approved) -> the what-if of
+doubling the tech-innovation share -> monitoring a later, stressed vintage against the champion.
 """
 from __future__ import annotations
 
@@ -17,8 +18,12 @@ from innoscore.features.catalogue import load_catalogue
 from innoscore.features.synthetic import generate_portfolio, write_portfolio
 from innoscore.features.validation import validate_file
 from innoscore.model.config import TrainingConfig
+from innoscore.model.counterfactual.search import CounterfactualSearch, Target
 from innoscore.model.decision.policy import load_policy
 from innoscore.model.decision.what_if import Portfolio, what_if
+from innoscore.model.monitoring.config import MonitoringConfig
+from innoscore.model.monitoring.monitor import monitor, observed_data
+from innoscore.model.reports.monitoring import render_monitoring
 from innoscore.model.reports.committee import ModelInfo, write_reports
 from innoscore.model.reports.what_if import render_what_if
 from innoscore.model.scoring.record import scored_firms
@@ -40,13 +45,14 @@ def pick_decision_firms(records) -> dict[str, int]:
 def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experiment: str | None = None) -> dict:
     catalogue = load_catalogue()
     config = TrainingConfig.load()
+    monitoring_config = MonitoringConfig.load()
     out_dir.mkdir(parents=True, exist_ok=True)
     step = 0
 
     def say(message: str) -> None:
         nonlocal step
         step += 1
-        console.print(f"[bold][{step}/6][/] {message}")
+        console.print(f"[bold][{step}/7][/] {message}")
 
     with console.status(f"generating {n_firms:,} firms (seed {seed}) / 生成模拟组合"):
         portfolio = generate_portfolio(n_firms, seed=seed, catalogue=catalogue)
@@ -79,11 +85,15 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
     info = ModelInfo(resolved.name, resolved.version, resolved.run_id, result.data_fingerprint, catalogue.version)
     reports = out_dir / "reports"
     written = {}
+    search = CounterfactualSearch(model, policy=policy)
+    what_it_takes = {kind: search.explain(test_rows.iloc[[pos]], Target(decision="approve"))[0]
+                     for kind, pos in picks.items()}
     for kind, pos in picks.items():
         firm = str(test_rows.iloc[pos][catalogue.dataset.firm_id_column])
         for lang in ("zh", "en"):
             path = reports / f"{kind}-{firm}.{lang}.html"
-            write_reports(test_rows.iloc[[pos]], model, info, out=path, lang=lang, policy=policy)
+            write_reports(test_rows.iloc[[pos]], model, info, out=path, lang=lang, policy=policy,
+                          counterfactuals=[what_it_takes[kind]])
             written[(kind, lang)] = path
     say(f"credit decisions by policy {policy.version} ({policy.fingerprint}) / 审批建议: "
         + ", ".join(f"{records['decision'].eq(k).mean():.0%} {k}" for k in ("approve", "refer", "decline")))
@@ -92,6 +102,8 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
         reasons = "; ".join(r["decision_reasons"]) or "no rule fired / 未触发规则"
         console.print(f"    {r['firm_id']}  {r['decision_en']} / {r['decision_zh']}  PD {100 * r['pd']:.2f}% "
                       f"grade {r['grade']}  limit {r['limit']:,.1f} (CNY 10k, {r['guarantee']})  reasons: {reasons}")
+        if kind != "approve":
+            console.print(f"      what it would take / 如何获批: {what_it_takes[kind].text_en}")
     for (kind, lang), path in written.items():
         console.print(f"    {kind:<8} {lang}: {_relative(path)}")
 
@@ -111,13 +123,29 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
         f"book {cur['expected_default_rate']:.2%} -> {new['expected_default_rate']:.2%} (true "
         f"{cur['true_default_rate']:.2%} -> {new['true_default_rate']:.2%}): {_relative(what_if_path)}")
 
+    with console.status("monitoring a later, stressed vintage / 监测"):
+        later = generate_portfolio(max(n_firms // 4, 2000), seed=seed + 1, catalogue=catalogue,
+                                   scenario="financial_stress").data
+        later_path = out_dir / "later-vintage-financial-stress.parquet"
+        later.to_parquet(later_path)
+        monitored = monitor(observed_data(later_path, model), model, monitoring_config,
+                            model_info={"name": resolved.name, "version": resolved.version, "kind": model.kind})
+        monitoring_path = out_dir / "monitoring-financial-stress.html"
+        monitoring_path.write_text(render_monitoring(monitored, catalogue, "Monitoring a stressed 2025 vintage / "
+                                                     "压力情景下的2025年批次监测", monitoring_config), encoding="utf-8")
+    named = ", ".join(monitored.alerts().query("kind == 'indicator'")["item"].head(4))
+    overall = next(r for r in monitored.backtest.itertuples() if r.grade == "all")
+    say(f"monitoring a stressed 2025 vintage / 监测: overall {monitored.light}; drifted: {named}; defaults "
+        f"{overall.observed_rate:.2%} against PD {overall.predicted_pd:.2%} (Jeffreys p {overall.jeffreys_p:.1e}): "
+        f"{_relative(monitoring_path)}")
+
     console.print("\n[bold]Where to look / 查看结果[/]")
     console.print(f"  MLflow store      {tracking_uri()}")
     console.print("  MLflow UI         make mlflow-ui   (then open http://127.0.0.1:5000, experiment "
                   f"'{experiment or config.experiment}', select the runs, Compare)")
     console.print(f"  HTTP service      make serve       (serves models:/{name}@{champion})")
     console.print(f"  Reports           {_relative(reports)}")
-    return {"result": result, "reports": written}
+    return {"result": result, "reports": written, "what_it_takes": what_it_takes, "monitoring": monitored}
 
 
 def _relative(path: Path) -> str:
