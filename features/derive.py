@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue, Direction, MissingMeaning, expert_points
-from innoscore.features.firm_columns import column_array
+from innoscore.features.firm_columns import column_array, missing_mask
 from innoscore.settings import Settings
 
 _MONOTONE = {Direction.higher_worse: 1, Direction.higher_better: -1, Direction.non_monotone: 0}
@@ -218,7 +218,7 @@ class FeatureSet:
             elif f.kind == "category_points":
                 out[:, k] = points[:, [col[s_id] for s_id in f.sources]].sum(axis=1)
             elif f.kind == "missing_flag":
-                out[:, k] = pd.isna(column_array(data, f.sources[0]))
+                out[:, k] = missing_mask(column_array(data, f.sources[0]))
         return Derived(values, points, out)
 
     def sources_matrix(self) -> pd.DataFrame:

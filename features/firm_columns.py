@@ -63,6 +63,11 @@ def column_array(rows, name: str) -> np.ndarray:
     return column if isinstance(column, np.ndarray) else column.to_numpy()
 
 
+def missing_mask(values: np.ndarray) -> np.ndarray:
+    """Which values are missing: NaN in a float column (a numpy call), None/NaN/NA otherwise."""
+    return np.isnan(values) if values.dtype.kind == "f" else pd.isna(values)
+
+
 def text_array(rows, name: str) -> np.ndarray:
     """Column `name` as an object array of str (a firm id read as text)."""
     values = column_array(rows, name)

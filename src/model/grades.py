@@ -30,10 +30,14 @@ class GradeScale:
     def labels(self) -> list[str]:
         return [g.grade for g in self.grades]
 
-    def assign(self, pd_values) -> np.ndarray:
-        """Grade label for each PD (the first band whose upper bound is >= PD)."""
+    def positions(self, pd_values) -> np.ndarray:
+        """Position in the scale of each PD's grade (the first band whose upper bound is >= PD)."""
         idx = np.searchsorted([g.pd_max for g in self.grades], np.asarray(pd_values, dtype=float), side="left")
-        return np.asarray(self.labels, dtype=object)[np.minimum(idx, len(self.grades) - 1)]
+        return np.minimum(idx, len(self.grades) - 1)
+
+    def assign(self, pd_values) -> np.ndarray:
+        """Grade label for each PD."""
+        return np.asarray(self.labels, dtype=object)[self.positions(pd_values)]
 
     def describe(self, label: str, lang: str) -> str:
         g = next(g for g in self.grades if g.grade == label)

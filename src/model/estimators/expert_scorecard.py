@@ -1,6 +1,8 @@
 """The bank's hand-weighted expert scorecard: catalogue points per indicator, mapped to PD and grade."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
@@ -20,7 +22,15 @@ def category_points(data: pd.DataFrame, catalogue: Catalogue, points: np.ndarray
     """
     points = expert_points_array(data, catalogue) if points is None else points
     totals = catalogue.category_totals(points)
-    return pd.DataFrame({"total": points.sum(axis=1), **totals}, index=data.index)
+    block = np.column_stack([points.sum(axis=1), *totals.values()]) if len(points) else np.empty((0, len(totals) + 1))
+    return pd.DataFrame(block, index=data.index, columns=_points_columns(tuple(totals)))
+
+
+@lru_cache(maxsize=32)
+def _points_columns(category_ids: tuple[str, ...]) -> pd.Index:
+    """The column labels, built once per catalogue: making a text Index costs more than the rest of
+    the frame for the one or two firms of an HTTP request."""
+    return pd.Index(["total", *category_ids], dtype=object)
 
 
 class ExpertScorecard(CatalogueClassifier):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from innoscore.features.firm_columns import column_array
+from innoscore.features.firm_columns import column_array, missing_mask
 from innoscore.model.columns import masked_lists
 from innoscore.model.decision.decide import decision_columns, decision_fields
 from innoscore.model.decision.policy import Policy
@@ -30,10 +30,6 @@ def record_fields(model: ScoringModel, with_explanations: bool = False,
     if with_decision:
         fields += decision_fields()
     return fields
-
-
-def _missing(values: np.ndarray) -> np.ndarray:
-    return np.isnan(values) if values.dtype.kind == "f" else pd.isna(values)
 
 
 def record_dicts(columns: dict[str, np.ndarray]) -> list[dict]:
@@ -68,10 +64,9 @@ def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
     category contributions and the top-k risk-raising indicators, and with a policy the credit
     decision (innoscore.model.decision.decide: outcome, limit, reasons)."""
     cat, scale = model.catalogue, model.grade_scale
-    labels = np.asarray(scale.labels, dtype=object)
-    position = pd.Index(labels).get_indexer(scores.grades)
+    position = scale.positions(scores.pd)             # the grades' places in the scale, as `grade` assigned them
     ids = cat.indicator_ids
-    missing = np.column_stack([_missing(column_array(rows, c)) for c in ids]) if ids else np.zeros((len(rows), 0), bool)
+    missing = np.column_stack([missing_mask(column_array(rows, c)) for c in ids]) if ids else np.zeros((len(rows), 0), bool)
     out = {cat.dataset.firm_id_column: scores.firm_ids if scores.firm_ids is not None
            else rows.index.astype(str).to_numpy(),
            "pd": scores.pd, "grade": scores.grades,
