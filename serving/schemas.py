@@ -147,20 +147,25 @@ class ScoreResult(BaseModel):
     missing_indicators: list[str]
     decision: Optional[Decision] = None
 
-    @classmethod
-    def from_record(cls, record: dict, catalogue: Catalogue) -> "ScoreResult":
-        """The HTTP shape of a scored-firm record (innoscore.model.scoring.record)."""
-        # model_construct: the record is built and typed by innoscore's own code; validating it again
-        # per firm cost more than scoring it.
-        decision = None if "decision" not in record else Decision.model_construct(
-            **{k: record[k] for k in Decision.model_fields if k in record},
-            reasons=list(record["decision_reasons"]), reasons_zh=list(record["decision_reasons_zh"]))
-        return cls.model_construct(
-            firm_id=str(record[catalogue.dataset.firm_id_column]), pd=float(record["pd"]), grade=str(record["grade"]),
-            grade_zh=record["grade_zh"], grade_en=record["grade_en"],
-            expert_score=ExpertScore.model_construct(total=float(record["expert_score"]), categories={
-                c: float(record[f"expert_{c}"]) for c in catalogue.category_ids}),
-            missing_indicators=list(record["missing_indicators"]), decision=decision)
+    @staticmethod
+    def reply_of(record: dict, catalogue: Catalogue) -> dict:
+        """The HTTP shape of a scored-firm record (innoscore.model.scoring.record) as plain data, for
+        `json.dumps`: the record is built and typed by innoscore's own code, and building and
+        validating a model per firm cost more than scoring it (the tests and schemathesis hold
+        replies to this schema)."""
+        reply = {"firm_id": str(record[catalogue.dataset.firm_id_column]), "pd": float(record["pd"]),
+                 "grade": str(record["grade"]), "grade_zh": record["grade_zh"], "grade_en": record["grade_en"],
+                 "expert_score": {"total": float(record["expert_score"]),
+                                  "categories": {c: float(record[f"expert_{c}"]) for c in catalogue.category_ids}},
+                 "missing_indicators": list(record["missing_indicators"]), "decision": None}
+        if "decision" in record:
+            reply["decision"] = {**{k: record[k] for k in _DECISION_RECORD_FIELDS},
+                                 "reasons": list(record["decision_reasons"]),
+                                 "reasons_zh": list(record["decision_reasons_zh"])}
+        return reply
+
+
+_DECISION_RECORD_FIELDS = tuple(k for k in Decision.model_fields if k not in ("reasons", "reasons_zh"))
 
 
 class ScoreReply(BaseModel):

@@ -8,6 +8,7 @@ the served version follows its alias (`lifecycle`), and the scoring and explaini
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -95,10 +96,11 @@ def _load_version(name: str, version: str) -> ScoringModel:
     return _for_serving(model)
 
 
-def json_reply(reply) -> Response:
-    """The reply serialised once, here: BentoML would validate the reply model again (the records are
-    built and typed by innoscore; for 100 firms that re-validation cost more than deciding them)."""
-    return Response(reply.model_dump_json(), media_type="application/json")
+def json_reply(reply: dict) -> Response:
+    """The reply, plain data shaped as the declared reply model, serialised once here: BentoML would
+    build and validate the model again (for 100 firms that cost more than deciding them)."""
+    return Response(json.dumps(reply, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(),
+                    media_type="application/json")
 
 
 def model_ref(served: ServedModel) -> ModelRef:
@@ -155,8 +157,8 @@ class InnoscoreService:
         rows, columns = score_columns(self._records(firms), served.model, POLICY, LOAN_FIELD_TYPES)
         if self.inference_log is not None:
             self.inference_log.record(rows, columns, served.name, served.version)
-        return json_reply(ScoreReply.model_construct(
-            model=model_ref(served), results=[ScoreResult.from_record(r, self.catalogue) for r in record_dicts(columns)]))
+        return json_reply({"model": model_ref(served).model_dump(),
+                           "results": [ScoreResult.reply_of(r, self.catalogue) for r in record_dicts(columns)]})
 
     @bentoml.api(route="/explain")
     def explain(self, firms: FirmList = Field(..., description="Firms to explain / 待解释企业"),

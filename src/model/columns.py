@@ -17,14 +17,21 @@ SMALL = 512    # rows up to which Python objects cost less than Arrow arrays and
 
 
 def _small_lists(mask, labels, codes, values) -> list[np.ndarray]:
-    labels = list(labels)
-    out_names, out_values = np.empty(len(mask), dtype=object), np.empty(len(mask), dtype=object)
-    for i, row in enumerate(mask):
-        slots = np.flatnonzero(row)
-        out_names[i] = [labels[k] for k in (slots if codes is None else codes[i, slots])]
-        if values is not None:
-            out_values[i] = [float(v) for v in values[i, slots]]
-    return [out_names] if values is None else [out_names, out_values]
+    """The lists as Python objects: one pass over the set slots, then cut per row."""
+    rows, slots = np.nonzero(mask)
+    picked = slots if codes is None else codes[rows, slots]
+    ends = np.cumsum(mask.sum(axis=1)).tolist()
+    starts = [0, *ends[:-1]]
+    flat = [np.asarray(list(labels), dtype=object)[picked].tolist()]
+    if values is not None:
+        flat.append(values[rows, slots].astype(float).tolist())
+    out = []
+    for items in flat:
+        column = np.empty(len(mask), dtype=object)
+        for i, (a, b) in enumerate(zip(starts, ends)):
+            column[i] = items[a:b]
+        out.append(column)
+    return out
 
 
 def masked_lists(mask: np.ndarray, labels, codes: np.ndarray | None = None,
