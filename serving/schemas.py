@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from innoscore.features.catalogue import Catalogue, Indicator
 from innoscore.features.validation import problem, problem_detail
+from innoscore.model.counterfactual.search import STATUSES, Target
 
 Number = float        # with strict=True below: a JSON number (an integer is read as a float), never true/false or text
 
@@ -195,7 +196,6 @@ class CategoryEffect(BaseModel):
 def counterfactual_goals(grade_labels: list[str]) -> tuple[type[BaseModel], type[BaseModel]]:
     """The two shapes of /explain's `counterfactual` option, {"grade": G} and {"decision": "approve"}:
     each closed, so that a request naming both is invalid by the schema, not only by the service."""
-    from innoscore.model.counterfactual.search import Target
 
     grade = create_model("GradeGoal", __config__=ConfigDict(extra="forbid"),
                          grade=(Literal[tuple(grade_labels)], Field(description="the grade to reach / 目标等级")))
@@ -226,10 +226,10 @@ class CounterfactualAlternative(BaseModel):
 
 
 class CounterfactualResult(BaseModel):
-    """What it would take (`counterfactual_grade` or `counterfactual_decision` in the request)."""
+    """What it would take (the request's `counterfactual` option): innoscore.model.counterfactual."""
 
     target: dict[str, str]
-    status: Literal["found", "already_met", "not_found"]
+    status: Literal[STATUSES]
     text: str
     alternatives: list[CounterfactualAlternative]
 

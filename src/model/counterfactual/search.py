@@ -24,7 +24,7 @@ from innoscore.model.estimators.expert_scorecard import category_points
 from innoscore.model.explanation.reasons import format_value
 from innoscore.model.scoring.interface import ScoringModel
 
-STATUSES = ("found", "already_met", "not_found")
+STATUSES = ("found", "already_met", "not_found")   # what a Counterfactual's `status` can say
 
 
 @dataclass(frozen=True)
