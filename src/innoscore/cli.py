@@ -304,14 +304,18 @@ def _counterfactuals(rows, model, policy, target_grade, target_decision, k: int,
     for cf in found:
         console.print(f"{cf.firm_id} ({cf.grade}, PD {cf.pd:.2%}): {getattr(cf, f'text_{lang}')}")
     if json_out:
-        try:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps([cf.to_dict() for cf in found], indent=2, ensure_ascii=False),
-                                encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {json_out}: {exc.strerror or exc} / 无法写入")
-        console.print(f"wrote {json_out}")
+        _write_text(json_out, json.dumps([cf.to_dict() for cf in found], indent=2, ensure_ascii=False))
     return found
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write an output file (its folder made if needed); exit 2 with one line if it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc} / 无法写入")
+    console.print(f"wrote {path}")
 
 
 @app.command()
@@ -418,15 +422,10 @@ def monitor(
     for r in result.alerts().head(15).itertuples():
         console.print(f"  {r.light}: {r.kind} {r.item} (PSI {r.psi:.3f})")
     title = f"Monitoring / 模型监测: {version.name} v{version.version}"
-    for path, text in ((out, lambda: render_monitoring(result, model.catalogue, title, settings)),
-                       (json_out, lambda: json.dumps(result.to_dict(), indent=2, ensure_ascii=False))):
-        if path:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text(), encoding="utf-8")
-            except OSError as exc:
-                fail(f"cannot write {path}: {exc.strerror or exc} / 无法写入")
-            console.print(f"wrote {path}")
+    if out:
+        _write_text(out, render_monitoring(result, model.catalogue, title, settings))
+    if json_out:
+        _write_text(json_out, json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     if log_mlflow:
         from innoscore.model.tracking.store import log_monitoring
 
