@@ -118,6 +118,47 @@ class Derived:
     values: np.ndarray   # rows x indicators (catalogue order), as the model sees them
     points: np.ndarray   # rows x indicators, the expert scorecard's points
     matrix: np.ndarray   # rows x derived features
+    missing: np.ndarray  # rows x indicators, True where the value was missing as received
+    category_totals: dict[str, np.ndarray]   # expert points per category (catalogue order of categories)
+
+
+@dataclass(frozen=True)
+class _FeaturePlan:
+    """A feature set as index arrays, one group per kind of derived feature (see `FeatureSet.derive`)."""
+    indicator_ids: list[str]
+    levels: list[list | None]            # per indicator: the level values of a categorical, else None
+    zero_filled: np.ndarray              # indicators whose missing value means zero
+    category_columns: dict[str, np.ndarray]   # per category: its indicators' positions
+    copied: tuple[np.ndarray, np.ndarray]     # (feature positions, indicator positions)
+    logged: tuple[np.ndarray, np.ndarray]
+    ratio_out: np.ndarray
+    ratio_num: np.ndarray
+    ratio_den: np.ndarray
+    category_out: list[tuple[int, str]]
+    flagged: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, features: "FeatureSet") -> "_FeaturePlan":
+        cat = features.catalogue
+        col = {ind: j for j, ind in enumerate(cat.indicator_ids)}
+
+        def pairs(kind: str) -> tuple[np.ndarray, np.ndarray]:
+            chosen = [(k, col[f.sources[0]]) for k, f in enumerate(features.features) if f.kind == kind]
+            return np.array([k for k, _ in chosen], int), np.array([j for _, j in chosen], int)
+
+        ratios = [(k, f) for k, f in enumerate(features.features) if f.kind == "ratio"]
+        return cls(
+            indicator_ids=cat.indicator_ids,
+            levels=[i.level_values if i.type == "categorical" else None for i in cat.indicators],
+            zero_filled=np.array([j for j, i in enumerate(cat.indicators) if i.missing is MissingMeaning.zero], int),
+            category_columns={c: np.array([col[i.id] for i in cat.indicators_in(c)], int) for c in cat.category_ids},
+            copied=pairs("indicator"), logged=pairs("log"),
+            ratio_out=np.array([k for k, _ in ratios], int),
+            ratio_num=np.array([col[f.sources[0]] for _, f in ratios], int),
+            ratio_den=np.array([col[f.sources[1]] for _, f in ratios], int),
+            category_out=[(k, cat.by_id[f.sources[0]].category) for k, f in enumerate(features.features)
+                          if f.kind == "category_points"],
+            flagged=pairs("missing_flag"))
 
 
 class FeatureSet:
@@ -173,18 +214,31 @@ class FeatureSet:
     def indicator_array(self, data: pd.DataFrame) -> np.ndarray:
         """Indicator columns as a float matrix (catalogue order; categorical levels as codes),
         missing-means-zero filled. Column-major, so that filling and reading a column is contiguous."""
-        out = np.empty((len(data), len(self.catalogue.indicators)), order="F")
-        for j, ind in enumerate(self.catalogue.indicators):
-            s = column_array(data, ind.id)
-            if ind.type == "categorical":
-                out[:, j] = level_codes(s, ind.level_values)
+        return self._indicators(data)[0]
+
+    def _indicators(self, data) -> tuple[np.ndarray, np.ndarray]:
+        """`indicator_array` and which values were missing as received (before any zero filling)."""
+        plan = self._compiled()
+        n = len(data)
+        out = np.empty((n, len(plan.indicator_ids)), order="F")
+        missing = np.empty((n, len(plan.indicator_ids)), bool, order="F")
+        read_as_float = []
+        for j, (ind_id, levels) in enumerate(zip(plan.indicator_ids, plan.levels)):
+            s = column_array(data, ind_id)
+            if levels is not None:
+                out[:, j] = level_codes(s, levels)
+                missing[:, j] = missing_mask(s)
             elif s.dtype == np.float64:
                 out[:, j] = s
+                read_as_float.append(j)
             else:
                 out[:, j] = pd.to_numeric(s, errors="coerce")
-            if ind.missing is MissingMeaning.zero:
-                np.nan_to_num(out[:, j], copy=False, nan=0.0)
-        return out
+                missing[:, j] = missing_mask(s)
+        if read_as_float:
+            missing[:, read_as_float] = np.isnan(out[:, read_as_float])
+        if len(plan.zero_filled):
+            out[:, plan.zero_filled] = np.nan_to_num(out[:, plan.zero_filled], nan=0.0)
+        return out, missing
 
     def indicator_values(self, data: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(self.indicator_array(data), index=data.index, columns=self.catalogue.indicator_ids)
@@ -200,26 +254,36 @@ class FeatureSet:
         """Indicator values, expert points and the model matrix in one pass over the rows.
 
         Scoring needs all three (PD, expert scorecard, explanations); computing each once is what
-        keeps batch scoring near the bare `predict` speed.
+        keeps batch scoring near the bare `predict` speed. Each kind of feature is one vectorised
+        step over index arrays planned once (`_compiled`): a request's one firm costs a few numpy
+        calls, not one per feature.
         """
-        values = self.indicator_array(data)
-        col = {ind: j for j, ind in enumerate(self.catalogue.indicator_ids)}
+        plan = self._compiled()
+        values, missing = self._indicators(data)
         points = expert_points_table(self.catalogue).score(data, values)
+        totals = {c: points[:, cols].sum(axis=1) for c, cols in plan.category_columns.items()}
         out = np.empty((len(data), len(self.features)), order="F")
-        for k, f in enumerate(self.features):
-            if f.kind == "indicator":
-                out[:, k] = values[:, col[f.sources[0]]]
-            elif f.kind == "log":
-                out[:, k] = np.log1p(np.clip(values[:, col[f.sources[0]]], 0, None))
-            elif f.kind == "ratio":
-                num, den = values[:, col[f.sources[0]]], values[:, col[f.sources[1]]]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    out[:, k] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-            elif f.kind == "category_points":
-                out[:, k] = points[:, [col[s_id] for s_id in f.sources]].sum(axis=1)
-            elif f.kind == "missing_flag":
-                out[:, k] = missing_mask(column_array(data, f.sources[0]))
-        return Derived(values, points, out)
+        out[:, plan.copied[0]] = values[:, plan.copied[1]]
+        out[:, plan.logged[0]] = np.log1p(np.clip(values[:, plan.logged[1]], 0, None))
+        if len(plan.ratio_out):
+            num, den = values[:, plan.ratio_num], values[:, plan.ratio_den]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[:, plan.ratio_out] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        for k, category in plan.category_out:
+            out[:, k] = totals[category]
+        out[:, plan.flagged[0]] = missing[:, plan.flagged[1]]
+        return Derived(values, points, out, missing, totals)
+
+    def _compiled(self) -> "_FeaturePlan":
+        """The features as index arrays per kind, built once (not pickled: models stored before it
+        existed build it on first use)."""
+        plan = self.__dict__.get("_plan_arrays")
+        if plan is None:
+            plan = self.__dict__["_plan_arrays"] = _FeaturePlan.of(self)
+        return plan
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_plan_arrays"}
 
     def sources_matrix(self) -> pd.DataFrame:
         """Share of each feature's contribution that goes to each indicator (rows sum to 1).

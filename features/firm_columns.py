@@ -48,9 +48,12 @@ class FirmColumns:
         objects, `extra` columns of type float as float."""
         id_col = catalogue.dataset.firm_id_column
         cols = {id_col: np.array([None if r.get(id_col) is None else str(r[id_col]) for r in records], dtype=object)}
-        for ind in catalogue.indicators:
-            kind = object if ind.type == "categorical" else float
-            cols[ind.id] = np.array([r.get(ind.id) for r in records], dtype=kind)
+        numbers = [i.id for i in catalogue.indicators if i.type != "categorical"]
+        block = np.array([[r.get(name) for name in numbers] for r in records], dtype=float)
+        column_of = dict(zip(numbers, np.ascontiguousarray(block.reshape(len(records), len(numbers)).T)))
+        for ind in catalogue.indicators:         # catalogue order; all numbers converted above in one call
+            cols[ind.id] = (column_of[ind.id] if ind.id in column_of
+                            else np.array([r.get(ind.id) for r in records], dtype=object))
         for name, kind in (extra or {}).items():
             if name not in cols:
                 cols[name] = np.array([r.get(name) for r in records], dtype=object if kind is str else float)

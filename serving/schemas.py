@@ -233,13 +233,14 @@ class CounterfactualResult(BaseModel):
     text: str
     alternatives: list[CounterfactualAlternative]
 
-    @classmethod
-    def from_counterfactual(cls, cf, lang: str) -> "CounterfactualResult":
-        return cls(target=cf.target.to_dict(), status=cf.status, text=getattr(cf, f"text_{lang}"),
-                   alternatives=[CounterfactualAlternative(
-                       changes=[CounterfactualChange(indicator=c.indicator, from_=c.from_, to=c.to) for c in a.changes],
-                       pd=a.pd, grade=a.grade, cost=a.cost, decision=a.decision, text=getattr(a, f"text_{lang}"))
-                       for a in cf.alternatives])
+    @staticmethod
+    def reply_of(cf, lang: str) -> dict:
+        """A counterfactual (innoscore.model.counterfactual.search) in this shape, as plain data."""
+        return {"target": cf.target.to_dict(), "status": cf.status, "text": getattr(cf, f"text_{lang}"),
+                "alternatives": [{"changes": [{"indicator": c.indicator, "from": float(c.from_), "to": float(c.to)}
+                                              for c in a.changes],
+                                  "pd": float(a.pd), "grade": a.grade, "cost": float(a.cost), "decision": a.decision,
+                                  "text": getattr(a, f"text_{lang}")} for a in cf.alternatives]}
 
 
 class Explanation(BaseModel):
@@ -252,6 +253,24 @@ class Explanation(BaseModel):
     risk_lowering: list[Reason]
     categories: list[CategoryEffect]
     counterfactual: CounterfactualResult | None = None
+
+    @staticmethod
+    def reply_of(reasons: dict, lang: str, firm: dict, expert_points: dict[str, float], catalogue: Catalogue,
+                 counterfactual: dict | None = None) -> dict:
+        """One firm's explanation as plain data, like `ScoreResult.reply_of`: `reasons` from
+        innoscore.model.explanation.reasons.all_firm_reasons, `firm` its id, PD, grade and log-odds."""
+        def reason(x: dict) -> dict:
+            return {"indicator": x["indicator"], "name": x[f"name_{lang}"], "category": x["category"],
+                    "value": x["value"], "value_text": x[f"value_{lang}"], "percentile": x["percentile"],
+                    "contribution": x["contribution"], "text": x[f"text_{lang}"]}
+
+        return {**firm, "risk_raising": [reason(x) for x in reasons["risk_raising"]],
+                "risk_lowering": [reason(x) for x in reasons["risk_lowering"]],
+                "categories": [{"category": c["category"], "name": c[f"name_{lang}"], "contribution": c["contribution"],
+                                "expert_points": expert_points[c["category"]],
+                                "max_points": float(catalogue.category_by_id[c["category"]].points)}
+                               for c in reasons["categories"]],
+                "counterfactual": counterfactual}
 
 
 class ExplainReply(BaseModel):

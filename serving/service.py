@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Annotated, Literal
 
+import anyio
 import bentoml
 from pydantic import Field
 from starlette.responses import JSONResponse, Response
@@ -31,9 +32,9 @@ from innoscore.serving.config import ServingConfig
 from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
 from innoscore.serving.lifecycle import ModelFollower, ServedModel
 from innoscore.serving.logs import quiet_client_errors
-from innoscore.serving.schemas import (CategoryEffect, CounterfactualResult, ExplainReply, Explanation, ModelInfoReply,
-                                       ModelRef, Reason, ScoreReply, ScoreResult, counterfactual_goals, firm_model,
-                                       firm_problems, openapi_with_errors)
+from innoscore.serving.schemas import (CounterfactualResult, ExplainReply, Explanation, ModelInfoReply, ModelRef,
+                                       ScoreReply, ScoreResult, counterfactual_goals, firm_model, firm_problems,
+                                       openapi_with_errors)
 from innoscore.serving.store import MODEL_URI_ENV, ensure_bentoml_home, served_model_tag
 
 ensure_bentoml_home()
@@ -151,8 +152,9 @@ class InnoscoreService:
 
     # --- endpoints -----------------------------------------------------------------------------
     @bentoml.api(route="/score")
-    def score(self, firms: FirmList = Field(..., description="Firms to score / 待评分企业")) -> ScoreReply:
+    async def score(self, firms: FirmList = Field(..., description="Firms to score / 待评分企业")) -> ScoreReply:
         """PD, grade, expert scorecard points and missing indicators per firm / 违约概率、等级与专家评分."""
+        # On the event loop: a thread hand-off costs more than scoring a request's firms (docs/api.md).
         served = self.follower.current                 # one version for the whole request
         rows, columns = score_columns(self._records(firms), served.model, POLICY, LOAN_FIELD_TYPES)
         if self.inference_log is not None:
@@ -161,17 +163,16 @@ class InnoscoreService:
                            "results": [ScoreResult.reply_of(r, self.catalogue) for r in record_dicts(columns)]})
 
     @bentoml.api(route="/explain")
-    def explain(self, firms: FirmList = Field(..., description="Firms to explain / 待解释企业"),
-                top_k: int = Field(CONFIG.default_top_k, ge=1, le=CONFIG.max_top_k),
-                lang: Literal["zh", "en"] = "zh",
-                counterfactual: GradeGoal | DecisionGoal | None = Field(
-                    None, description='Also say what it would take: {"grade": "BBB"} or {"decision": "approve"} '
-                                      '/ 同时给出达到目标等级或获批的改进方案')) -> ExplainReply:
+    async def explain(self, firms: FirmList = Field(..., description="Firms to explain / 待解释企业"),
+                      top_k: int = Field(CONFIG.default_top_k, ge=1, le=CONFIG.max_top_k),
+                      lang: Literal["zh", "en"] = "zh",
+                      counterfactual: GradeGoal | DecisionGoal | None = Field(
+                          None, description='Also say what it would take: {"grade": "BBB"} or {"decision": "approve"} '
+                                            '/ 同时给出达到目标等级或获批的改进方案')) -> ExplainReply:
         """Top reasons each way and category totals, from SHAP; with a counterfactual target, the fewest
         feasible changes that reach it / 基于SHAP的主要原因与大类贡献，可附反事实改进方案."""
         served = self.follower.current
         model = served.model
-        rows = FirmColumns.from_records(self._records(firms), self.catalogue, LOAN_FIELD_TYPES)
         if not model.has_contributions:
             return error(422, f"the served model ({model.kind}) has no per-indicator contributions; /explain "
                               f"needs a LightGBM PD model / 当前模型不支持解释")
@@ -183,32 +184,24 @@ class InnoscoreService:
             if target.grade is not None and target.grade not in model.grade_scale.labels:
                 return error(422, f"counterfactual grade '{target.grade}' is not a grade of the served model "
                                   f"({', '.join(model.grade_scale.labels)}) / 目标等级不存在")
+        rows = FirmColumns.from_records(self._records(firms), self.catalogue, LOAN_FIELD_TYPES)
         scores = model.score(rows, with_explanations=True)
-        expl, grades, points = scores.explanations, scores.grades, scores.expert
+        expl, points = scores.explanations, scores.expert
         if self.inference_log is not None:
-            self.inference_log.record(rows, {"pd": scores.pd, "grade": grades, **{
+            self.inference_log.record(rows, {"pd": scores.pd, "grade": scores.grades, **{
                 f"expert_{c}": points[c].to_numpy() for c in self.catalogue.category_ids}}, served.name, served.version)
-        found = None
-        if target is not None:
-            found = served.counterfactual_search(POLICY).explain(rows.to_frame(), target)
-        results = []
-        for i, r in enumerate(all_firm_reasons(expl, self.catalogue, model.peer_quantiles, top_k)):
-
-            def reason(x):
-                return Reason(indicator=x["indicator"], name=x[f"name_{lang}"], category=x["category"],
-                              value=x["value"], value_text=x[f"value_{lang}"], percentile=x["percentile"],
-                              contribution=x["contribution"], text=x[f"text_{lang}"])
-
-            results.append(Explanation(
-                firm_id=str(expl.firm_ids[i]), pd=float(expl.pd[i]), grade=grades[i],
-                base_log_odds=float(expl.base_value), raw_log_odds=float(expl.raw_log_odds[i]),
-                risk_raising=[reason(x) for x in r["risk_raising"]], risk_lowering=[reason(x) for x in r["risk_lowering"]],
-                categories=[CategoryEffect(category=c["category"], name=c[f"name_{lang}"], contribution=c["contribution"],
-                                           expert_points=float(points[c["category"]].iat[i]),
-                                           max_points=self.catalogue.category_by_id[c["category"]].points)
-                            for c in r["categories"]],
-                counterfactual=None if found is None else CounterfactualResult.from_counterfactual(found[i], lang)))
-        return ExplainReply(model=model_ref(served), lang=lang, results=results)
+        found = [None] * len(rows)
+        if target is not None:            # a search of milliseconds per firm: off the event loop
+            search = served.counterfactual_search(POLICY)
+            found = [CounterfactualResult.reply_of(cf, lang) for cf in
+                     await anyio.to_thread.run_sync(search.explain, rows.to_frame(), target)]
+        reasons = all_firm_reasons(expl, self.catalogue, model.peer_quantiles, top_k, langs=(lang,))
+        expert = [dict(zip(points.columns, row)) for row in points.to_numpy(dtype=float).tolist()]
+        results = [Explanation.reply_of(
+            r, lang, {"firm_id": str(expl.firm_ids[i]), "pd": float(expl.pd[i]), "grade": str(scores.grades[i]),
+                      "base_log_odds": float(expl.base_value), "raw_log_odds": float(expl.raw_log_odds[i])},
+            expert[i], self.catalogue, found[i]) for i, r in enumerate(reasons)]
+        return json_reply({"model": model_ref(served).model_dump(), "lang": lang, "results": results})
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> ModelInfoReply:

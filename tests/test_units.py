@@ -128,3 +128,45 @@ def test_report_file_names_never_collide_and_never_replace_the_index():
     assert "index.html" not in {n.lower() for n in names} and "ok-id.html" in names
     assert all("/" not in n and len(n) < 120 for n in names)
     assert report_file_names(ids) == names                        # stable: links from the index keep working
+
+
+def test_derivation_is_the_same_from_a_frame_and_from_request_records(small_portfolio, catalogue):
+    """The vectorised plan (`FeatureSet.derive`) on the HTTP path's `FirmColumns` equals it on a frame,
+    and its missing mask is the rows' own missingness, as received."""
+    from innoscore.features.firm_columns import FirmColumns, missing_mask
+
+    frame = small_portfolio.data.head(60).copy()
+    rng = np.random.default_rng(3)
+    for ind in catalogue.indicator_ids:
+        frame.loc[rng.random(len(frame)) < 0.2, ind] = None
+    records = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+               for r in frame[["firm_id", *catalogue.indicator_ids]].astype(object).to_dict("records")]
+    for config in (TrainingConfig.load().features, FeatureConfig(missing_flags=True, category_points=False)):
+        fs = FeatureSet(catalogue, config)
+        from_frame, from_records = fs.derive(frame), fs.derive(FirmColumns.from_records(records, catalogue))
+        assert np.array_equal(from_frame.matrix, from_records.matrix, equal_nan=True)
+        assert np.array_equal(from_frame.points, from_records.points)
+        raw = np.column_stack([missing_mask(frame[c].to_numpy()) for c in catalogue.indicator_ids])
+        assert np.array_equal(from_frame.missing, raw) and np.array_equal(from_records.missing, raw)
+        for k, f in enumerate(fs.features):
+            if f.kind == "missing_flag":
+                assert np.array_equal(from_frame.matrix[:, k], raw[:, catalogue.indicator_ids.index(f.sources[0])])
+
+
+def test_peer_shares_of_many_values_equal_searching_each_one():
+    from innoscore.model.explanation.reasons import peer_shares_many
+
+    rng = np.random.default_rng(7)
+    q = np.sort(np.round(rng.gamma(1.0, size=(101, 40)), 1), axis=0)      # rounded: many ties
+    q[:30, 5] = 0.0
+    q[:, 7] = np.nan                                                        # an indicator without peers
+    values = np.round(rng.gamma(1.0, size=40), 1)
+    values[[3, 9]] = [np.nan, q[50, 9]]
+    below, above = peer_shares_many(values, q)
+    for j in range(40):
+        if np.isnan(values[j]) or j == 7:
+            assert np.isnan(below[j]) and np.isnan(above[j])
+            continue
+        lo, hi = np.searchsorted(q[:, j], values[j], "left"), np.searchsorted(q[:, j], values[j], "right")
+        assert below[j] == pytest.approx(100 * min(lo, 100) / 100)
+        assert above[j] == pytest.approx(min(100 * max(0, 101 - max(hi, 1)) / 100, 100 - below[j]))

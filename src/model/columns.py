@@ -8,12 +8,30 @@ HTTP request) they are object arrays of Python lists, which read and write the s
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 
 SMALL = 512    # rows up to which Python objects cost less than Arrow arrays and categoricals (an HTTP request)
+
+
+@lru_cache(maxsize=64)
+def column_labels(names: tuple[str, ...]) -> pd.Index:
+    """Column labels built once per set of names: making a text Index costs more than the rest of a
+    frame for the one or two firms of an HTTP request."""
+    return pd.Index(list(names), dtype=object)
+
+
+def in_order(frame: pd.DataFrame, names) -> np.ndarray:
+    """The frame's columns `names`, in that order, as an array; without a reindex (which costs more
+    than the data of a request's firms) when the frame already has exactly those columns."""
+    names = list(names)
+    if len(frame.columns) == len(names) and all(a == b for a, b in zip(frame.columns, names)):
+        return frame.to_numpy()
+    return frame[names].to_numpy()
 
 
 def _small_lists(mask, labels, codes, values) -> list[np.ndarray]:

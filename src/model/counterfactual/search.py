@@ -141,7 +141,7 @@ class CounterfactualSearch:
         pd_values = est.predict_pd_derived(rows, derived)
         if target.grade:
             return pd_values, pd_values <= self.bound_[target.grade], pd_values, np.full(len(rows), None)
-        points = category_points(rows, self.model.catalogue, derived.points if derived is not None else None)
+        points = category_points(rows, self.model.catalogue, derived)
         decided = decision_columns(pd_values, points, rows, self.model.catalogue, self.policy)
         outcome = decided["decision"]
         reached = outcome == "approve"

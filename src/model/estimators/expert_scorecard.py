@@ -1,8 +1,6 @@
 """The bank's hand-weighted expert scorecard: catalogue points per indicator, mapped to PD and grade."""
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
@@ -10,27 +8,24 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from innoscore.features.catalogue import Catalogue
-from innoscore.features.derive import expert_points_array
+from innoscore.features.derive import Derived, expert_points_array
+from innoscore.model.columns import column_labels
 from innoscore.model.estimators.base import CatalogueClassifier, check_parameters
 from innoscore.model.grades import GradeScale
 
 
-def category_points(data: pd.DataFrame, catalogue: Catalogue, points: np.ndarray | None = None) -> pd.DataFrame:
+def category_points(data: pd.DataFrame, catalogue: Catalogue, derived: Derived | None = None) -> pd.DataFrame:
     """Expert points per category and in total (0..max points), one row per firm.
 
-    `points` (rows x indicators, from `features.derive`) saves computing them again when known.
+    `derived` (`features.derive`: the points and their category totals) saves computing them again.
     """
-    points = expert_points_array(data, catalogue) if points is None else points
-    totals = catalogue.category_totals(points)
+    if derived is None:
+        points = expert_points_array(data, catalogue)
+        totals = catalogue.category_totals(points)
+    else:
+        points, totals = derived.points, derived.category_totals
     block = np.column_stack([points.sum(axis=1), *totals.values()]) if len(points) else np.empty((0, len(totals) + 1))
-    return pd.DataFrame(block, index=data.index, columns=_points_columns(tuple(totals)))
-
-
-@lru_cache(maxsize=32)
-def _points_columns(category_ids: tuple[str, ...]) -> pd.Index:
-    """The column labels, built once per catalogue: making a text Index costs more than the rest of
-    the frame for the one or two firms of an HTTP request."""
-    return pd.Index(["total", *category_ids], dtype=object)
+    return pd.DataFrame(block, index=data.index, columns=column_labels(("total", *totals)))
 
 
 class ExpertScorecard(CatalogueClassifier):

@@ -16,6 +16,7 @@ import pandas as pd
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import text_array
 from innoscore.features.derive import Derived
+from innoscore.model.columns import column_labels, in_order
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 
 METHODS = ("pred_contrib", "shap")
@@ -60,13 +61,14 @@ def feature_contributions(model: LightGBMPD, features: pd.DataFrame, method: str
 
 def fold_to_indicators(contributions: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
     """Each derived feature's contribution shared among the indicators it comes from (totals kept)."""
-    folded = contributions[sources.index].to_numpy() @ sources.to_numpy()
+    folded = in_order(contributions, sources.index) @ sources.to_numpy()
     return pd.DataFrame(folded, index=contributions.index, columns=sources.columns)
 
 
 def fold_to_categories(indicators: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
-    return pd.DataFrame(catalogue.category_totals(indicators[catalogue.indicator_ids].to_numpy()),
-                        index=indicators.index)
+    totals = catalogue.category_totals(in_order(indicators, catalogue.indicator_ids))
+    return pd.DataFrame(np.column_stack(list(totals.values())) if totals else np.empty((len(indicators), 0)),
+                        index=indicators.index, columns=column_labels(tuple(totals)))
 
 
 def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
@@ -74,7 +76,8 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
     """Explain validated firm rows with a fitted LightGBMPD (`derived`: the rows' features, if known)."""
     catalogue = model.catalogue
     derived = model.derive(rows) if derived is None else derived
-    features = pd.DataFrame(derived.matrix, index=rows.index, columns=model.feature_set_.names, copy=False)
+    features = pd.DataFrame(derived.matrix, index=rows.index, columns=column_labels(tuple(model.feature_set_.names)),
+                            copy=False)
     contrib, base = feature_contributions(model, features, method)
     indicators = fold_to_indicators(contrib, model.feature_set_.sources_matrix())
     raw = base + contrib.to_numpy().sum(axis=1)
@@ -88,7 +91,7 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
 
 def _level_values(values: np.ndarray, index: pd.Index, catalogue: Catalogue) -> pd.DataFrame:
     """Indicator values as people know them: a categorical indicator's level, not the model's code."""
-    frame = pd.DataFrame(values, index=index, columns=catalogue.indicator_ids)
+    frame = pd.DataFrame(values, index=index, columns=column_labels(tuple(catalogue.indicator_ids)))
     for ind in catalogue.indicators:
         if ind.type == "categorical":
             levels = np.asarray(ind.level_values + [None], dtype=object)

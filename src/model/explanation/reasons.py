@@ -1,10 +1,13 @@
 """Plain-language reasons from explanations: sentences in Chinese and English built from the catalogue."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue, Indicator
+from innoscore.model.columns import in_order
 from innoscore.model.explanation.contributions import Explanations
 
 LANGS = ("zh", "en")
@@ -12,7 +15,7 @@ LANGS = ("zh", "en")
 
 def format_value(ind: Indicator, value, lang: str) -> str:
     """A value as a credit officer reads it: percentages for ratios, labels for levels, units."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "未提供" if lang == "zh" else "not provided"
     if ind.type in ("ordinal", "categorical"):
         label = ind.level_label(int(value) if ind.type == "ordinal" else value, lang)
@@ -29,14 +32,22 @@ def format_value(ind: Indicator, value, lang: str) -> str:
 def peer_shares(value: float, quantiles) -> tuple[float, float]:
     """Shares (0-100) of training peers with a strictly lower and a strictly higher value, read off
     the peer quantiles (a Series or an array); with ties (many firms at exactly 0) the two do not add up to 100."""
-    q = np.asarray(quantiles, dtype=float)
-    if np.isnan(value) or np.all(np.isnan(q)) or len(q) < 2:
-        return float("nan"), float("nan")
+    below, above = peer_shares_many(np.array([value], dtype=float), np.asarray(quantiles, dtype=float)[:, None])
+    return float(below[0]), float(above[0])
+
+
+def peer_shares_many(values: np.ndarray, quantiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`peer_shares` of many values at once; `quantiles` holds each value's peer quantiles as a column
+    (quantiles x values). NaN where the value or all its quantiles are missing."""
+    q, v = np.asarray(quantiles, dtype=float), np.asarray(values, dtype=float)
     steps = len(q) - 1
-    lo, hi = np.searchsorted(q, value, side="left"), np.searchsorted(q, value, side="right")
-    below = 100 * min(lo, steps) / steps
-    above = 100 * max(0, len(q) - max(hi, 1)) / steps
-    return float(below), float(min(above, 100 - below))
+    if steps < 1:
+        return np.full(len(v), np.nan), np.full(len(v), np.nan)
+    lo, hi = (q < v).sum(axis=0), (q <= v).sum(axis=0)        # searchsorted left and right, per column
+    below = 100 * np.minimum(lo, steps) / steps
+    above = np.minimum(100 * np.maximum(0, len(q) - np.maximum(hi, 1)) / steps, 100 - below)
+    unknown = np.isnan(v) | np.isnan(q).all(axis=0)
+    return np.where(unknown, np.nan, below), np.where(unknown, np.nan, above)
 
 
 def percentile(value: float, quantiles) -> float:
@@ -45,10 +56,10 @@ def percentile(value: float, quantiles) -> float:
     return below + (100 - below - above) / 2 if not np.isnan(below) else float("nan")
 
 
-def _peer_place(ind: Indicator, below: float, above: float, median: float, lang: str) -> str:
-    if np.isnan(below) or ind.type in ("ordinal", "categorical", "boolean"):
+def _peer_place(ind: Indicator, below: float, above: float, med: str, lang: str) -> str:
+    """Where the firm stands among peers (`med`: the peer median as text)."""
+    if math.isnan(below) or ind.type in ("ordinal", "categorical", "boolean"):
         return ""
-    med = format_value(ind, median, lang)
     higher = below + (100 - below - above) / 2 >= 50     # mid-rank: which side of the peers the firm is on
     if lang == "zh":
         return f"，高于{below:.0f}%的同业（中位数{med}）" if higher else f"，低于{above:.0f}%的同业（中位数{med}）"
@@ -56,65 +67,88 @@ def _peer_place(ind: Indicator, below: float, above: float, median: float, lang:
             else f", lower than {above:.0f}% of peers (median {med})")
 
 
-def _sentence(ind: Indicator, value, contribution: float, shares: tuple[float, float], median: float,
-              lang: str) -> str:
-    name, val = ind.name(lang), format_value(ind, value, lang)
-    missing = isinstance(value, float) and np.isnan(value)
-    place = "" if missing else _peer_place(ind, *shares, median, lang)
+def _sentence(ind: Indicator, value, value_text: str, contribution: float, shares: tuple[float, float],
+              median_text: str, lang: str) -> str:
+    name = ind.name(lang)
+    missing = isinstance(value, float) and math.isnan(value)
+    place = "" if missing else _peer_place(ind, *shares, median_text, lang)
     if lang == "zh":
         effect = f"{'推高' if contribution > 0 else '降低'}违约风险（{contribution:+.2f}）"
-        return f"{name}{val}，{effect}" if missing else f"{name}为{val}{place}，{effect}"
+        return f"{name}{value_text}，{effect}" if missing else f"{name}为{value_text}{place}，{effect}"
     effect = f"{'raises' if contribution > 0 else 'lowers'} default risk ({contribution:+.2f})"
-    return f"{name}: {val}; {effect}" if missing else f"{name} is {val}{place}; {effect}"
+    return f"{name}: {value_text}; {effect}" if missing else f"{name} is {value_text}{place}; {effect}"
 
 
-def reason(ind: Indicator, value, contribution: float, quantiles, catalogue: Catalogue) -> dict:
+def _is_number(ind: Indicator, value) -> bool:
+    return ind.type != "categorical" and value is not None and not isinstance(value, str)
+
+
+def reason(ind: Indicator, value, contribution: float, quantiles, catalogue: Catalogue,
+           langs: tuple[str, ...] = LANGS) -> dict:
     """One indicator's reason; `quantiles`: the peer quantiles of every indicator (a DataFrame) or of
     this one (an array)."""
     q = np.asarray(quantiles[ind.id] if isinstance(quantiles, pd.DataFrame) else quantiles, dtype=float)
-    numeric = ind.type != "categorical" and value is not None and not isinstance(value, str)
-    value = float(value) if numeric else value      # a categorical value is its level, shown by its label
-    shares = peer_shares(value, q) if numeric else (float("nan"), float("nan"))
-    pct = shares[0] + (100 - shares[0] - shares[1]) / 2 if numeric and not np.isnan(shares[0]) else float("nan")
+    numeric = _is_number(ind, value)
+    shares = peer_shares(float(value), q) if numeric else (float("nan"), float("nan"))
     median = float(q[len(q) // 2]) if ind.type != "categorical" else None
+    return _reason(ind, value, contribution, shares, median, catalogue, langs)
+
+
+def _reason(ind: Indicator, value, contribution: float, shares: tuple[float, float], median: float | None,
+            catalogue: Catalogue, langs: tuple[str, ...], median_texts: dict[str, str] | None = None) -> dict:
+    """The reason's fields, texts in `langs` only (a reply in one language builds half the sentences);
+    `median_texts`: the peer median as text per language, when already known."""
+    numeric = _is_number(ind, value)
+    value = float(value) if numeric else value      # a categorical value is its level, shown by its label
+    contribution = float(contribution)
+    below, above = shares
+    pct = below + (100 - below - above) / 2 if numeric and not math.isnan(below) else float("nan")
     cat = catalogue.category_by_id[ind.category]
-    return {
+    out = {
         "indicator": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en,
         "category": ind.category, "category_zh": cat.name_zh, "category_en": cat.name_en,
-        "value": None if isinstance(value, float) and np.isnan(value) else value,
-        "value_zh": format_value(ind, value, "zh"), "value_en": format_value(ind, value, "en"),
-        "percentile": None if np.isnan(pct) else round(pct, 1), "peer_median": median,
-        "contribution": float(contribution),
-        "text_zh": _sentence(ind, value, contribution, shares, median, "zh"),
-        "text_en": _sentence(ind, value, contribution, shares, median, "en"),
-    }
+        "value": None if isinstance(value, float) and math.isnan(value) else value,
+        "percentile": None if math.isnan(pct) else round(pct, 1), "peer_median": median,
+        "contribution": contribution}
+    for lang in langs:
+        text = out[f"value_{lang}"] = format_value(ind, value, lang)
+        median_text = median_texts[lang] if median_texts is not None else format_value(ind, median, lang)
+        out[f"text_{lang}"] = _sentence(ind, value, text, contribution, shares, median_text, lang)
+    return out
 
 
 def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.DataFrame, top_k: int = 5,
-                     firms=None) -> list[dict]:
-    """`firm_reasons` of every firm (or of the positions in `firms`): the tables are read into arrays
-    and ranked once for all firms, so that only the sentences are built per firm."""
-    ids = expl.indicators.columns.to_numpy()
+                     firms=None, langs: tuple[str, ...] = LANGS) -> list[dict]:
+    """`firm_reasons` of every firm (or of the positions in `firms`), texts in `langs`: the tables are
+    read into arrays, ranked and placed among peers once for all firms (one comparison over every
+    chosen indicator), so that only the sentences are built per firm."""
+    ids = list(expl.indicators.columns)
     contrib = expl.indicators.to_numpy()
-    values = expl.values[list(ids)].to_numpy(dtype=object)
-    q = quantiles[list(ids)].to_numpy(dtype=float)
-    categories = expl.categories[catalogue.category_ids].to_numpy()
-    order = np.argsort(-contrib, axis=1, kind="stable")
+    values = in_order(expl.values, ids).astype(object)
+    q = in_order(quantiles, ids).astype(float)
+    categories = in_order(expl.categories, catalogue.category_ids)
     indicators = [catalogue.by_id[i] for i in ids]
-    out = []
-    for i in (range(len(contrib)) if firms is None else firms):
-        row, ranked = contrib[i], order[i]
-        raising = [j for j in ranked[:top_k] if row[j] > 0]
-        lowering = [j for j in ranked[::-1][:top_k] if row[j] < 0]
-
-        def build(j):
-            return reason(indicators[j], values[i, j], row[j], q[:, j], catalogue)
-
-        out.append({"risk_raising": [build(j) for j in raising], "risk_lowering": [build(j) for j in lowering],
-                    "categories": [{"category": c.id, "name_zh": c.name_zh, "name_en": c.name_en,
-                                    "contribution": float(categories[i, k])}
-                                   for k, c in enumerate(catalogue.categories)]})
-    return out
+    rows = list(range(len(contrib)) if firms is None else firms)
+    order = np.argsort(-contrib[rows], axis=1, kind="stable")
+    chosen = []             # per firm: the indicator positions raising and lowering its risk
+    for r, i in enumerate(rows):
+        row, ranked = contrib[i], order[r]
+        chosen.append(([j for j in ranked[:top_k] if row[j] > 0], [j for j in ranked[::-1][:top_k] if row[j] < 0]))
+    pairs = [(i, j) for i, (up, down) in zip(rows, chosen) for j in (*up, *down)]
+    firm_of, column_of = np.array([i for i, _ in pairs], int), np.array([j for _, j in pairs], int)
+    numbers = np.array([float(values[i, j]) if _is_number(indicators[j], values[i, j]) else np.nan for i, j in pairs])
+    below, above = peer_shares_many(numbers, q[:, column_of])
+    medians = [float(m) if ind.type != "categorical" else None for ind, m in zip(indicators, q[len(q) // 2])]
+    median_texts = {j: {lang: format_value(indicators[j], medians[j], lang) for lang in langs}
+                    for j in set(column_of.tolist())}
+    built = {}
+    for k, (i, j) in enumerate(zip(firm_of.tolist(), column_of.tolist())):
+        built[(i, j)] = _reason(indicators[j], values[i, j], contrib[i, j], (float(below[k]), float(above[k])),
+                                medians[j], catalogue, langs, median_texts[j])
+    return [{"risk_raising": [built[(i, j)] for j in up], "risk_lowering": [built[(i, j)] for j in down],
+             "categories": [{"category": c.id, "name_zh": c.name_zh, "name_en": c.name_en,
+                             "contribution": float(categories[i, k])} for k, c in enumerate(catalogue.categories)]}
+            for i, (up, down) in zip(rows, chosen)]
 
 
 def firm_reasons(expl: Explanations, i: int, catalogue: Catalogue, quantiles: pd.DataFrame, top_k: int = 5) -> dict:

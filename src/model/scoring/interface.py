@@ -33,6 +33,7 @@ class Scores:
     grades: np.ndarray
     expert: pd.DataFrame        # expert scorecard points: total and one column per category
     explanations: Explanations | None = None
+    missing: np.ndarray | None = None       # rows x indicators: missing as received (None: not derived)
 
 
 @dataclass
@@ -78,5 +79,6 @@ class ScoringModel:
             pd_values = self.estimator.predict_pd_derived(rows, derived)
         id_col = self.catalogue.dataset.firm_id_column
         ids = text_array(rows, id_col) if id_col in rows else None
-        points = category_points(rows, self.catalogue, derived.points if derived is not None else None)
-        return Scores(ids, pd_values, self.grade(pd_values), points, explanations)
+        points = category_points(rows, self.catalogue, derived)
+        return Scores(ids, pd_values, self.grade(pd_values), points, explanations,
+                      derived.missing if derived is not None else None)

@@ -66,14 +66,17 @@ def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
     cat, scale = model.catalogue, model.grade_scale
     position = scale.positions(scores.pd)             # the grades' places in the scale, as `grade` assigned them
     ids = cat.indicator_ids
-    missing = np.column_stack([missing_mask(column_array(rows, c)) for c in ids]) if ids else np.zeros((len(rows), 0), bool)
+    missing = scores.missing
+    if missing is None:
+        missing = (np.column_stack([missing_mask(column_array(rows, c)) for c in ids]) if ids
+                   else np.zeros((len(rows), 0), bool))
+    expert = dict(zip(scores.expert.columns, scores.expert.to_numpy(dtype=float).T))     # one block, not a lookup each
     out = {cat.dataset.firm_id_column: scores.firm_ids if scores.firm_ids is not None
            else rows.index.astype(str).to_numpy(),
            "pd": scores.pd, "grade": scores.grades,
            "grade_zh": np.asarray([g.zh for g in scale.grades], dtype=object)[position],
            "grade_en": np.asarray([g.en for g in scale.grades], dtype=object)[position],
-           "expert_score": scores.expert["total"].to_numpy(),
-           **{f"expert_{c}": scores.expert[c].to_numpy() for c in cat.category_ids},
+           "expert_score": expert["total"], **{f"expert_{c}": expert[c] for c in cat.category_ids},
            "missing_indicators": masked_lists(missing, ids)[0]}
     expl = scores.explanations
     if expl is not None:
