@@ -192,8 +192,9 @@ class RequestGuard:
         chunks, size = [], 0
         while True:
             try:
-                message = await asyncio.wait_for(receive(), self.limits.client_timeout_s)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.limits.client_timeout_s):     # no task per message, as wait_for makes
+                    message = await receive()
+            except TimeoutError:
                 raise Refusal(408, f"the body did not arrive within {self.limits.client_timeout_s:g} s "
                                    f"/ 请求体接收超时") from None
             if message["type"] == "http.disconnect":
