@@ -103,6 +103,8 @@ def _numbers(rows, name: str | None) -> np.ndarray:
     if not name or name not in rows:
         return np.full(len(rows), np.nan)
     column = rows[name]
+    if isinstance(column, np.ndarray) and column.dtype == np.float64:
+        return column                   # a request's column, already numbers (no dtype inspection per rule)
     if not pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
         column = pd.to_numeric(column, errors="coerce")
     return column if isinstance(column, np.ndarray) else column.to_numpy(dtype=float, na_value=np.nan)
