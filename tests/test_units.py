@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -116,6 +117,8 @@ def test_vectorised_expert_points_equal_the_per_indicator_rule(small_portfolio, 
     table = expert_points_table(catalogue)
     assert np.array_equal(table.score(rows), expected)
     assert np.array_equal(table.score(rows, FeatureSet(catalogue).indicator_array(rows)), expected)
+    many = pd.concat([rows] * (table.BROADCAST_ROWS // len(rows) + 1), ignore_index=True)   # the batch path
+    assert np.array_equal(table.score(many), np.tile(expected, (len(many) // len(rows), 1)))
     assert np.isnan(rows[catalogue.indicator_ids].to_numpy(float)).any()
 
 
