@@ -352,11 +352,16 @@ class Catalogue(_Strict):
     def indicators_in(self, category_id: str) -> list[Indicator]:
         return [i for i in self.indicators if i.category == category_id]
 
+    @cached_property
+    def category_positions(self) -> dict[str, list[int]]:
+        """Each category's indicators by their positions in the catalogue (built once: scoring sums
+        category points per request)."""
+        position = {ind: j for j, ind in enumerate(self.indicator_ids)}
+        return {c: [position[i.id] for i in self.indicators_in(c)] for c in self.category_ids}
+
     def category_totals(self, per_indicator: np.ndarray) -> dict[str, np.ndarray]:
         """Row sums of a rows x indicators array (catalogue order) within each category."""
-        position = {ind: j for j, ind in enumerate(self.indicator_ids)}
-        return {c: per_indicator[:, [position[i.id] for i in self.indicators_in(c)]].sum(axis=1)
-                for c in self.category_ids}
+        return {c: per_indicator[:, cols].sum(axis=1) for c, cols in self.category_positions.items()}
 
     @property
     def max_points(self) -> float:

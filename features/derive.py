@@ -136,7 +136,6 @@ class _FeaturePlan:
     indicator_ids: list[str]
     levels: list[list | None]            # per indicator: the level values of a categorical, else None
     zero_filled: np.ndarray              # indicators whose missing value means zero
-    category_columns: dict[str, np.ndarray]   # per category: its indicators' positions
     copied: tuple[np.ndarray, np.ndarray]     # (feature positions, indicator positions)
     logged: tuple[np.ndarray, np.ndarray]
     ratio_out: np.ndarray
@@ -159,7 +158,6 @@ class _FeaturePlan:
             indicator_ids=cat.indicator_ids,
             levels=[i.level_values if i.type == "categorical" else None for i in cat.indicators],
             zero_filled=np.array([j for j, i in enumerate(cat.indicators) if i.missing is MissingMeaning.zero], int),
-            category_columns={c: np.array([col[i.id] for i in cat.indicators_in(c)], int) for c in cat.category_ids},
             copied=pairs("indicator"), logged=pairs("log"),
             ratio_out=np.array([k for k, _ in ratios], int),
             ratio_num=np.array([col[f.sources[0]] for _, f in ratios], int),
@@ -269,7 +267,7 @@ class FeatureSet:
         plan = self._compiled()
         values, missing = self._indicators(data)
         points = expert_points_table(self.catalogue).score(data, values)
-        totals = {c: points[:, cols].sum(axis=1) for c, cols in plan.category_columns.items()}
+        totals = self.catalogue.category_totals(points)
         out = np.empty((len(data), len(self.features)), order="F")
         out[:, plan.copied[0]] = values[:, plan.copied[1]]
         out[:, plan.logged[0]] = np.log1p(np.clip(values[:, plan.logged[1]], 0, None))

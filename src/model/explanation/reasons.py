@@ -50,17 +50,17 @@ def peer_shares_many(values: np.ndarray, quantiles: np.ndarray) -> tuple[np.ndar
     return np.where(unknown, np.nan, below), np.where(unknown, np.nan, above)
 
 
-def percentile(value: float, quantiles) -> float:
-    """Mid-rank percentile (0-100) among training peers: lower share plus half the tied share."""
-    below, above = peer_shares(value, quantiles)
-    return below + (100 - below - above) / 2 if not np.isnan(below) else float("nan")
+def mid_rank(below: float, above: float) -> float:
+    """Mid-rank percentile (0-100) among training peers from `peer_shares`: the share strictly
+    below plus half the tied share (NaN when the shares are)."""
+    return below + (100 - below - above) / 2
 
 
 def _peer_place(ind: Indicator, below: float, above: float, med: str, lang: str) -> str:
     """Where the firm stands among peers (`med`: the peer median as text)."""
     if math.isnan(below) or ind.type in ("ordinal", "categorical", "boolean"):
         return ""
-    higher = below + (100 - below - above) / 2 >= 50     # mid-rank: which side of the peers the firm is on
+    higher = mid_rank(below, above) >= 50              # which side of the peers the firm is on
     if lang == "zh":
         return f"，高于{below:.0f}%的同业（中位数{med}）" if higher else f"，低于{above:.0f}%的同业（中位数{med}）"
     return (f", higher than {below:.0f}% of peers (median {med})" if higher
@@ -102,7 +102,7 @@ def _reason(ind: Indicator, value, contribution: float, shares: tuple[float, flo
     value = float(value) if numeric else value      # a categorical value is its level, shown by its label
     contribution = float(contribution)
     below, above = shares
-    pct = below + (100 - below - above) / 2 if numeric and not math.isnan(below) else float("nan")
+    pct = mid_rank(below, above) if numeric else float("nan")
     cat = catalogue.category_by_id[ind.category]
     out = {
         "indicator": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en,
