@@ -25,6 +25,22 @@ def column_labels(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(list(names), dtype=object)
 
 
+@lru_cache(maxsize=128)
+def _label_levels(labels: tuple[str, ...]) -> tuple[np.ndarray, pd.CategoricalDtype | None]:
+    """The labels as an object array and, where they are distinct, as categories (built once)."""
+    return np.asarray(labels, dtype=object), pd.CategoricalDtype(list(labels)) if len(set(labels)) == len(labels) else None
+
+
+def coded_labels(codes: np.ndarray, labels: tuple[str, ...]):
+    """Each code's label: Python strings for a request's rows (up to `SMALL`), a categorical for a batch
+    (making millions of label strings pandas text costs more than computing them; Parquet gets plain
+    strings either way). Labels that repeat cannot be categories and stay text."""
+    levels, dtype = _label_levels(tuple(labels))
+    if len(codes) <= SMALL or dtype is None:
+        return levels[codes]
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
 def in_order(frame: pd.DataFrame, names) -> np.ndarray:
     """The frame's columns `names`, in that order, as an array; without a reindex (which costs more
     than the data of a request's firms) when the frame already has exactly those columns."""

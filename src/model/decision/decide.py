@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from innoscore.features.catalogue import Catalogue
-from innoscore.model.columns import SMALL, masked_lists
+from innoscore.model.columns import SMALL, coded_labels, masked_lists
 from innoscore.model.decision.policy import Policy
 
 OUTCOMES = {"approve": ("批准", "approve"), "refer": ("提交授信评审会", "refer to the credit committee"),
@@ -33,14 +33,11 @@ LIMIT_BASES = ("requested", "guarantee_cap", "revenue", "expected_loss_budget") 
 
 @dataclass(frozen=True)
 class DecisionLabels:
-    """A policy's fixed texts: the reason of each decision mask and the levels of each coded column.
-
-    Built once per policy (`decision_labels`): the categorical dtypes are what makes a one-firm
-    decision cheap; validating the levels of seven categoricals per request cost more than deciding."""
+    """A policy's fixed texts: the reason of each decision mask and the levels of each coded column,
+    built once per policy (`decision_labels`; `model.columns.coded_labels` turns codes into labels)."""
     reasons_en: tuple[str, ...]
     reasons_zh: tuple[str, ...]
-    dtypes: dict[str, pd.CategoricalDtype]
-    levels: dict[str, np.ndarray]          # the same levels as object arrays
+    levels: dict[str, tuple[str, ...]]
 
 
 _LABELS: dict[str, DecisionLabels] = {}
@@ -56,13 +53,11 @@ def decision_labels(policy: Policy) -> DecisionLabels:
                       f"decision score below the approve band ({bands.approve_min:g})")
         reasons_zh = (*(k.zh for k in policy.knock_outs), f"模型违约概率高于{pd_cap:g}%",
                       f"决策得分低于提交评审线（{bands.refer_min:g}）", f"决策得分低于批准线（{bands.approve_min:g}）")
-        levels = {"decision": list(OUTCOMES), "decision_zh": [z for z, _ in OUTCOMES.values()],
-                  "decision_en": [e for _, e in OUTCOMES.values()], "limit_basis": ["", *LIMIT_BASES],
-                  "guarantee": list(policy.limits.guarantees), "policy_version": [policy.version],
-                  "policy_hash": [policy.fingerprint]}
-        cached = _LABELS[policy.fingerprint] = DecisionLabels(
-            reasons_en, reasons_zh, {k: pd.CategoricalDtype(v) for k, v in levels.items()},
-            {k: np.asarray(v, dtype=object) for k, v in levels.items()})
+        levels = {"decision": tuple(OUTCOMES), "decision_zh": tuple(z for z, _ in OUTCOMES.values()),
+                  "decision_en": tuple(e for _, e in OUTCOMES.values()), "limit_basis": ("", *LIMIT_BASES),
+                  "guarantee": tuple(policy.limits.guarantees), "policy_version": (policy.version,),
+                  "policy_hash": (policy.fingerprint,)}
+        cached = _LABELS[policy.fingerprint] = DecisionLabels(reasons_en, reasons_zh, levels)
     return cached
 
 
@@ -168,12 +163,9 @@ def decision_columns(pd_values: np.ndarray, category_points: pd.DataFrame, rows,
     masks = np.column_stack([*knocked, pd_ceiling, below_refer & ~any_knock & ~pd_ceiling, refer])
     basis_code = np.where(decline, 0, np.argmin(filled, axis=1) + 1)
     constant = np.zeros(n, dtype=int)
-    dtypes = labels.dtypes
 
-    def categorical(name, codes):        # a request's few firms: plain labels; a batch: categoricals
-        if n <= SMALL:
-            return labels.levels[name][codes]
-        return pd.Categorical.from_codes(codes, dtype=dtypes[name])
+    def categorical(name, codes):
+        return coded_labels(codes, labels.levels[name])
 
     return {
         "decision": categorical("decision", code), "decision_zh": categorical("decision_zh", code),

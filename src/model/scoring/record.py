@@ -3,14 +3,12 @@ about a scored firm. A new output field is added here, in `record_fields` and `s
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from innoscore.features.firm_columns import column_array, missing_mask
-from innoscore.model.columns import SMALL, masked_lists
+from innoscore.model.columns import coded_labels, masked_lists
 from innoscore.model.decision.decide import decision_columns, decision_fields
 from innoscore.model.decision.policy import Policy
 from innoscore.model.scoring.interface import Scores, ScoringModel
@@ -59,22 +57,6 @@ def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k:
     return pd.DataFrame(record_columns(rows, scores, model, top_k, policy))
 
 
-def _grade_columns(scale, position: np.ndarray, grades: np.ndarray) -> dict:
-    """grade, grade_zh, grade_en: labels for a request's firms; for a batch, categoricals coded by
-    the grades' positions (making millions of label strings pandas text costs more than deciding)."""
-    texts = {"grade": [g.grade for g in scale.grades], "grade_zh": [g.zh for g in scale.grades],
-             "grade_en": [g.en for g in scale.grades]}
-    if len(position) <= SMALL:
-        return {"grade": grades, **{k: np.asarray(v, dtype=object)[position] for k, v in texts.items() if k != "grade"}}
-    return {k: pd.Categorical.from_codes(position, dtype=_categories(tuple(v))) if len(set(v)) == len(v)
-            else np.asarray(v, dtype=object)[position] for k, v in texts.items()}     # categories must differ
-
-
-@lru_cache(maxsize=32)
-def _categories(labels: tuple[str, ...]) -> pd.CategoricalDtype:
-    return pd.CategoricalDtype(list(labels))
-
-
 def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
                    policy: Policy | None = None) -> dict[str, np.ndarray]:
     """One record per validated row (`rows`: a DataFrame or `features.firm_columns.FirmColumns`), as
@@ -91,7 +73,9 @@ def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
     expert = dict(zip(scores.expert.columns, scores.expert.to_numpy(dtype=float).T))     # one block, not a lookup each
     out = {cat.dataset.firm_id_column: scores.firm_ids if scores.firm_ids is not None
            else rows.index.astype(str).to_numpy(),
-           "pd": scores.pd, **_grade_columns(scale, position, scores.grades),
+           "pd": scores.pd, "grade": coded_labels(position, tuple(scale.labels)),
+           "grade_zh": coded_labels(position, tuple(g.zh for g in scale.grades)),
+           "grade_en": coded_labels(position, tuple(g.en for g in scale.grades)),
            "expert_score": expert["total"], **{f"expert_{c}": expert[c] for c in cat.category_ids},
            "missing_indicators": masked_lists(missing, ids)[0]}
     expl = scores.explanations
