@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue, Direction, MissingMeaning, expert_points
-from innoscore.features.firm_columns import column_array, missing_mask
+from innoscore.features.firm_columns import FirmColumns, column_array, missing_mask
 from innoscore.settings import Settings
 
 _MONOTONE = {Direction.higher_worse: 1, Direction.higher_better: -1, Direction.non_monotone: 0}
@@ -135,6 +135,7 @@ class _FeaturePlan:
     """A feature set as index arrays, one group per kind of derived feature (see `FeatureSet.derive`)."""
     indicator_ids: list[str]
     levels: list[list | None]            # per indicator: the level values of a categorical, else None
+    numbers: tuple[tuple[str, ...], np.ndarray]     # the other indicators: (ids, positions)
     zero_filled: np.ndarray              # indicators whose missing value means zero
     copied: tuple[np.ndarray, np.ndarray]     # (feature positions, indicator positions)
     logged: tuple[np.ndarray, np.ndarray]
@@ -157,6 +158,8 @@ class _FeaturePlan:
         return cls(
             indicator_ids=cat.indicator_ids,
             levels=[i.level_values if i.type == "categorical" else None for i in cat.indicators],
+            numbers=(tuple(i.id for i in cat.indicators if i.type != "categorical"),
+                     np.array([j for j, i in enumerate(cat.indicators) if i.type != "categorical"], int)),
             zero_filled=np.array([j for j, i in enumerate(cat.indicators) if i.missing is MissingMeaning.zero], int),
             copied=pairs("indicator"), logged=pairs("log"),
             ratio_out=np.array([k for k, _ in ratios], int),
@@ -229,7 +232,13 @@ class FeatureSet:
         out = np.empty((n, len(plan.indicator_ids)), order="F")
         missing = np.empty((n, len(plan.indicator_ids)), bool, order="F")
         read_as_float = []
+        block = data.number_block(plan.numbers[0]) if isinstance(data, FirmColumns) else None
+        if block is not None:                    # a request's numbers, converted in one call
+            out[:, plan.numbers[1]] = block
+            read_as_float = plan.numbers[1]
         for j, (ind_id, levels) in enumerate(zip(plan.indicator_ids, plan.levels)):
+            if block is not None and levels is None:
+                continue
             s = column_array(data, ind_id)
             if levels is not None:
                 out[:, j] = level_codes(s, levels)
@@ -240,7 +249,7 @@ class FeatureSet:
             else:
                 out[:, j] = pd.to_numeric(s, errors="coerce")
                 missing[:, j] = missing_mask(s)
-        if read_as_float:
+        if len(read_as_float):
             missing[:, read_as_float] = np.isnan(out[:, read_as_float])
         if len(plan.zero_filled):
             out[:, plan.zero_filled] = np.nan_to_num(out[:, plan.zero_filled], nan=0.0)

@@ -16,9 +16,17 @@ from innoscore.features.catalogue import Catalogue
 class FirmColumns:
     """Named columns of equal length; `index` is 0..n-1."""
 
-    def __init__(self, columns: dict[str, np.ndarray]):
+    def __init__(self, columns: dict[str, np.ndarray], numbers: tuple[tuple[str, ...], np.ndarray] | None = None):
         self._columns = columns
         self._n = len(next(iter(columns.values()))) if columns else 0
+        self._numbers = numbers
+
+    def number_block(self, names: tuple[str, ...]) -> np.ndarray | None:
+        """The columns `names` as one rows x names float matrix, if they are the numbers the records
+        were converted in one call (`from_records`): derivation reads them without a lookup per column."""
+        if self._numbers is None or self._numbers[0] != names:
+            return None
+        return self._numbers[1]
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._columns[name]
@@ -48,16 +56,17 @@ class FirmColumns:
         objects, `extra` columns of type float as float."""
         id_col = catalogue.dataset.firm_id_column
         cols = {id_col: np.array([None if r.get(id_col) is None else str(r[id_col]) for r in records], dtype=object)}
-        numbers = [i.id for i in catalogue.indicators if i.type != "categorical"]
+        numbers = tuple(i.id for i in catalogue.indicators if i.type != "categorical")
         block = np.array([[r.get(name) for name in numbers] for r in records], dtype=float)
-        column_of = dict(zip(numbers, np.ascontiguousarray(block.reshape(len(records), len(numbers)).T)))
+        block = block.reshape(len(records), len(numbers))
+        column_of = dict(zip(numbers, np.ascontiguousarray(block.T)))
         for ind in catalogue.indicators:         # catalogue order; all numbers converted above in one call
             cols[ind.id] = (column_of[ind.id] if ind.id in column_of
                             else np.array([r.get(ind.id) for r in records], dtype=object))
         for name, kind in (extra or {}).items():
             if name not in cols:
                 cols[name] = np.array([r.get(name) for r in records], dtype=object if kind is str else float)
-        return cls(cols)
+        return cls(cols, (numbers, block))
 
 
 def column_array(rows, name: str) -> np.ndarray:

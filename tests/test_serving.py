@@ -103,6 +103,24 @@ def test_explain_with_a_counterfactual_equals_in_process(server, firms, in_proce
         assert reply.status_code in (400, 422) and text in reply.text
 
 
+def test_the_guard_answers_as_bentoml_does(server, firms):
+    """/score and /explain are answered by the guard, which has parsed and checked the body already; a
+    body it leaves to BentoML's API layer (an unknown field, which BentoML ignores; an option that only
+    lax validation accepts) gets the same reply. BentoML's layer names itself in `Server`."""
+    _, payload = firms
+    client = server["client"]
+    pairs = [({"firms": payload}, {"firms": payload, "note": "ignored"}, "/score")]
+    for lang in ("zh", "en"):
+        options = {"lang": lang, "counterfactual": {"grade": "AAA"}}
+        pairs.append(({"firms": payload[:4], "top_k": 3, **options},
+                      {"firms": payload[:4], "top_k": 3.0, **options}, "/explain"))
+    for guarded, via_bentoml, path in pairs:
+        direct, other = client.post(path, json=guarded), client.post(path, json=via_bentoml)
+        assert direct.status_code == other.status_code == 200, (direct.text, other.text)
+        assert "server" not in direct.headers and other.headers["server"].startswith("BentoML")
+        assert direct.json() == other.json()
+
+
 def test_model_info_and_health(server):
     info = server["client"].post("/model_info", json={}).json()
     assert info["model"]["name"] == "innoscore-pd" and info["data_fingerprint"] != "unknown"
