@@ -201,6 +201,17 @@ def test_malformed_requests_get_4xx_with_a_json_error(server, body, status, cont
     assert reply.status_code == status and reply.json()["error"]
 
 
+@pytest.mark.parametrize("literal", [b"1e400", b"-1e400"])
+def test_a_number_literal_beyond_float_range_is_named(server, literal):
+    """JSON's 1e400 parses as infinity: refused with the field, not scored."""
+    body = b'{"firms": [{"firm_id": "F1", "revenue": ' + literal + b"}]}"
+    for endpoint in ("/score", "/explain"):
+        reply = server["client"].post(endpoint, content=body, headers={"content-type": "application/json"})
+        assert reply.status_code == 422, reply.text
+        problem = next(p for p in reply.json()["problems"] if p["field"] == "revenue")
+        assert "beyond the range of a float" in problem["message"] and problem["firm_id"] == "F1"
+
+
 def test_body_limits_and_slow_bodies_are_refused_without_waiting(server):
     """413 from Content-Length before reading; 413 while reading a chunked body; 408 for a body
     shorter than its Content-Length (the connection is not held for a minute)."""
