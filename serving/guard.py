@@ -15,10 +15,10 @@ parsed by the framework and without a traceback in the log:
   this service returns (`schemas.openapi_with_errors`).
 
 The body, once read and checked, is replayed unchanged to the application; or, for a `direct` path
-(/score, /explain), the checked body goes straight to the service's handler:
-BentoML's API layer would parse and validate the same body a second time, which costs a one-firm
-request as much as scoring it. BentoML's outer middlewares (metrics, tracing, access log, timeout,
-concurrency limit) still see every request.
+(/score, /explain), the checked body goes straight to the service's handler: BentoML's API layer
+would parse and validate the same body a second time (0.2-0.3 ms of a one-firm request, half of
+scoring it). BentoML's outer middlewares (metrics, tracing, access log, timeout, concurrency limit)
+still see every request.
 """
 from __future__ import annotations
 

@@ -50,6 +50,10 @@ GradeGoal, DecisionGoal = counterfactual_goals(BENTO_MODEL.info.metadata.get("gr
 TOP_K = Field(CONFIG.default_top_k, ge=1, le=CONFIG.max_top_k)
 COUNTERFACTUAL = Field(None, description='Also say what it would take: {"grade": "BBB"} or {"decision": "approve"} '
                                          '/ 同时给出达到目标等级或获批的改进方案')
+API_KEY_ENV = "INNOSCORE_API_KEY"
+MODEL_URI = os.environ.get(MODEL_URI_ENV) or BENTO_MODEL.info.metadata.get("model_uri", "")
+logger = logging.getLogger("innoscore.serving")
+WORKER_SERVICE: list["InnoscoreService"] = []       # this worker's service instance, once it is built
 
 
 class ExplainOptions(BaseModel):
@@ -59,10 +63,6 @@ class ExplainOptions(BaseModel):
     top_k: int = TOP_K
     lang: Literal["zh", "en"] = "zh"
     counterfactual: GradeGoal | DecisionGoal | None = COUNTERFACTUAL
-API_KEY_ENV = "INNOSCORE_API_KEY"
-MODEL_URI = os.environ.get(MODEL_URI_ENV) or BENTO_MODEL.info.metadata.get("model_uri", "")
-logger = logging.getLogger("innoscore.serving")
-WORKER_SERVICE: list["InnoscoreService"] = []       # this worker's service instance, once it is built
 
 
 def error(status: int, message: str, problems: list[dict] | None = None) -> JSONResponse:
@@ -143,7 +143,7 @@ class InnoscoreService:
         self.follower.start()
         log_dir = CONFIG.log_directory()
         self.inference_log = InferenceLog(log_dir, CATALOGUE, CONFIG.inference_log) if log_dir else None
-        WORKER_SERVICE.append(self)     # ready: the guard may hand /score's checked firms to this instance
+        WORKER_SERVICE.append(self)     # ready: the guard may hand checked bodies to this instance
 
     @bentoml.on_shutdown
     def close_inference_log(self) -> None:
@@ -274,5 +274,6 @@ InnoscoreService.add_asgi_middleware(
     api_paths=BODY_PATHS, public_paths=CONFIG.public_paths, api_key=os.environ.get(API_KEY_ENV) or None,
     id_column=CATALOGUE.dataset.firm_id_column,
     openapi=lambda: openapi_with_errors(InnoscoreService.openapi_spec.asdict(), API_PATHS),
-    firm_check=lambda firms: firm_problems(Firm, CATALOGUE, firms), direct={"/score": _direct_score, "/explain": _direct_explain})
+    firm_check=lambda firms: firm_problems(Firm, CATALOGUE, firms),
+    direct={"/score": _direct_score, "/explain": _direct_explain})
 quiet_client_errors()
