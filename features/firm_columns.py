@@ -80,9 +80,13 @@ def missing_mask(values: np.ndarray) -> np.ndarray:
     return np.isnan(values) if values.dtype.kind == "f" else pd.isna(values)
 
 
-def text_array(rows, name: str) -> np.ndarray:
-    """Column `name` as an object array of str (a firm id read as text)."""
-    values = column_array(rows, name)
-    if len(values) <= 64 and values.dtype == object and all(isinstance(v, str) for v in values):
-        return values       # a request's ids, already text
-    return pd.Series(values, copy=False).astype(str).to_numpy(dtype=object)
+def text_array(rows, name: str) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """Column `name` read as text (a firm id): a request's as an object array of str; a frame's as
+    pandas text, Arrow-backed under pandas 3, so that a batch's millions of ids never become Python
+    strings on their way from the input file to the output file."""
+    column = rows[name]
+    if not isinstance(column, np.ndarray):
+        return column.astype(str).array
+    if column.dtype == object and all(isinstance(v, str) for v in column):
+        return column       # a request's ids, already text
+    return pd.Series(column, copy=False).astype(str).to_numpy(dtype=object)

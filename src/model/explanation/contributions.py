@@ -26,7 +26,7 @@ METHODS = ("pred_contrib", "shap")
 class Explanations:
     """Explanations of a batch of firms; every table is indexed like the input rows."""
 
-    firm_ids: np.ndarray
+    firm_ids: np.ndarray | pd.api.extensions.ExtensionArray     # text (features.firm_columns.text_array)
     raw_log_odds: np.ndarray
     base_value: float
     pd: np.ndarray

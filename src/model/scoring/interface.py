@@ -28,7 +28,7 @@ class ContributionsUnavailable(ValueError):
 class Scores:
     """Everything said about a batch of validated firms, row for row (see scoring.record for the output)."""
 
-    firm_ids: np.ndarray | None
+    firm_ids: np.ndarray | pd.api.extensions.ExtensionArray | None     # text (features.firm_columns.text_array)
     pd: np.ndarray
     grades: np.ndarray
     expert: pd.DataFrame        # expert scorecard points: total and one column per category
