@@ -27,6 +27,7 @@ import numpy as np
 
 JSON = {"content-type": "application/json"}
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
