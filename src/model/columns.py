@@ -56,7 +56,7 @@ def _small_lists(mask, labels, codes, values) -> list[np.ndarray]:
     picked = slots if codes is None else codes[rows, slots]
     ends = np.cumsum(mask.sum(axis=1)).tolist()
     starts = [0, *ends[:-1]]
-    flat = [np.asarray(list(labels), dtype=object)[picked].tolist()]
+    flat = [_label_levels(tuple(labels))[0][picked].tolist()]
     if values is not None:
         flat.append(values[rows, slots].astype(float).tolist())
     out = []
