@@ -345,6 +345,10 @@ class Catalogue(_Strict):
     def indicator_ids(self) -> list[str]:
         return [i.id for i in self.indicators]
 
+    @cached_property
+    def indicator_id_set(self) -> frozenset[str]:
+        return frozenset(self.indicator_ids)
+
     @property
     def category_ids(self) -> list[str]:
         return [c.id for c in self.categories]

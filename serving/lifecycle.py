@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Callable
 
 from innoscore.model.scoring.interface import ScoringModel
@@ -30,6 +31,12 @@ class ServedModel:
     tags: dict = field(default_factory=dict)
     model_uri: str = ""
     _searches: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def reference(self) -> dict:
+        """What every reply's `model` block says (`schemas.ModelRef`'s fields), built once per version
+        and aliases (a moved alias makes a new `ServedModel`)."""
+        return {"name": self.name, "version": self.version, "aliases": list(self.aliases), "run_id": self.run_id}
 
     def counterfactual_search(self, policy=None):
         """The version's counterfactual search, built once (it reads the trees' thresholds)."""

@@ -117,10 +117,6 @@ def json_reply(reply: dict) -> Response:
     return Response(orjson.dumps(reply, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
 
-def model_ref(served: ServedModel) -> ModelRef:
-    return ModelRef(name=served.name, version=served.version, aliases=list(served.aliases), run_id=served.run_id)
-
-
 @bentoml.service(name="innoscore", traffic={"timeout": 60}, workers=CONFIG.worker_count())
 class InnoscoreService:
     bento_model = BENTO_MODEL
@@ -178,7 +174,7 @@ class InnoscoreService:
         rows, columns = score_columns(self._records(firms), served.model, POLICY, LOAN_FIELD_TYPES)
         if self.inference_log is not None:
             self.inference_log.record(rows, columns, served.name, served.version)
-        return json_reply({"model": model_ref(served).model_dump(),
+        return json_reply({"model": served.reference,
                            "results": [ScoreResult.reply_of(r, self.catalogue) for r in record_dicts(columns)]})
 
     @bentoml.api(route="/explain")
@@ -207,22 +203,22 @@ class InnoscoreService:
                                   f"({', '.join(model.grade_scale.labels)}) / 目标等级不存在")
         rows = FirmColumns.from_records(self._records(firms), self.catalogue, LOAN_FIELD_TYPES)
         scores = model.score(rows, with_explanations=True)
-        expl, points = scores.explanations, scores.expert
+        expl, points = scores.explanations, scores.expert_points
         if self.inference_log is not None:
             self.inference_log.record(rows, {"pd": scores.pd, "grade": scores.grades, **{
-                f"expert_{c}": points[c].to_numpy() for c in self.catalogue.category_ids}}, served.name, served.version)
+                f"expert_{c}": points[c] for c in self.catalogue.category_ids}}, served.name, served.version)
         found = [None] * len(rows)
         if target is not None:            # a search of milliseconds per firm: off the event loop
             search = served.counterfactual_search(POLICY)
             found = [CounterfactualResult.reply_of(cf, lang) for cf in
                      await anyio.to_thread.run_sync(search.explain, rows.to_frame(), target)]
         reasons = all_firm_reasons(expl, self.catalogue, model.peer_quantiles, top_k, langs=(lang,))
-        expert = [dict(zip(points.columns, row)) for row in points.to_numpy(dtype=float).tolist()]
+        expert = [dict(zip(points, row)) for row in zip(*(column.tolist() for column in points.values()))]
         results = [Explanation.reply_of(
             r, lang, {"firm_id": str(expl.firm_ids[i]), "pd": float(expl.pd[i]), "grade": str(scores.grades[i]),
                       "base_log_odds": float(expl.base_value), "raw_log_odds": float(expl.raw_log_odds[i])},
             expert[i], self.catalogue, found[i]) for i, r in enumerate(reasons)]
-        return json_reply({"model": model_ref(served).model_dump(), "lang": lang, "results": results})
+        return json_reply({"model": served.reference, "lang": lang, "results": results})
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> ModelInfoReply:
@@ -232,7 +228,7 @@ class InnoscoreService:
     def _info(self) -> ModelInfoReply:
         served = self.follower.current
         return ModelInfoReply(
-            model=model_ref(served), model_uri=served.model_uri, catalogue_version=self.catalogue.version,
+            model=ModelRef(**served.reference), model_uri=served.model_uri, catalogue_version=self.catalogue.version,
             catalogue_fingerprint=self.catalogue.fingerprint(), data_fingerprint=served.tags.get("data_fingerprint", "unknown"),
             test_metrics={k.removeprefix("test_"): float(v) for k, v in served.tags.items() if k.startswith("test_")},
             max_firms_per_request=CONFIG.max_firms_per_request)

@@ -1,4 +1,6 @@
 """The scorecards and the LightGBM wrapper are scikit-learn estimators."""
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -117,3 +119,23 @@ def test_missing_indicator_column_is_named(firm_rows):
     X, y = firm_rows
     with pytest.raises(ValueError, match="debt_ratio"):
         ExpertScorecard(CATALOGUE).fit(X.drop(columns=["debt_ratio"]), y)
+
+
+def test_one_firm_scores_by_the_single_row_api_as_the_batch_does(firm_rows):
+    """A request's one firm goes through LightGBM's single-row C API (estimators.single_row); its raw
+    score must be the batch predict's to the bit, after pickling and after a refit."""
+    X, y = firm_rows
+    model = LightGBMPD(CATALOGUE, n_estimators=30).fit(X, y)
+    rows = X.head(200)                     # missing values and categorical levels included
+    for fitted in (model, pickle.loads(pickle.dumps(model))):
+        matrix = fitted.feature_set_.derive(rows).matrix
+        batch = fitted.booster_.predict(matrix, num_iteration=fitted.best_iteration_, raw_score=True)
+        one_by_one = np.concatenate([fitted.raw_log_odds(matrix[i:i + 1]) for i in range(len(matrix))])
+        np.testing.assert_array_equal(one_by_one, batch)
+        np.testing.assert_array_equal(np.concatenate([fitted.predict_pd(rows.iloc[[i]]) for i in range(5)]),
+                                      fitted.predict_pd(rows.head(5)))
+    before = model.raw_log_odds(matrix[:1])
+    model.set_params(n_estimators=5).fit(X, y)         # a new booster: the set-up follows it
+    assert model.raw_log_odds(matrix[:1]) != before
+    np.testing.assert_array_equal(model.raw_log_odds(matrix[:1]),
+                                  model.booster_.predict(matrix[:1], num_iteration=model.best_iteration_, raw_score=True))

@@ -32,20 +32,24 @@ LIMIT_BASES = ("requested", "guarantee_cap", "revenue", "expected_loss_budget") 
 
 
 @dataclass(frozen=True)
-class DecisionLabels:
-    """A policy's fixed texts: the reason of each decision mask and the levels of each coded column,
-    built once per policy (`decision_labels`; `model.columns.coded_labels` turns codes into labels)."""
+class DecisionTables:
+    """A policy's fixed parts, built once per policy (`decision_tables`): the reason of each decision
+    mask, the levels of each coded column (`model.columns.coded_labels` turns codes into labels), and
+    each guarantee type's position, LGD and cap."""
     reasons_en: tuple[str, ...]
     reasons_zh: tuple[str, ...]
     levels: dict[str, tuple[str, ...]]
+    guarantee_position: dict[str, int]
+    lgd: np.ndarray
+    cap: np.ndarray
 
 
-_LABELS: dict[str, DecisionLabels] = {}
+_TABLES: dict[str, DecisionTables] = {}
 
 
-def decision_labels(policy: Policy) -> DecisionLabels:
-    """The policy's `DecisionLabels`, cached by its content hash."""
-    cached = _LABELS.get(policy.fingerprint)
+def decision_tables(policy: Policy) -> DecisionTables:
+    """The policy's `DecisionTables`, cached by its content hash."""
+    cached = _TABLES.get(policy.fingerprint)
     if cached is None:
         bands, pd_cap = policy.bands, 100 * policy.pd_decline_above
         reasons_en = (*(k.en for k in policy.knock_outs), f"model PD above {pd_cap:g}%",
@@ -57,7 +61,10 @@ def decision_labels(policy: Policy) -> DecisionLabels:
                   "decision_en": tuple(e for _, e in OUTCOMES.values()), "limit_basis": ("", *LIMIT_BASES),
                   "guarantee": tuple(policy.limits.guarantees), "policy_version": (policy.version,),
                   "policy_hash": (policy.fingerprint,)}
-        cached = _LABELS[policy.fingerprint] = DecisionLabels(reasons_en, reasons_zh, levels)
+        terms = policy.limits.guarantees
+        cached = _TABLES[policy.fingerprint] = DecisionTables(
+            reasons_en, reasons_zh, levels, {kind: k for k, kind in enumerate(terms)},
+            np.array([t.lgd for t in terms.values()]), np.array([t.cap for t in terms.values()]))
     return cached
 
 
@@ -72,24 +79,21 @@ def decision_fields() -> list[tuple[str, pa.DataType]]:
 
 def model_score(pd_values: np.ndarray, policy: Policy) -> np.ndarray:
     """50 + pdo * log2(odds / base_odds) of the PD, clipped to 0-100 (higher is safer)."""
-    p = np.clip(np.asarray(pd_values, dtype=float), 1e-9, 1 - 1e-9)
+    p = np.minimum(np.maximum(np.asarray(pd_values, dtype=float), 1e-9), 1 - 1e-9)    # np.clip's wrapper costs more
     b = policy.blend
-    return np.clip(50 + b.pdo * np.log2((1 - p) / p / b.base_odds), 0, 100)
+    return np.minimum(np.maximum(50 + b.pdo * np.log2((1 - p) / p / b.base_odds), 0), 100)
 
 
-def decision_score(pd_values: np.ndarray, category_points: pd.DataFrame, catalogue: Catalogue,
+def decision_score(pd_values: np.ndarray, category_points, catalogue: Catalogue,
                    policy: Policy) -> tuple[np.ndarray, np.ndarray]:
-    """The blended decision score and the model's own score; `category_points`: one column per category."""
+    """The blended decision score and the model's own score; `category_points`: one column per category
+    (a frame, or a dict of arrays as `Scores.expert_points`)."""
     m = model_score(pd_values, policy)
     score = policy.blend.model_weight * m
-    weights = policy.blend.category_weight
-    points = category_points.to_numpy(dtype=float)          # one block: cheaper than a column lookup each
-    names = list(category_points.columns)
-    position = [names.index(c) for c in weights]
-    for (category, weight), j in zip(weights.items(), position):
+    for category, weight in policy.blend.category_weight.items():
         max_points = catalogue.category_by_id[category].points
-        share = points[:, j] / max_points if max_points else 0.0
-        score = score + weight * 100 * share
+        if max_points:
+            score = score + weight * 100 * (np.asarray(category_points[category], dtype=float) / max_points)
     return score, m
 
 
@@ -105,16 +109,16 @@ def _numbers(rows, name: str | None) -> np.ndarray:
     return column if isinstance(column, np.ndarray) else column.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _level_codes(rows, name: str | None, levels: list[str], default: str) -> np.ndarray:
-    """Each row's position in `levels` of its value in column `name`; the default's where absent or unknown."""
-    fallback = levels.index(default)
+def _level_codes(rows, name: str | None, position: dict[str, int], default: str) -> np.ndarray:
+    """Each row's level (`position`: level -> code) of its value in column `name`; the default's code
+    where absent or unknown."""
+    fallback = position[default]
     if not name or name not in rows:
         return np.full(len(rows), fallback)
     if len(rows) <= SMALL:                  # a request's firms: a dictionary lookup
-        position = {level: k for k, level in enumerate(levels)}
         return np.array([position.get(v, fallback) if isinstance(v, str) else fallback for v in rows[name]], dtype=int)
     values = pc.cast(pa.array(rows[name], from_pandas=True), pa.string())    # text in Arrow: no Python objects
-    codes = pc.index_in(values, value_set=pa.array(levels, pa.string()))
+    codes = pc.index_in(values, value_set=pa.array(list(position), pa.string()))
     return pc.fill_null(codes, fallback).to_numpy(zero_copy_only=False)
 
 
@@ -124,13 +128,13 @@ def hard_declines(pd_values: np.ndarray, rows, policy: Policy) -> tuple[list[np.
     return knocked, np.asarray(pd_values, dtype=float) > policy.pd_decline_above
 
 
-def decide(pd_values: np.ndarray, category_points: pd.DataFrame, rows: pd.DataFrame, catalogue: Catalogue,
+def decide(pd_values: np.ndarray, category_points, rows: pd.DataFrame, catalogue: Catalogue,
            policy: Policy) -> pd.DataFrame:
     """The decision columns (`decision_fields`) for each firm, row for row with `rows`, as a frame."""
     return pd.DataFrame(decision_columns(pd_values, category_points, rows, catalogue, policy), index=rows.index)
 
 
-def decision_columns(pd_values: np.ndarray, category_points: pd.DataFrame, rows, catalogue: Catalogue,
+def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Catalogue,
                      policy: Policy) -> dict[str, np.ndarray]:
     """The decision columns for each firm of `rows` (a DataFrame or `features.firm_columns.FirmColumns`),
     row for row: what the scored-firm record adds."""
@@ -145,13 +149,11 @@ def decision_columns(pd_values: np.ndarray, category_points: pd.DataFrame, rows,
     refer = ~decline & below_approve
     code = np.where(decline, 2, np.where(refer, 1, 0))           # positions in OUTCOMES
 
-    lim = policy.limits
-    kinds = list(lim.guarantees)
-    g = _level_codes(rows, lim.guarantee_column, kinds, lim.default_guarantee)
-    terms = list(lim.guarantees.values())
-    lgd = np.array([t.lgd for t in terms])[g]
+    lim, tables = policy.limits, decision_tables(policy)
+    g = _level_codes(rows, lim.guarantee_column, tables.guarantee_position, lim.default_guarantee)
+    lgd = tables.lgd[g]
     stacked = np.column_stack([                       # LIMIT_BASES, in order
-        _numbers(rows, lim.requested_column), np.array([t.cap for t in terms])[g],
+        _numbers(rows, lim.requested_column), tables.cap[g],
         (_numbers(rows, lim.revenue_multiple.column) * lim.revenue_multiple.multiple
          if lim.revenue_multiple else np.full(n, np.nan)),
         lim.expected_loss_budget / np.maximum(pd_values * lgd, 1e-12)])
@@ -159,13 +161,12 @@ def decision_columns(pd_values: np.ndarray, category_points: pd.DataFrame, rows,
     limit = np.floor(np.min(filled, axis=1) * 10) / 10                  # CNY 10k, down to 1,000 CNY
     limit = np.where(decline, 0.0, np.maximum(limit, 0.0))
 
-    labels = decision_labels(policy)
     masks = np.column_stack([*knocked, pd_ceiling, below_refer & ~any_knock & ~pd_ceiling, refer])
     basis_code = np.where(decline, 0, np.argmin(filled, axis=1) + 1)
     constant = np.zeros(n, dtype=int)
 
     def categorical(name, codes):
-        return coded_labels(codes, labels.levels[name])
+        return coded_labels(codes, tables.levels[name])
 
     return {
         "decision": categorical("decision", code), "decision_zh": categorical("decision_zh", code),
@@ -173,7 +174,7 @@ def decision_columns(pd_values: np.ndarray, category_points: pd.DataFrame, rows,
         "decision_score": score, "model_score": m_score, "limit": limit,
         "limit_basis": categorical("limit_basis", basis_code),
         "guarantee": categorical("guarantee", g), "expected_loss": pd_values * lgd * limit,
-        "decision_reasons": masked_lists(masks, labels.reasons_en)[0],
-        "decision_reasons_zh": masked_lists(masks, labels.reasons_zh)[0],
+        "decision_reasons": masked_lists(masks, tables.reasons_en)[0],
+        "decision_reasons_zh": masked_lists(masks, tables.reasons_zh)[0],
         "policy_version": categorical("policy_version", constant),
         "policy_hash": categorical("policy_hash", constant)}

@@ -34,7 +34,7 @@ class CatalogueClassifier(ClassifierMixin, BaseEstimator):
     def _as_frame(self, X) -> pd.DataFrame:
         ids = self.catalogue.indicator_ids
         if isinstance(X, (pd.DataFrame, FirmColumns)):   # FirmColumns: a request's firms, without pandas
-            missing = [c for c in ids if c not in X]
+            missing = [] if self.catalogue.indicator_id_set.issubset(X.columns) else [c for c in ids if c not in X]
             if missing:
                 raise ValueError(f"input lacks indicator column(s) {missing[:5]}{'...' if len(missing) > 5 else ''}")
             return X

@@ -14,8 +14,9 @@ from innoscore.model.estimators.base import CatalogueClassifier, check_parameter
 from innoscore.model.grades import GradeScale
 
 
-def category_points(data: pd.DataFrame, catalogue: Catalogue, derived: Derived | None = None) -> pd.DataFrame:
-    """Expert points per category and in total (0..max points), one row per firm.
+def category_point_columns(data, catalogue: Catalogue, derived: Derived | None = None) -> dict[str, np.ndarray]:
+    """Expert points in total and per category (0..max points), one value per firm: "total", then the
+    categories in catalogue order.
 
     `derived` (`features.derive`: the points and their category totals) saves computing them again.
     """
@@ -24,8 +25,13 @@ def category_points(data: pd.DataFrame, catalogue: Catalogue, derived: Derived |
         totals = catalogue.category_totals(points)
     else:
         points, totals = derived.points, derived.category_totals
-    block = np.column_stack([points.sum(axis=1), *totals.values()]) if len(points) else np.empty((0, len(totals) + 1))
-    return pd.DataFrame(block, index=data.index, columns=column_labels(("total", *totals)))
+    return {"total": points.sum(axis=1), **totals}
+
+
+def category_points(data: pd.DataFrame, catalogue: Catalogue, derived: Derived | None = None) -> pd.DataFrame:
+    """`category_point_columns` as a frame on the rows' index."""
+    columns = category_point_columns(data, catalogue, derived)
+    return pd.DataFrame(columns, index=data.index, columns=column_labels(tuple(columns)))
 
 
 class ExpertScorecard(CatalogueClassifier):

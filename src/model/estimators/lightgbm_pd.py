@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.derive import FeatureConfig, FeatureSet
 from innoscore.model.estimators.base import CatalogueClassifier, check_parameters
+from innoscore.model.estimators.single_row import single_row_predictor
 from innoscore.model.grades import GradeScale
 
 
@@ -138,7 +139,10 @@ class LightGBMPD(CatalogueClassifier):
         return self.raw_log_odds(self.feature_set_.transform_array(self._as_frame(X)))
 
     def raw_log_odds(self, matrix: np.ndarray) -> np.ndarray:
-        """Raw log-odds of an already derived model matrix (`feature_set_.derive(rows).matrix`)."""
+        """Raw log-odds of an already derived model matrix (`feature_set_.derive(rows).matrix`); one
+        firm's (an HTTP request's) through LightGBM's single-row API (`estimators.single_row`)."""
+        if matrix.shape == (1, self.booster_.num_feature()):
+            return single_row_predictor(self, self.booster_, self.best_iteration_, self.num_threads).raw_score(matrix[0])
         return self.booster_.predict(matrix, num_iteration=self.best_iteration_, raw_score=True,
                                      num_threads=self.num_threads)
 

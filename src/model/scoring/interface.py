@@ -8,13 +8,15 @@ scorecard for them is a clear error, not a crash.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import text_array
-from innoscore.model.estimators.expert_scorecard import category_points
+from innoscore.model.columns import column_labels
+from innoscore.model.estimators.expert_scorecard import category_point_columns
 from innoscore.model.explanation.contributions import Explanations, explain
 from innoscore.model.grades import GradeScale
 from innoscore.model.scoring.reference import ReferenceProfile
@@ -31,9 +33,16 @@ class Scores:
     firm_ids: np.ndarray | pd.api.extensions.ExtensionArray | None     # text (features.firm_columns.text_array)
     pd: np.ndarray
     grades: np.ndarray
-    expert: pd.DataFrame        # expert scorecard points: total and one column per category
+    expert_points: dict[str, np.ndarray]     # expert scorecard points: "total" and one column per category
+    index: pd.Index                         # the scored rows' index
     explanations: Explanations | None = None
     missing: np.ndarray | None = None       # rows x indicators: missing as received (None: not derived)
+
+    @cached_property
+    def expert(self) -> pd.DataFrame:
+        """`expert_points` as a frame on the rows' index, built when asked (a request's scoring never
+        needs it: a frame costs more than the rest of a firm's expert points)."""
+        return pd.DataFrame(self.expert_points, index=self.index, columns=column_labels(tuple(self.expert_points)))
 
 
 @dataclass
@@ -79,6 +88,6 @@ class ScoringModel:
             pd_values = self.estimator.predict_pd_derived(rows, derived)
         id_col = self.catalogue.dataset.firm_id_column
         ids = text_array(rows, id_col) if id_col in rows else None
-        points = category_points(rows, self.catalogue, derived)
-        return Scores(ids, pd_values, self.grade(pd_values), points, explanations,
+        points = category_point_columns(rows, self.catalogue, derived)
+        return Scores(ids, pd_values, self.grade(pd_values), points, rows.index, explanations,
                       derived.missing if derived is not None else None)

@@ -70,7 +70,7 @@ def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
     if missing is None:
         missing = (np.column_stack([missing_mask(column_array(rows, c)) for c in ids]) if ids
                    else np.zeros((len(rows), 0), bool))
-    expert = dict(zip(scores.expert.columns, scores.expert.to_numpy(dtype=float).T))     # one block, not a lookup each
+    expert = scores.expert_points
     out = {cat.dataset.firm_id_column: scores.firm_ids if scores.firm_ids is not None
            else rows.index.astype(str).to_numpy(),
            "pd": scores.pd, "grade": coded_labels(position, tuple(scale.labels)),
@@ -83,5 +83,5 @@ def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
         out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in cat.category_ids})
         out.update(top_risk(expl.indicators.to_numpy(), ids, top_k))
     if policy is not None:
-        out.update(decision_columns(scores.pd, scores.expert, rows, cat, policy))
+        out.update(decision_columns(scores.pd, scores.expert_points, rows, cat, policy))
     return out

@@ -1,0 +1,68 @@
+"""One firm's raw score from LightGBM's single-row C API, set up once per booster.
+
+`Booster.predict` checks its input and builds a predictor on every call: for the one firm of a
+loan-origination request that costs three times walking the trees (0.025 against 0.008 ms).
+LightGBM's `LGBM_BoosterPredictForMatSingleRowFast` sets the predictor up once
+(`LGBM_BoosterPredictForMatSingleRowFastInit`) and then only walks the trees, with the same
+arithmetic as `Booster.predict` (tested equal). LightGBM guards each set-up with its own lock, so
+threads may share one.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+import weakref
+
+import lightgbm as lgb
+import numpy as np
+from lightgbm.basic import _LIB, _safe_call
+
+C_API_PREDICT_RAW_SCORE = 1     # LightGBM's c_api.h
+C_API_DTYPE_FLOAT64 = 1
+
+
+class SingleRowPredictor:
+    """The booster's raw score of one row of float64 features, its first `num_iteration` trees
+    (<= 0: all). Holds the booster: LightGBM's set-up points into it and must be freed first."""
+
+    def __init__(self, booster: lgb.Booster, num_iteration: int, num_threads: int = 1):
+        self.booster = booster
+        self.num_iteration = num_iteration
+        self.num_feature = booster.num_feature()
+        self._handle = ctypes.c_void_p()
+        _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+            booster._handle, ctypes.c_int(C_API_PREDICT_RAW_SCORE), ctypes.c_int(0), ctypes.c_int(num_iteration),
+            ctypes.c_int(C_API_DTYPE_FLOAT64), ctypes.c_int32(self.num_feature),
+            ctypes.c_char_p(f"num_threads={num_threads}".encode()), ctypes.byref(self._handle)))
+
+    def raw_score(self, row: np.ndarray) -> np.ndarray:
+        """A one-element array, as `Booster.predict(row[None, :], raw_score=True)` gives it."""
+        row = np.ascontiguousarray(row, dtype=np.float64)
+        if row.shape != (self.num_feature,):
+            raise ValueError(f"expected {self.num_feature} features, got shape {row.shape}")
+        out, out_len = np.empty(1), ctypes.c_int64()
+        _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFast(
+            self._handle, row.ctypes.data_as(ctypes.c_void_p), ctypes.byref(out_len),
+            out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))))
+        return out
+
+    def __del__(self):
+        if self._handle:
+            _LIB.LGBM_FastConfigFree(self._handle)
+            self._handle = ctypes.c_void_p()
+
+
+_PREDICTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def single_row_predictor(owner, booster: lgb.Booster, num_iteration: int | None, num_threads: int = 1
+                         ) -> SingleRowPredictor:
+    """The set-up for `booster` and `num_iteration`, kept as long as `owner` (the estimator holding the
+    booster) lives, rebuilt if the owner's booster or iteration count changes. Not pickled with it."""
+    iterations = int(num_iteration or 0)
+    predictor = _PREDICTORS.get(owner)
+    if predictor is None or predictor.booster is not booster or predictor.num_iteration != iterations:
+        with _LOCK:
+            predictor = _PREDICTORS[owner] = SingleRowPredictor(booster, iterations, num_threads)
+    return predictor
