@@ -357,11 +357,11 @@ class Catalogue(_Strict):
         return [i for i in self.indicators if i.category == category_id]
 
     @cached_property
-    def category_positions(self) -> dict[str, list[int]]:
-        """Each category's indicators by their positions in the catalogue (built once: scoring sums
-        category points per request)."""
+    def category_positions(self) -> dict[str, np.ndarray]:
+        """Each category's indicators by their positions in the catalogue, as index arrays (built once:
+        scoring sums category points per request)."""
         position = {ind: j for j, ind in enumerate(self.indicator_ids)}
-        return {c: [position[i.id] for i in self.indicators_in(c)] for c in self.category_ids}
+        return {c: np.array([position[i.id] for i in self.indicators_in(c)], dtype=np.intp) for c in self.category_ids}
 
     def category_totals(self, per_indicator: np.ndarray) -> dict[str, np.ndarray]:
         """Row sums of a rows x indicators array (catalogue order) within each category."""

@@ -78,6 +78,7 @@ class ExpertPointsTable:
             self.points[row, :len(p)] = p
             self.points[row, len(p):] = p[-1]
         self.zero_filled = np.array([inds[j].missing is MissingMeaning.zero for j in self.binned], bool)
+        self.rows = np.arange(len(self.binned))
 
     def score(self, data, values: np.ndarray | None = None) -> np.ndarray:
         """Points for every indicator (rows x indicators, catalogue order). `values`: the indicators as
@@ -92,7 +93,7 @@ class ExpertPointsTable:
                 x = values[:, self.binned]
             if len(x) <= self.BROADCAST_ROWS:     # a request's firms: one comparison for all indicators
                 idx = (x[:, :, None] >= self.thresholds[None, :, :]).sum(axis=2)      # NaN reaches no threshold
-                pts = np.take_along_axis(self.points[None, :, :], idx[:, :, None], axis=2)[:, :, 0]
+                pts = self.points[self.rows, idx]                   # each indicator's points of its bin
                 out[:, self.binned] = np.where(np.isnan(x), 0.0, pts)
             else:                                 # a batch: a binary search per indicator (thresholds increase)
                 for r, j in enumerate(self.binned):
@@ -135,6 +136,7 @@ class _FeaturePlan:
     """A feature set as index arrays, one group per kind of derived feature (see `FeatureSet.derive`)."""
     indicator_ids: list[str]
     levels: list[list | None]            # per indicator: the level values of a categorical, else None
+    categorical: list[int]               # the positions of the categoricals
     numbers: tuple[tuple[str, ...], np.ndarray]     # the other indicators: (ids, positions)
     zero_filled: np.ndarray              # indicators whose missing value means zero
     copied: tuple[np.ndarray, np.ndarray]     # (feature positions, indicator positions)
@@ -158,6 +160,7 @@ class _FeaturePlan:
         return cls(
             indicator_ids=cat.indicator_ids,
             levels=[i.level_values if i.type == "categorical" else None for i in cat.indicators],
+            categorical=[j for j, i in enumerate(cat.indicators) if i.type == "categorical"],
             numbers=(tuple(i.id for i in cat.indicators if i.type != "categorical"),
                      np.array([j for j, i in enumerate(cat.indicators) if i.type != "categorical"], int)),
             zero_filled=np.array([j for j, i in enumerate(cat.indicators) if i.missing is MissingMeaning.zero], int),
@@ -231,15 +234,14 @@ class FeatureSet:
         n = len(data)
         out = np.empty((n, len(plan.indicator_ids)), order="F")
         missing = np.empty((n, len(plan.indicator_ids)), bool, order="F")
-        read_as_float = []
+        read_as_float, to_read = [], range(len(plan.indicator_ids))
         block = data.number_block(plan.numbers[0]) if isinstance(data, FirmColumns) else None
         if block is not None:                    # a request's numbers, converted in one call
             out[:, plan.numbers[1]] = block
-            read_as_float = plan.numbers[1]
-        for j, (ind_id, levels) in enumerate(zip(plan.indicator_ids, plan.levels)):
-            if block is not None and levels is None:
-                continue
-            s = column_array(data, ind_id)
+            read_as_float, to_read = plan.numbers[1], plan.categorical
+        for j in to_read:
+            levels = plan.levels[j]
+            s = column_array(data, plan.indicator_ids[j])
             if levels is not None:
                 out[:, j] = level_codes(s, levels)
                 missing[:, j] = missing_mask(s)
@@ -279,7 +281,7 @@ class FeatureSet:
         totals = self.catalogue.category_totals(points)
         out = np.empty((len(data), len(self.features)), order="F")
         out[:, plan.copied[0]] = values[:, plan.copied[1]]
-        out[:, plan.logged[0]] = np.log1p(np.clip(values[:, plan.logged[1]], 0, None))
+        out[:, plan.logged[0]] = np.log1p(np.maximum(values[:, plan.logged[1]], 0))    # np.clip's wrapper costs more
         if len(plan.ratio_out):
             num, den = values[:, plan.ratio_num], values[:, plan.ratio_den]
             with np.errstate(divide="ignore", invalid="ignore"):

@@ -50,13 +50,13 @@ def in_order(frame: pd.DataFrame, names) -> np.ndarray:
     return frame[names].to_numpy()
 
 
-def _small_lists(mask, labels, codes, values) -> list[np.ndarray]:
+def _small_lists(mask, label_sets, codes, values) -> list[np.ndarray]:
     """The lists as Python objects: one pass over the set slots, then cut per row."""
     rows, slots = np.nonzero(mask)
     picked = slots if codes is None else codes[rows, slots]
     ends = np.cumsum(mask.sum(axis=1)).tolist()
     starts = [0, *ends[:-1]]
-    flat = [_label_levels(tuple(labels))[0][picked].tolist()]
+    flat = [_label_levels(tuple(labels))[0][picked].tolist() for labels in label_sets]
     if values is not None:
         flat.append(values[rows, slots].astype(float).tolist())
     out = []
@@ -68,20 +68,21 @@ def _small_lists(mask, labels, codes, values) -> list[np.ndarray]:
     return out
 
 
-def masked_lists(mask: np.ndarray, labels, codes: np.ndarray | None = None,
+def masked_lists(mask: np.ndarray, *label_sets, codes: np.ndarray | None = None,
                  values: np.ndarray | None = None) -> list[pd.api.extensions.ExtensionArray]:
-    """For each row of `mask` (rows x slots), the labels of the slots where it holds, in slot order.
+    """For each row of `mask` (rows x slots), the labels of the slots where it holds, in slot order:
+    one list column per set of labels (the same slots named in, e.g., English and Chinese).
 
     `codes` (mask's shape) picks the label of each slot (default: slot j has `labels[j]`);
-    `values` (mask's shape), if given, makes a second list column of the same slots' numbers.
+    `values` (mask's shape), if given, makes a last list column of the same slots' numbers.
     """
     mask = np.asarray(mask, dtype=bool)
     if len(mask) <= SMALL:
-        return _small_lists(mask, labels, codes, values)
+        return _small_lists(mask, label_sets, codes, values)
     offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]), pa.int32())
-    slot_codes = np.nonzero(mask)[1] if codes is None else np.asarray(codes)[mask]
-    names = pa.array(list(labels), pa.string()).take(pa.array(slot_codes, pa.int32()))
-    out = [pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, names))]
+    slot_codes = pa.array(np.nonzero(mask)[1] if codes is None else np.asarray(codes)[mask], pa.int32())
+    out = [pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(
+        offsets, pa.array(list(labels), pa.string()).take(slot_codes))) for labels in label_sets]
     if values is not None:
         out.append(pd.arrays.ArrowExtensionArray(
             pa.ListArray.from_arrays(offsets, pa.array(np.asarray(values, dtype=float)[mask], pa.float64()))))

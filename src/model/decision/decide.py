@@ -142,28 +142,33 @@ def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Ca
     pd_values = np.asarray(pd_values, dtype=float)
     score, m_score = decision_score(pd_values, category_points, catalogue, policy)
     knocked, pd_ceiling = hard_declines(pd_values, rows, policy)
-    any_knock = np.any(knocked, axis=0) if knocked else np.zeros(n, dtype=bool)
+    k = len(knocked)
+    masks = np.empty((n, k + 3), dtype=bool)          # one column per reason, as `DecisionTables.reasons_en`
+    for j, rule in enumerate(knocked):
+        masks[:, j] = rule
+    any_knock = masks[:, :k].any(axis=1)
     bands = policy.bands
     below_approve, below_refer = score < bands.approve_min, score < bands.refer_min
     decline = any_knock | pd_ceiling | below_refer
     refer = ~decline & below_approve
+    masks[:, k], masks[:, k + 1], masks[:, k + 2] = pd_ceiling, below_refer & ~any_knock & ~pd_ceiling, refer
     code = np.where(decline, 2, np.where(refer, 1, 0))           # positions in OUTCOMES
 
     lim, tables = policy.limits, decision_tables(policy)
     g = _level_codes(rows, lim.guarantee_column, tables.guarantee_position, lim.default_guarantee)
     lgd = tables.lgd[g]
-    stacked = np.column_stack([                       # LIMIT_BASES, in order
-        _numbers(rows, lim.requested_column), tables.cap[g],
-        (_numbers(rows, lim.revenue_multiple.column) * lim.revenue_multiple.multiple
-         if lim.revenue_multiple else np.full(n, np.nan)),
-        lim.expected_loss_budget / np.maximum(pd_values * lgd, 1e-12)])
-    filled = np.where(np.isnan(stacked), np.inf, stacked)
-    limit = np.floor(np.min(filled, axis=1) * 10) / 10                  # CNY 10k, down to 1,000 CNY
+    bounds = np.empty((n, len(LIMIT_BASES)))          # LIMIT_BASES, in order; NaN: no such bound
+    bounds[:, 0] = _numbers(rows, lim.requested_column)
+    bounds[:, 1] = tables.cap[g]
+    bounds[:, 2] = (_numbers(rows, lim.revenue_multiple.column) * lim.revenue_multiple.multiple
+                    if lim.revenue_multiple else np.nan)
+    bounds[:, 3] = lim.expected_loss_budget / np.maximum(pd_values * lgd, 1e-12)
+    bounds[np.isnan(bounds)] = np.inf
+    limit = np.floor(bounds.min(axis=1) * 10) / 10                  # CNY 10k, down to 1,000 CNY
     limit = np.where(decline, 0.0, np.maximum(limit, 0.0))
-
-    masks = np.column_stack([*knocked, pd_ceiling, below_refer & ~any_knock & ~pd_ceiling, refer])
-    basis_code = np.where(decline, 0, np.argmin(filled, axis=1) + 1)
+    basis_code = np.where(decline, 0, bounds.argmin(axis=1) + 1)
     constant = np.zeros(n, dtype=int)
+    reasons_en, reasons_zh = masked_lists(masks, tables.reasons_en, tables.reasons_zh)
 
     def categorical(name, codes):
         return coded_labels(codes, tables.levels[name])
@@ -174,7 +179,6 @@ def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Ca
         "decision_score": score, "model_score": m_score, "limit": limit,
         "limit_basis": categorical("limit_basis", basis_code),
         "guarantee": categorical("guarantee", g), "expected_loss": pd_values * lgd * limit,
-        "decision_reasons": masked_lists(masks, tables.reasons_en)[0],
-        "decision_reasons_zh": masked_lists(masks, tables.reasons_zh)[0],
+        "decision_reasons": reasons_en, "decision_reasons_zh": reasons_zh,
         "policy_version": categorical("policy_version", constant),
         "policy_hash": categorical("policy_hash", constant)}
