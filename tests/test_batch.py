@@ -96,6 +96,9 @@ def test_repeated_hashes_across_chunks():
     expected = sorted({int(chunks[0][17]), int(chunks[2][4000]), int(chunks[1][10])})
     assert sorted(int(v) for v in repeated_hashes(iter(chunks))) == expected
     assert len(repeated_hashes(iter([np.arange(10, dtype=np.uint64)]))) == 0
+    one_chunk = np.concatenate(chunks)                  # a single chunk is checked without spilling
+    assert sorted(int(v) for v in repeated_hashes(iter([one_chunk]))) == expected
+    assert len(repeated_hashes(iter([]))) == 0
 
 
 def test_lines_with_too_few_or_too_many_fields_are_rejected_by_line_number(trained, batch_input):
@@ -160,3 +163,23 @@ def test_sigterm_leaves_no_partial_file(trained, batch_input, _trained_session, 
     proc.wait(timeout=60)
     assert proc.returncode != 0
     assert not list(tmp_path.glob("*.partial")) and not out.exists()
+
+
+def test_text_hashes_depend_on_the_text_alone(monkeypatch):
+    """Equal ids hash equal however they arrive (Arrow or Python strings, sliced, hashed in small
+    blocks); 200k distinct ids, of every length and script, hash apart."""
+    from innoscore.model.scoring import text_hash
+
+    rng = np.random.default_rng(5)
+    alphabet = np.array(list("ABCxyz0189-_/ 中文企业编号é"), dtype=object)
+    ids = {"", "a", "ab", "ba", "a\x00", "中文", "F0000001", "x" * 500}
+    while len(ids) < 200_000:
+        ids.add("".join(rng.choice(alphabet, int(rng.integers(1, 30)))))
+    texts = pd.Series(sorted(ids), dtype=str)
+    hashes = text_hash.text_hashes(texts)
+    assert hashes.dtype == np.uint64 and len(np.unique(hashes)) == len(texts)
+    monkeypatch.setattr(text_hash, "BLOCK_BYTES", 7)
+    sample = texts.sample(2000, random_state=1)
+    for same in (sample, sample.astype(object), sample.iloc[1:], pd.concat([sample, sample])):
+        np.testing.assert_array_equal(text_hash.text_hashes(same), hashes[same.index.to_numpy()])
+    assert len(text_hash.text_hashes(pd.Series([], dtype=str))) == 0

@@ -5,6 +5,7 @@ catalogue's validation go to a rejects file with their reasons; nothing is dropp
 """
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import time
@@ -26,6 +27,7 @@ from innoscore.model.decision.policy import Policy
 from innoscore.model.monitoring.log import InferenceLog, LogTarget, log_schema, log_table, write_log_file
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import record_schema, scored_firms
+from innoscore.model.scoring.text_hash import text_hashes
 
 
 Observer = Callable[[pd.DataFrame, pd.DataFrame], None]
@@ -124,16 +126,17 @@ def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000,
     if not has_column(path, id_column):
         return frozenset()  # validation reports the missing column
 
-    def ids():
+    def hashed_ids():
         for chunk in iter_chunks(path, chunk_rows, columns=[id_column], id_column=id_column, skip_lines=skip_lines):
-            yield chunk[id_column].dropna().astype(str).to_numpy(dtype=object)
+            ids = chunk[id_column].dropna().astype(str)      # Arrow-backed text: hashed without Python strings
+            yield ids, text_hashes(ids)
 
-    repeated = repeated_hashes(pd.util.hash_array(a) for a in ids())
+    repeated = repeated_hashes(hashes for _, hashes in hashed_ids())
     if not len(repeated):
         return frozenset()
     seen: dict[str, int] = {}
-    for a in ids():
-        for firm in a[np.isin(pd.util.hash_array(a), repeated)]:
+    for ids, hashes in hashed_ids():
+        for firm in ids[np.isin(hashes, repeated)].tolist():
             seen[firm] = seen.get(firm, 0) + 1
     return frozenset(firm for firm, n in seen.items() if n > 1)
 
@@ -141,15 +144,21 @@ def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000,
 def repeated_hashes(chunks: Iterator[np.ndarray], bucket_bits: int = 6) -> np.ndarray:
     """The uint64 values that occur more than once across all chunks.
 
-    Memory holds one chunk and one bucket (1/64 of all values), not all of them.
+    Memory holds one chunk and one bucket (1/64 of all values), not all of them; an input of one
+    chunk is checked as it is, without spilling.
     """
+    chunks = iter(chunks)
+    head = [c for c in (next(chunks, None), next(chunks, None)) if c is not None]
+    if len(head) < 2:
+        values = np.sort(head[0]) if head else np.empty(0, dtype=np.uint64)
+        return np.unique(values[1:][values[1:] == values[:-1]])
     edges = np.arange(1, 1 << bucket_bits, dtype=np.uint64) << np.uint64(64 - bucket_bits)
     found = []
     with tempfile.TemporaryDirectory(prefix="innoscore-ids-") as tmp:
         paths = [Path(tmp) / f"{b:03d}.u64" for b in range(1 << bucket_bits)]
         files = [p.open("wb") for p in paths]
         try:
-            for values in chunks:
+            for values in itertools.chain(head, chunks):
                 values = np.sort(values)
                 for f, part in zip(files, np.split(values, np.searchsorted(values, edges))):
                     f.write(part.tobytes())
