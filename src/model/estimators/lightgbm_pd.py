@@ -141,8 +141,10 @@ class LightGBMPD(CatalogueClassifier):
     def raw_log_odds(self, matrix: np.ndarray) -> np.ndarray:
         """Raw log-odds of an already derived model matrix (`feature_set_.derive(rows).matrix`); one
         firm's (an HTTP request's) through LightGBM's single-row API (`estimators.single_row`)."""
-        if matrix.shape == (1, self.booster_.num_feature()):
-            return single_row_predictor(self, self.booster_, self.best_iteration_, self.num_threads).raw_score(matrix[0])
+        if len(matrix) == 1:
+            one = single_row_predictor(self, self.booster_, self.best_iteration_, self.num_threads)
+            if matrix.shape[1] == one.num_feature:          # else Booster.predict names the mismatch
+                return one.raw_score(matrix[0])
         return self.booster_.predict(matrix, num_iteration=self.best_iteration_, raw_score=True,
                                      num_threads=self.num_threads)
 
