@@ -139,3 +139,16 @@ def test_one_firm_scores_by_the_single_row_api_as_the_batch_does(firm_rows):
     assert model.raw_log_odds(matrix[:1]) != before
     np.testing.assert_array_equal(model.raw_log_odds(matrix[:1]),
                                   model.booster_.predict(matrix[:1], num_iteration=model.best_iteration_, raw_score=True))
+
+
+
+def test_one_firm_is_scored_without_the_single_row_api_where_lightgbm_lacks_it(firm_rows, monkeypatch):
+    from innoscore.model.estimators import single_row
+
+    X, y = firm_rows
+    model = LightGBMPD(CATALOGUE, n_estimators=10).fit(X, y)
+    matrix = model.feature_set_.derive(X.head(3)).matrix
+    expected = model.booster_.predict(matrix, num_iteration=model.best_iteration_, raw_score=True)
+    monkeypatch.setattr(single_row, "_LIB", None)
+    assert not single_row.single_row_predictor(model, model.booster_, model.best_iteration_).available
+    np.testing.assert_array_equal(np.concatenate([model.raw_log_odds(matrix[i:i + 1]) for i in range(3)]), expected)

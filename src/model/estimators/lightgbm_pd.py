@@ -143,7 +143,7 @@ class LightGBMPD(CatalogueClassifier):
         firm's (an HTTP request's) through LightGBM's single-row API (`estimators.single_row`)."""
         if len(matrix) == 1:
             one = single_row_predictor(self, self.booster_, self.best_iteration_, self.num_threads)
-            if matrix.shape[1] == one.num_feature:          # else Booster.predict names the mismatch
+            if one.available and matrix.shape[1] == one.num_feature:   # else Booster.predict (names a mismatch)
                 return one.raw_score(matrix[0])
         return self.booster_.predict(matrix, num_iteration=self.best_iteration_, raw_score=True,
                                      num_threads=self.num_threads)

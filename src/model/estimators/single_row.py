@@ -5,7 +5,8 @@ loan-origination request that costs three times walking the trees (0.025 against
 LightGBM's `LGBM_BoosterPredictForMatSingleRowFast` sets the predictor up once
 (`LGBM_BoosterPredictForMatSingleRowFastInit`) and then only walks the trees, with the same
 arithmetic as `Booster.predict` (tested equal). LightGBM guards each set-up with its own lock, so
-threads may share one.
+threads may share one. `_LIB` and `_safe_call` are the LightGBM package's own ctypes handles (not
+its public API): where they are missing or the set-up fails, `Booster.predict` serves one firm too.
 """
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ import weakref
 
 import lightgbm as lgb
 import numpy as np
-from lightgbm.basic import _LIB, _safe_call
+
+try:
+    from lightgbm.basic import _LIB, _safe_call
+except ImportError:          # a LightGBM without them
+    _LIB = _safe_call = None
 
 C_API_PREDICT_RAW_SCORE = 1     # LightGBM's c_api.h
 C_API_DTYPE_FLOAT64 = 1
@@ -23,17 +28,25 @@ C_API_DTYPE_FLOAT64 = 1
 
 class SingleRowPredictor:
     """The booster's raw score of one row of float64 features, its first `num_iteration` trees
-    (<= 0: all). Holds the booster: LightGBM's set-up points into it and must be freed first."""
+    (<= 0: all). Holds the booster: LightGBM's set-up points into it and must be freed first.
+    `available` is False where LightGBM could not set it up."""
 
     def __init__(self, booster: lgb.Booster, num_iteration: int, num_threads: int = 1):
+        self._handle = ctypes.c_void_p()
         self.booster = booster
         self.num_iteration = num_iteration
         self.num_feature = booster.num_feature()
-        self._handle = ctypes.c_void_p()
-        _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
-            booster._handle, ctypes.c_int(C_API_PREDICT_RAW_SCORE), ctypes.c_int(0), ctypes.c_int(num_iteration),
-            ctypes.c_int(C_API_DTYPE_FLOAT64), ctypes.c_int32(self.num_feature),
-            ctypes.c_char_p(f"num_threads={num_threads}".encode()), ctypes.byref(self._handle)))
+        try:
+            _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                booster._handle, ctypes.c_int(C_API_PREDICT_RAW_SCORE), ctypes.c_int(0), ctypes.c_int(num_iteration),
+                ctypes.c_int(C_API_DTYPE_FLOAT64), ctypes.c_int32(self.num_feature),
+                ctypes.c_char_p(f"num_threads={num_threads}".encode()), ctypes.byref(self._handle)))
+        except (AttributeError, TypeError, lgb.basic.LightGBMError):
+            self._handle = ctypes.c_void_p()
+
+    @property
+    def available(self) -> bool:
+        return bool(self._handle)
 
     def raw_score(self, row: np.ndarray) -> np.ndarray:
         """A one-element array, as `Booster.predict(row[None, :], raw_score=True)` gives it."""
