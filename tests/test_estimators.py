@@ -123,7 +123,7 @@ def test_missing_indicator_column_is_named(firm_rows):
 
 def test_one_firm_scores_by_the_single_row_api_as_the_batch_does(firm_rows):
     """A request's one firm goes through LightGBM's single-row C API (estimators.single_row); its raw
-    score must be the batch predict's to the bit, after pickling and after a refit."""
+    score and contributions must be the batch predict's to the bit, after pickling and after a refit."""
     X, y = firm_rows
     model = LightGBMPD(CATALOGUE, n_estimators=30).fit(X, y)
     rows = X.head(200)                     # missing values and categorical levels included
@@ -132,6 +132,11 @@ def test_one_firm_scores_by_the_single_row_api_as_the_batch_does(firm_rows):
         batch = fitted.booster_.predict(matrix, num_iteration=fitted.best_iteration_, raw_score=True)
         one_by_one = np.concatenate([fitted.raw_log_odds(matrix[i:i + 1]) for i in range(len(matrix))])
         np.testing.assert_array_equal(one_by_one, batch)
+        contributions = fitted.booster_.predict(matrix, num_iteration=fitted.best_iteration_, pred_contrib=True)
+        for i in range(0, len(matrix), 20):
+            one, base = fitted.feature_contributions(matrix[i:i + 1])
+            np.testing.assert_array_equal(one, contributions[i:i + 1, :-1])
+            assert base == contributions[i, -1]
         np.testing.assert_array_equal(np.concatenate([fitted.predict_pd(rows.iloc[[i]]) for i in range(5)]),
                                       fitted.predict_pd(rows.head(5)))
     before = model.raw_log_odds(matrix[:1])

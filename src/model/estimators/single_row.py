@@ -1,8 +1,8 @@
-"""One firm's raw score from LightGBM's single-row C API, set up once per booster.
+"""One firm's raw score or TreeSHAP contributions from LightGBM's single-row C API, set up once per booster.
 
 `Booster.predict` checks its input and builds a predictor on every call: for the one firm of a
-loan-origination request that costs three times walking the trees (0.025 against 0.008 ms).
-LightGBM's `LGBM_BoosterPredictForMatSingleRowFast` sets the predictor up once
+loan-origination request that costs three times walking the trees (raw score: 0.025 against 0.008
+ms). LightGBM's `LGBM_BoosterPredictForMatSingleRowFast` sets the predictor up once
 (`LGBM_BoosterPredictForMatSingleRowFastInit`) and then only walks the trees, with the same
 arithmetic as `Booster.predict` (tested equal). LightGBM guards each set-up with its own lock, so
 threads may share one. `_LIB` and `_safe_call` are the LightGBM package's own ctypes handles (not
@@ -22,24 +22,25 @@ try:
 except ImportError:          # a LightGBM without them
     _LIB = _safe_call = None
 
-C_API_PREDICT_RAW_SCORE = 1     # LightGBM's c_api.h
-C_API_DTYPE_FLOAT64 = 1
+RAW_SCORE, CONTRIBUTIONS = 1, 3     # LightGBM's c_api.h: C_API_PREDICT_RAW_SCORE, C_API_PREDICT_CONTRIB
+_FLOAT64 = 1                        # C_API_DTYPE_FLOAT64
 
 
 class SingleRowPredictor:
-    """The booster's raw score of one row of float64 features, its first `num_iteration` trees
-    (<= 0: all). Holds the booster: LightGBM's set-up points into it and must be freed first.
-    `available` is False where LightGBM could not set it up."""
+    """The booster's `kind` of output (RAW_SCORE or CONTRIBUTIONS) for one row of float64 features,
+    from its first `num_iteration` trees (<= 0: all). Holds the booster: LightGBM's set-up points
+    into it and must be freed first. `available` is False where LightGBM could not set it up."""
 
-    def __init__(self, booster: lgb.Booster, num_iteration: int, num_threads: int = 1):
+    def __init__(self, booster: lgb.Booster, num_iteration: int, num_threads: int = 1, kind: int = RAW_SCORE):
         self._handle = ctypes.c_void_p()
-        self.booster = booster
-        self.num_iteration = num_iteration
+        self.booster, self.num_iteration, self.kind = booster, num_iteration, kind
         self.num_feature = booster.num_feature()
+        per_model = 1 if kind == RAW_SCORE else self.num_feature + 1
+        self.out_size = per_model * booster.num_model_per_iteration()
         try:
             _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
-                booster._handle, ctypes.c_int(C_API_PREDICT_RAW_SCORE), ctypes.c_int(0), ctypes.c_int(num_iteration),
-                ctypes.c_int(C_API_DTYPE_FLOAT64), ctypes.c_int32(self.num_feature),
+                booster._handle, ctypes.c_int(kind), ctypes.c_int(0), ctypes.c_int(num_iteration),
+                ctypes.c_int(_FLOAT64), ctypes.c_int32(self.num_feature),
                 ctypes.c_char_p(f"num_threads={num_threads}".encode()), ctypes.byref(self._handle)))
         except (AttributeError, TypeError, lgb.basic.LightGBMError):
             self._handle = ctypes.c_void_p()
@@ -48,12 +49,13 @@ class SingleRowPredictor:
     def available(self) -> bool:
         return bool(self._handle)
 
-    def raw_score(self, row: np.ndarray) -> np.ndarray:
-        """A one-element array, as `Booster.predict(row[None, :], raw_score=True)` gives it."""
+    def predict(self, row: np.ndarray) -> np.ndarray:
+        """One row's output as `Booster.predict(row[None, :], raw_score=True)` (or `pred_contrib=True`)
+        gives its first row."""
         row = np.ascontiguousarray(row, dtype=np.float64)
         if row.shape != (self.num_feature,):
             raise ValueError(f"expected {self.num_feature} features, got shape {row.shape}")
-        out, out_len = np.empty(1), ctypes.c_int64()
+        out, out_len = np.empty(self.out_size), ctypes.c_int64()
         _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFast(
             self._handle, row.ctypes.data_as(ctypes.c_void_p), ctypes.byref(out_len),
             out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))))
@@ -65,17 +67,19 @@ class SingleRowPredictor:
             self._handle = ctypes.c_void_p()
 
 
-_PREDICTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PREDICTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()     # owner -> {kind: predictor}
 _LOCK = threading.Lock()
 
 
-def single_row_predictor(owner, booster: lgb.Booster, num_iteration: int | None, num_threads: int = 1
-                         ) -> SingleRowPredictor:
-    """The set-up for `booster` and `num_iteration`, kept as long as `owner` (the estimator holding the
-    booster) lives, rebuilt if the owner's booster or iteration count changes. Not pickled with it."""
+def single_row_predictor(owner, booster: lgb.Booster, num_iteration: int | None, num_threads: int = 1,
+                         kind: int = RAW_SCORE) -> SingleRowPredictor:
+    """The set-up of `kind` for `booster` and `num_iteration`, kept as long as `owner` (the estimator
+    holding the booster) lives, rebuilt if the owner's booster or iteration count changes. Not
+    pickled with it."""
     iterations = int(num_iteration or 0)
-    predictor = _PREDICTORS.get(owner)
+    predictor = _PREDICTORS.get(owner, {}).get(kind)
     if predictor is None or predictor.booster is not booster or predictor.num_iteration != iterations:
         with _LOCK:
-            predictor = _PREDICTORS[owner] = SingleRowPredictor(booster, iterations, num_threads)
+            predictor = SingleRowPredictor(booster, iterations, num_threads, kind)
+            _PREDICTORS.setdefault(owner, {})[kind] = predictor
     return predictor
