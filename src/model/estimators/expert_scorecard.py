@@ -5,12 +5,11 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_is_fitted
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.derive import Derived, expert_points_array
 from innoscore.model.columns import column_labels
-from innoscore.model.estimators.base import CatalogueClassifier, check_parameters
+from innoscore.model.estimators.base import CatalogueClassifier, check_fitted, check_parameters
 from innoscore.model.grades import GradeScale
 
 
@@ -68,7 +67,7 @@ class ExpertScorecard(CatalogueClassifier):
         return category_points(self._as_frame(X), self.catalogue)
 
     def predict_pd(self, X) -> np.ndarray:
-        check_is_fitted(self, "calibrator_")
+        check_fitted(self, "calibrator_")
         total = self.points(X)["total"].to_numpy()
         if self.calibration == "logistic":
             return self.calibrator_.predict_proba(total.reshape(-1, 1))[:, 1]

@@ -6,11 +6,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_is_fitted
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.derive import FeatureConfig, FeatureSet
-from innoscore.model.estimators.base import CatalogueClassifier, check_parameters
+from innoscore.model.estimators.base import CatalogueClassifier, check_fitted, check_parameters
 from innoscore.model.estimators.single_row import CONTRIBUTIONS, RAW_SCORE, single_row_predictor
 from innoscore.model.grades import GradeScale
 
@@ -115,17 +114,17 @@ class LightGBMPD(CatalogueClassifier):
     supports_contributions = True
 
     def derive(self, X):
-        check_is_fitted(self, "booster_")
+        check_fitted(self, "booster_")
         return self.feature_set_.derive(self._as_frame(X))
 
     def predict_pd_derived(self, X, derived) -> np.ndarray:
-        check_is_fitted(self, "calibration_")
+        check_fitted(self, "calibration_")
         return self.calibrate(self.raw_log_odds(derived.matrix))
 
     def feature_contributions(self, matrix: np.ndarray) -> tuple[np.ndarray, float]:
         """TreeSHAP values (log-odds) of each derived feature, by LightGBM's own `pred_contrib`, and the
         base; one firm's through the single-row API, as `raw_log_odds`."""
-        check_is_fitted(self, "booster_")
+        check_fitted(self, "booster_")
         out = self._one_row(matrix, CONTRIBUTIONS)
         if out is None:
             out = self.booster_.predict(matrix, num_iteration=self.best_iteration_, pred_contrib=True,
@@ -133,12 +132,12 @@ class LightGBMPD(CatalogueClassifier):
         return out[:, :-1], float(out[0, -1]) if len(out) else 0.0
 
     def features(self, X) -> pd.DataFrame:
-        check_is_fitted(self, "booster_")
+        check_fitted(self, "booster_")
         return self.feature_set_.transform(self._as_frame(X))
 
     def decision_function(self, X) -> np.ndarray:
         """Raw log-odds of the booster (before calibration): what SHAP explains."""
-        check_is_fitted(self, "booster_")
+        check_fitted(self, "booster_")
         return self.raw_log_odds(self.feature_set_.transform_array(self._as_frame(X)))
 
     def raw_log_odds(self, matrix: np.ndarray) -> np.ndarray:
@@ -165,5 +164,5 @@ class LightGBMPD(CatalogueClassifier):
         return expit(a + b * np.asarray(raw))
 
     def predict_pd(self, X) -> np.ndarray:
-        check_is_fitted(self, "calibration_")
+        check_fitted(self, "calibration_")
         return self.calibrate(self.decision_function(X))

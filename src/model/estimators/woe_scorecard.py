@@ -5,10 +5,9 @@ import numpy as np
 import pandas as pd
 from optbinning import BinningProcess, Scorecard
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_is_fitted
 
 from innoscore.features.catalogue import Catalogue, Direction
-from innoscore.model.estimators.base import CatalogueClassifier, check_parameters
+from innoscore.model.estimators.base import CatalogueClassifier, check_fitted, check_parameters
 from innoscore.model.grades import GradeScale
 
 # optbinning's trend of the event (default) rate as the indicator grows.
@@ -68,10 +67,10 @@ class WoEScorecard(CatalogueClassifier):
         return self
 
     def predict_pd(self, X) -> np.ndarray:
-        check_is_fitted(self, "scorecard_")
+        check_fitted(self, "scorecard_")
         return self.scorecard_.predict_proba(self._input(X))[:, 1]
 
     def points(self, X) -> np.ndarray:
         """Scorecard points (higher = safer)."""
-        check_is_fitted(self, "scorecard_")
+        check_fitted(self, "scorecard_")
         return self.scorecard_.score(self._input(X))
