@@ -129,11 +129,13 @@ def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.Dat
     categories = in_order(expl.categories, catalogue.category_ids)
     indicators = [catalogue.by_id[i] for i in ids]
     rows = list(range(len(contrib)) if firms is None else firms)
-    order = np.argsort(-contrib[rows], axis=1, kind="stable")
-    chosen = []             # per firm: the indicator positions raising and lowering its risk
-    for r, i in enumerate(rows):
-        row, ranked = contrib[i], order[r]
-        chosen.append(([j for j in ranked[:top_k] if row[j] > 0], [j for j in ranked[::-1][:top_k] if row[j] < 0]))
+    ranked = contrib[rows]
+    order = np.argsort(-ranked, axis=1, kind="stable")
+    up, down = order[:, :top_k], order[:, ::-1][:, :top_k]
+    up_ok = np.take_along_axis(ranked, up, axis=1) > 0
+    down_ok = np.take_along_axis(ranked, down, axis=1) < 0
+    chosen = [([j for j, ok in zip(u, u_ok) if ok], [j for j, ok in zip(d, d_ok) if ok])   # per firm: positions
+              for u, u_ok, d, d_ok in zip(up.tolist(), up_ok.tolist(), down.tolist(), down_ok.tolist())]
     pairs = [(i, j) for i, (up, down) in zip(rows, chosen) for j in (*up, *down)]
     firm_of, column_of = np.array([i for i, _ in pairs], int), np.array([j for _, j in pairs], int)
     numbers = np.array([float(values[i, j]) if _is_number(indicators[j], values[i, j]) else np.nan for i, j in pairs])
