@@ -213,7 +213,7 @@ class InnoscoreService:
             found = [CounterfactualResult.reply_of(cf, lang) for cf in
                      await anyio.to_thread.run_sync(search.explain, rows.to_frame(), target)]
         reasons = all_firm_reasons(expl, self.catalogue, model.peer_quantiles, top_k, langs=(lang,))
-        expert = [dict(zip(points, row)) for row in zip(*(column.tolist() for column in points.values()))]
+        expert = record_dicts(points)
         results = [Explanation.reply_of(
             r, lang, {"firm_id": str(expl.firm_ids[i]), "pd": float(expl.pd[i]), "grade": str(scores.grades[i]),
                       "base_log_odds": float(expl.base_value), "raw_log_odds": float(expl.raw_log_odds[i])},
