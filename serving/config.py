@@ -42,7 +42,9 @@ class ServingConfig(Settings):
         return load_settings(cls, path or os.environ.get(SERVING_CONFIG_ENV) or DEFAULT_SERVING_CONFIG)
 
     def credit_policy(self, catalogue):
-        """The policy /score decides by, or None (off, or written for another catalogue's categories)."""
+        """The policy /score decides by, or None (off, or the packaged policy, written for the 44-indicator
+        catalogue, does not fit another catalogue's model). A policy file named in the config that cannot
+        be used raises SettingsError: the service refuses to start rather than serve without it."""
         from innoscore.model.decision.policy import load_policy
         from innoscore.settings import SettingsError
 
@@ -51,6 +53,8 @@ class ServingConfig(Settings):
         try:
             return load_policy(self.policy, catalogue)
         except SettingsError:
+            if self.policy is not None:
+                raise
             return None
 
     def worker_count(self) -> int:

@@ -24,7 +24,7 @@ from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import FirmColumns
 from innoscore.model.config import TrainingConfig
 from innoscore.model.explanation.reasons import all_firm_reasons
-from innoscore.model.monitoring.log import InferenceLog
+from innoscore.model.monitoring.log import InferenceLog, LogUnavailable
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import record_dicts
 from innoscore.model.scoring.score import score_columns
@@ -79,7 +79,9 @@ def exit_with_parent(parent: int = PARENT_PID, poll_s: float = 1.0) -> None:
         while True:
             time.sleep(poll_s)
             if os.getppid() != parent:
-                logger.warning("the main process is gone: this worker exits")
+                logger.warning("the main process is gone: this worker writes its inference log and exits")
+                for service in WORKER_SERVICE:
+                    service.close_inference_log()
                 os._exit(0)
 
     threading.Thread(target=watch, name="innoscore-parent-watch", daemon=True).start()
@@ -143,9 +145,24 @@ class InnoscoreService:
 
     @bentoml.on_shutdown
     def close_inference_log(self) -> None:
-        """Graceful shutdown (SIGTERM): what was scored is written before the worker exits."""
+        """Graceful shutdown (SIGTERM), or the main process gone: what was scored is written before the
+        worker exits."""
         if self.inference_log is not None:
-            self.inference_log.close()
+            self.inference_log.close(CONFIG.graceful_shutdown_s)
+
+    def __is_ready__(self) -> bool:
+        """/readyz: unready while the inference log cannot be written (requests are refused then)."""
+        return self.inference_log is None or self.inference_log.healthy
+
+    def _log(self, rows, columns, served: ServedModel) -> Response | None:
+        """Record the scored firms; a 503 reply where the log cannot take them (never a 200 unlogged)."""
+        if self.inference_log is None:
+            return None
+        try:
+            self.inference_log.record(rows, columns, served.name, served.version)
+        except LogUnavailable as exc:
+            return error(503, f"{exc}; retry later / 请稍后重试")
+        return None
 
     # --- shared request handling -------------------------------------------------------------
     def _records(self, records: list[dict]) -> list[dict]:
@@ -172,8 +189,9 @@ class InnoscoreService:
         a thread hand-off costs more than scoring a request's firms (docs/api.md)."""
         served = self.follower.current                 # one version for the whole request
         rows, columns = score_columns(self._records(firms), served.model, POLICY, LOAN_FIELD_TYPES)
-        if self.inference_log is not None:
-            self.inference_log.record(rows, columns, served.name, served.version)
+        refused = self._log(rows, columns, served)
+        if refused is not None:
+            return refused
         return json_reply({"model": served.reference,
                            "results": [ScoreResult.reply_of(r, self.catalogue) for r in record_dicts(columns)]})
 
@@ -204,9 +222,10 @@ class InnoscoreService:
         rows = FirmColumns.from_records(self._records(firms), self.catalogue, LOAN_FIELD_TYPES)
         scores = model.score(rows, with_explanations=True)
         expl, points = scores.explanations, scores.expert_points
-        if self.inference_log is not None:
-            self.inference_log.record(rows, {"pd": scores.pd, "grade": scores.grades, **{
-                f"expert_{c}": points[c] for c in self.catalogue.category_ids}}, served.name, served.version)
+        refused = self._log(rows, {"pd": scores.pd, "grade": scores.grades, **{
+            f"expert_{c}": points[c] for c in self.catalogue.category_ids}}, served)
+        if refused is not None:
+            return refused
         found = [None] * len(rows)
         if target is not None:            # a search of milliseconds per firm: off the event loop
             search = served.counterfactual_search(POLICY)

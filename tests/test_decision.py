@@ -82,6 +82,41 @@ def test_decisions_follow_knock_outs_bands_and_limits(small_portfolio, catalogue
     assert set(d["policy_hash"]) == {policy.fingerprint}
 
 
+def test_a_knock_out_rule_whose_column_is_absent_is_refused_not_dropped(small_portfolio, catalogue, tmp_path):
+    """A rule naming a column the input lacks would silently approve what it declines (issue #24, row 1)."""
+    from innoscore.model.decision.policy import PolicyInputError
+
+    path = _policy_file(tmp_path, lambda r: r["knock_outs"].append(
+        {"id": "ghost", "column": "no_such_column", "op": ">=", "value": 1, "zh": "幽灵规则", "en": "ghost rule"}))
+    ghost = load_policy(path, catalogue)
+    rows = small_portfolio.data.head(20).reset_index(drop=True)
+    with pytest.raises(PolicyInputError, match="'ghost' reads column 'no_such_column'"):
+        decide(np.full(len(rows), 0.002), category_points(rows, catalogue), rows, catalogue, ghost)
+    with pytest.raises(PolicyInputError, match="no_such_column"):
+        ghost.require_columns(rows.columns, "firms.csv")
+    rows["no_such_column"] = 0.0
+    assert ghost.require_columns(rows.columns) is ghost
+
+
+def test_a_knock_out_that_cannot_be_checked_refers_the_firm_never_approves(small_portfolio, catalogue, policy):
+    rows = small_portfolio.data.head(50).reset_index(drop=True)
+    rows[["credit_overdue_24m", "litigation_enforcement", "admin_penalty_abnormal"]] = 0.0
+    rows.loc[0, "credit_overdue_24m"] = np.nan           # unknown: the rule cannot be checked
+    rows.loc[1, "admin_penalty_abnormal"] = np.nan       # the catalogue says missing means zero: checked as 0
+    pds = np.full(len(rows), 1e-4)                       # all safe enough to approve on the score
+    points = category_points(rows, catalogue)
+    d = decide(pds, points, rows, catalogue, policy)
+    assert d.loc[0, "decision"] == "refer" and d.loc[0, "limit"] > 0
+    assert d.loc[0, "decision_reasons"] == [f"{policy.knock_outs[0].en}: not checked, credit_overdue_24m missing"]
+    assert "credit_overdue_24m缺失" in d.loc[0, "decision_reasons_zh"][0]
+    approved_on_score = decide(pds, points, rows.fillna({"credit_overdue_24m": 0}), catalogue, policy)
+    assert (approved_on_score.loc[1:, "decision"] == d.loc[1:, "decision"]).all()
+    assert d.loc[1, "decision"] == approved_on_score.loc[1, "decision"]
+    rows.loc[0, "litigation_enforcement"] = 9            # a rule that holds declines, whatever is unchecked
+    declined = decide(pds, points, rows, catalogue, policy)
+    assert declined.loc[0, "decision"] == "decline" and declined.loc[0, "decision_reasons"] == [policy.knock_outs[1].en]
+
+
 @pytest.mark.slow
 def test_what_if_from_model_pd_tracks_the_true_pd_and_the_swap_set_adds_up(trained, catalogue, policy, tmp_path):
     from innoscore.model.tracking.registry import load_pd_model
@@ -150,3 +185,21 @@ def test_batch_and_reports_decide_as_the_record_does(trained, catalogue, policy,
     page = report.read_text(encoding="utf-8")
     assert "审批建议" in page and "拒绝" in page
     assert all(r in page for r in batch.loc[batch["firm_id"] == firm, "decision_reasons_zh"].iloc[0])
+
+
+@pytest.mark.slow
+def test_batch_what_if_and_report_refuse_a_policy_rule_the_data_cannot_apply(trained, tmp_path):
+    ghost = _policy_file(tmp_path, lambda r: r["knock_outs"].append(
+        {"id": "ghost", "column": "no_such_column", "op": ">=", "value": 1, "zh": "幽灵规则", "en": "ghost rule"}))
+    data = tmp_path / "book.csv"
+    trained["data"].head(200).to_csv(data, index=False)
+    out = tmp_path / "scored.parquet"
+    uri = ["--model-uri", "models:/innoscore-pd@challenger"]
+    for args in (["score", "--data", str(data), "--out", str(out), "--policy", str(ghost)],
+                 ["policy", "what-if", "--data", str(data), "--policy", str(ghost), "--steps", "2"],
+                 ["explain", "--data", str(data), "--firm-id", str(trained["data"]["firm_id"].iloc[0]),
+                  "--out", str(tmp_path / "r.html"), "--policy", str(ghost)]):
+        result = runner.invoke(app, args + uri)
+        assert result.exit_code == 2, result.output
+        assert "'ghost' reads column 'no_such_column'" in result.output.replace("\n", "")
+    assert not out.exists() and not (tmp_path / "r.html").exists()

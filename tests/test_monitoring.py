@@ -236,6 +236,39 @@ def test_batch_scoring_logs_every_scored_firm_and_monitor_reads_it(trained, tmp_
     assert result.exit_code == (1 if figures["light"] == "red" else 0)
 
 
+def test_a_log_that_cannot_be_written_keeps_its_records_and_refuses_new_ones(tmp_path, small_portfolio, catalogue):
+    """Issue #24 row 2: a failing folder drops nothing; new records are refused until it works again."""
+    from innoscore.model.monitoring.log import LogUnavailable
+
+    data = small_portfolio.data.head(300).reset_index(drop=True)
+    folder = tmp_path / "log"
+    folder.write_text("a file where the log folder should be")       # unwritable, even for root
+    log = InferenceLog(folder, catalogue, InferenceLogConfig(flush_every_s=0.05, retry_every_s=0.05))
+    log.record(data.head(100), _scored(100), "innoscore-pd", "3")
+    deadline = time.time() + 10
+    while log.healthy and time.time() < deadline:
+        time.sleep(0.01)
+    assert not log.healthy and log.unwritten == 100
+    with pytest.raises(LogUnavailable, match="cannot be written"):
+        log.record(data.iloc[100:200].reset_index(drop=True), _scored(100), "innoscore-pd", "3")
+    folder.unlink()                                                   # the folder works again
+    while not log.healthy and time.time() < deadline:
+        time.sleep(0.01)
+    assert log.healthy
+    log.record(data.iloc[200:300].reset_index(drop=True), _scored(100, 2), "innoscore-pd", "3")
+    assert log.close() == 0
+    logged = pd.concat(read_log(folder))
+    assert sorted(logged["firm_id"]) == sorted(data["firm_id"].iloc[list(range(100)) + list(range(200, 300))])
+
+
+def test_closing_a_log_that_stays_unwritable_reports_what_is_lost(tmp_path, small_portfolio, catalogue):
+    folder = tmp_path / "log"
+    folder.write_text("not a folder")
+    log = InferenceLog(folder, catalogue, InferenceLogConfig(flush_every_s=60, retry_every_s=0.05))
+    log.record(small_portfolio.data.head(40).reset_index(drop=True), _scored(40), "innoscore-pd", "3")
+    assert log.close(timeout=0.5) == 40
+
+
 @pytest.mark.slow
 def test_sigterm_under_load_loses_no_logged_record(trained, tmp_path, catalogue):
     """Every firm the service answered with 200 is in the log after a graceful shutdown mid-load."""

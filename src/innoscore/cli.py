@@ -197,13 +197,16 @@ def _load_registered(model_uri: str | None, explanations_for: str | None = None)
     return model, version
 
 
-def _policy(path: Optional[Path], catalogue):
-    """The credit policy at `path` (default configs/policy.yaml), checked against the model's catalogue."""
+def _policy(path: Optional[Path], catalogue, columns, source: Path):
+    """The credit policy at `path` (default configs/policy.yaml), checked against the model's catalogue
+    and against the input's `columns` (every knock-out rule must find its column in `source`; None:
+    the input's header is unreadable, and reading it will say why)."""
     from innoscore.model.decision.policy import load_policy
     from innoscore.settings import SettingsError
 
     try:
-        return load_policy(path, catalogue)
+        policy = load_policy(path, catalogue)
+        return policy if columns is None else policy.require_columns(columns, str(source))
     except SettingsError as exc:
         fail(str(exc))
 
@@ -272,7 +275,7 @@ def explain(
     info = ModelInfo(name=version.name, version=version.version, run_id=version.run_id,
                      data_fingerprint=version.tags.get("data_fingerprint", "unknown"),
                      catalogue_version=version.tags.get("catalogue_version", model.catalogue.version))
-    decision_policy = _policy(policy, model.catalogue) if policy else None
+    decision_policy = _policy(policy, model.catalogue, rows, data) if policy else None
     found = None
     if counterfactual:
         found = _counterfactuals(rows, model, decision_policy, target_grade, target_decision, alternatives,
@@ -338,12 +341,14 @@ def score(
 
     from innoscore.features.validation import DataReadError
     from innoscore.model.monitoring.log import LogTarget
-    from innoscore.model.scoring.batch import BatchInputError, count_rows, score_file_dask, score_file_local
+    from innoscore.model.scoring.batch import (BatchInputError, count_rows, input_columns, score_file_dask,
+                                               score_file_local)
+    from innoscore.settings import SettingsError
 
     if engine not in ("local", "dask"):
         fail(f"--engine must be local or dask, got '{engine}'")
     model, version = _load_registered(model_uri, explanations_for="--explain" if with_explanations else None)
-    decision_policy = _policy(policy, model.catalogue) if policy else None
+    decision_policy = _policy(policy, model.catalogue, input_columns(data) or None, data) if policy else None
     log = LogTarget(str(log_dir), version.name, str(version.version)) if log_dir else None
     signal.signal(signal.SIGTERM, _interrupted)     # a stopped job cleans up its partial files as Ctrl-C does
     try:
@@ -363,7 +368,7 @@ def score(
             with console.status("scoring on Dask / Dask集群评分"):
                 summary = score_file_dask(data, out, model, with_explanations, top_k, scheduler=scheduler,
                                           policy=decision_policy, log=log)
-    except (DataReadError, BatchInputError) as exc:
+    except (DataReadError, BatchInputError, SettingsError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {exc.filename or out}: {exc.strerror or exc} / 无法写入输出文件")
@@ -523,6 +528,7 @@ def what_if_command(
         current = load_policy(policy, cat)
         proposed = current.with_overrides(parse_overrides(set_))
         frame = read_table(data)
+        current.require_columns(frame, str(data))
     except (SettingsError, DataReadError) as exc:
         fail(str(exc))
     rows, report = validate_frame(frame, cat)

@@ -1,6 +1,8 @@
 """One decision function on the scored-firm record: approve / refer / decline, a limit and reasons.
 
-1. Knock-outs: any rule of the policy that holds declines the firm and is named.
+1. Knock-outs: any rule of the policy that holds declines the firm and is named. Every rule applies:
+   input without a rule's column is refused (`PolicyInputError`), and a firm whose value is missing
+   (where the catalogue does not say missing means zero) is referred, the unchecked rule named.
 2. The decision score (0-100, higher safer) blends the model's score (a points-to-double-the-odds
    scale of its PD) with the expert evaluation's category scores, by the policy's weights; a PD above
    `pd_decline_above` declines whatever the score.
@@ -18,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from innoscore.features.catalogue import Catalogue
+from innoscore.features.catalogue import Catalogue, MissingMeaning
 from innoscore.model.columns import SMALL, coded_labels, masked_lists
 from innoscore.model.decision.policy import Policy
 
@@ -52,10 +54,14 @@ def decision_tables(policy: Policy) -> DecisionTables:
     cached = _TABLES.get(policy.fingerprint)
     if cached is None:
         bands, pd_cap = policy.bands, 100 * policy.pd_decline_above
-        reasons_en = (*(k.en for k in policy.knock_outs), f"model PD above {pd_cap:g}%",
+        reasons_en = (*(k.en for k in policy.knock_outs),
+                      *(f"{k.en}: not checked, {k.column} missing" for k in policy.knock_outs),
+                      f"model PD above {pd_cap:g}%",
                       f"decision score below the refer band ({bands.refer_min:g})",
                       f"decision score below the approve band ({bands.approve_min:g})")
-        reasons_zh = (*(k.zh for k in policy.knock_outs), f"模型违约概率高于{pd_cap:g}%",
+        reasons_zh = (*(k.zh for k in policy.knock_outs),
+                      *(f"{k.zh}：{k.column}缺失，无法核查" for k in policy.knock_outs),
+                      f"模型违约概率高于{pd_cap:g}%",
                       f"决策得分低于提交评审线（{bands.refer_min:g}）", f"决策得分低于批准线（{bands.approve_min:g}）")
         levels = {"decision": tuple(OUTCOMES), "decision_zh": tuple(z for z, _ in OUTCOMES.values()),
                   "decision_en": tuple(e for _, e in OUTCOMES.values()), "limit_basis": ("", *LIMIT_BASES),
@@ -122,10 +128,27 @@ def _level_codes(rows, name: str | None, position: dict[str, int], default: str)
     return pc.fill_null(codes, fallback).to_numpy(zero_copy_only=False)
 
 
-def hard_declines(pd_values: np.ndarray, rows, policy: Policy) -> tuple[list[np.ndarray], np.ndarray]:
-    """Which firms each knock-out rule declines, and which the PD ceiling declines, whatever the score."""
-    knocked = [_OPS[k.op](_numbers(rows, k.column), k.value) for k in policy.knock_outs]
-    return knocked, np.asarray(pd_values, dtype=float) > policy.pd_decline_above
+def knock_out_values(rows, policy: Policy, catalogue: Catalogue) -> list[np.ndarray]:
+    """Each knock-out rule's column as numbers, missing-means-zero indicators filled with 0 (NaN stays
+    where the value is unknown); `PolicyInputError` naming the rule if its column is absent."""
+    policy.require_columns(rows)
+    values = []
+    for rule in policy.knock_outs:
+        column = _numbers(rows, rule.column)
+        ind = catalogue.by_id.get(rule.column)
+        if ind is not None and ind.missing is MissingMeaning.zero:
+            column = np.where(np.isnan(column), 0.0, column)
+        values.append(column)
+    return values
+
+
+def hard_declines(pd_values: np.ndarray, rows, policy: Policy, catalogue: Catalogue
+                  ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """Which firms each knock-out rule declines, which it could not check (value missing: referred,
+    never approved), and which the PD ceiling declines, whatever the score."""
+    values = knock_out_values(rows, policy, catalogue)
+    knocked = [_OPS[k.op](v, k.value) for k, v in zip(policy.knock_outs, values)]
+    return knocked, [np.isnan(v) for v in values], np.asarray(pd_values, dtype=float) > policy.pd_decline_above
 
 
 def decide(pd_values: np.ndarray, category_points, rows: pd.DataFrame, catalogue: Catalogue,
@@ -141,17 +164,19 @@ def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Ca
     n = len(rows)
     pd_values = np.asarray(pd_values, dtype=float)
     score, m_score = decision_score(pd_values, category_points, catalogue, policy)
-    knocked, pd_ceiling = hard_declines(pd_values, rows, policy)
+    knocked, unchecked, pd_ceiling = hard_declines(pd_values, rows, policy, catalogue)
     k = len(knocked)
-    masks = np.empty((n, k + 3), dtype=bool)          # one column per reason, as `DecisionTables.reasons_en`
-    for j, rule in enumerate(knocked):
-        masks[:, j] = rule
+    masks = np.empty((n, 2 * k + 3), dtype=bool)      # one column per reason, as `DecisionTables.reasons_en`
+    for j, (rule, open_) in enumerate(zip(knocked, unchecked)):
+        masks[:, j], masks[:, k + j] = rule, open_
     any_knock = masks[:, :k].any(axis=1)
     bands = policy.bands
     below_approve, below_refer = score < bands.approve_min, score < bands.refer_min
     decline = any_knock | pd_ceiling | below_refer
-    refer = ~decline & below_approve
-    masks[:, k], masks[:, k + 1], masks[:, k + 2] = pd_ceiling, below_refer & ~any_knock & ~pd_ceiling, refer
+    masks[:, k:2 * k] &= ~decline[:, None]
+    refer = ~decline & (below_approve | masks[:, k:2 * k].any(axis=1))
+    masks[:, 2 * k], masks[:, 2 * k + 1] = pd_ceiling, below_refer & ~any_knock & ~pd_ceiling
+    masks[:, 2 * k + 2] = ~decline & below_approve
     code = np.where(decline, 2, np.where(refer, 1, 0))           # positions in OUTCOMES
 
     lim, tables = policy.limits, decision_tables(policy)

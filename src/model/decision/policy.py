@@ -15,6 +15,10 @@ from innoscore.settings import Settings, SettingsError, load_settings
 _WEIGHT_TOLERANCE = 1e-6
 
 
+class PolicyInputError(SettingsError):
+    """Input the policy cannot be applied to: a column a knock-out rule reads is absent."""
+
+
 class Blend(Settings):
     model_weight: float = Field(ge=0, le=1)
     category_weight: dict[str, float]
@@ -105,6 +109,16 @@ class Policy(Settings):
         """A short hash of the policy content: logged with every decision and in MLflow (computed once:
         /score reads it on every request)."""
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+    def require_columns(self, columns, source: str = "the input") -> "Policy":
+        """Refuse input without a column a knock-out rule reads (`columns`: anything `in` works on):
+        every rule applies, or nothing is decided. A dropped rule would approve what it declines."""
+        absent = [k for k in self.knock_outs if k.column not in columns]
+        if absent:
+            raise PolicyInputError("; ".join(
+                f"knock-out rule '{k.id}' reads column '{k.column}', which {source} lacks / "
+                f"拒绝规则'{k.id}'所需字段'{k.column}'缺失" for k in absent) + ": every rule must apply / 每条规则都须适用")
+        return self
 
     def check_against(self, catalogue: Catalogue, source: str = "policy") -> "Policy":
         """Refuse a policy that names categories the catalogue lacks."""

@@ -60,10 +60,10 @@ def swap_set(current: pd.DataFrame, proposed: pd.DataFrame, portfolio: Portfolio
 
 def strategy_curve(policy: Policy, portfolio: Portfolio, catalogue: Catalogue, n_points: int = 41) -> pd.DataFrame:
     """Approval rate against the approved book's default rate as the approve cut-off moves (the
-    knock-outs and the PD ceiling still decline)."""
+    knock-outs and the PD ceiling still decline; a firm with an unchecked knock-out is not approved)."""
     score, _ = decision_score(portfolio.pd, portfolio.category_points, catalogue, policy)
-    knocked, ceiling = hard_declines(portfolio.pd, portfolio.rows, policy)
-    eligible = ~(np.any(knocked, axis=0) if knocked else np.zeros(len(score), dtype=bool)) & ~ceiling
+    knocked, unchecked, ceiling = hard_declines(portfolio.pd, portfolio.rows, policy, catalogue)
+    eligible = ~(np.any(knocked + unchecked, axis=0) if knocked else np.zeros(len(score), dtype=bool)) & ~ceiling
     rows = []
     for cutoff in np.linspace(0, 100, n_points):
         approved = eligible & (score >= cutoff)

@@ -37,7 +37,8 @@ class InferenceLogConfig(Settings):
 
     directory: str | None = None          # None: off
     max_queue: int = Field(10_000, ge=1)
-    flush_every_s: float = Field(5.0, gt=0)
+    flush_every_s: float = Field(5.0, gt=0)       # at most this much of scored firms is lost to a SIGKILL
+    retry_every_s: float = Field(0.5, gt=0)       # a failed write is retried this often (nothing is dropped)
     max_rows_per_file: int = Field(100_000, ge=1)
 
 

@@ -5,6 +5,12 @@ background thread turns them into Arrow tables and writes one file per flush und
 `DIR/date=YYYY-MM-DD/` (written to a hidden name, then renamed: a reader never sees half a file).
 When the queue is full a request waits for room instead of dropping records; `close()` (graceful
 shutdown) writes everything queued before it returns.
+
+A write that fails (folder unwritable, disk full) drops nothing: the records stay queued and are
+retried every `retry_every_s`; until a write succeeds `record` refuses (`LogUnavailable`), so the
+service answers 503 and reports itself unready rather than answer a firm it cannot log. What a
+hard kill (SIGKILL) of the writing process loses is what it had queued: at most `flush_every_s`
+of scored firms (docs/api.md).
 """
 from __future__ import annotations
 
@@ -123,6 +129,11 @@ def _arrow_column(values, kind: pa.DataType) -> pa.Array:
 _SEQUENCE = count()
 
 
+class LogUnavailable(OSError):
+    """The inference log cannot be written now: records already queued are kept and retried, new
+    ones are refused."""
+
+
 def write_log_file(directory: str | Path, table: pa.Table, day: str | None = None) -> Path:
     """`table` as one new file under DIR/date=DAY/ (hidden while written, then renamed). Text columns
     dictionary-encoded and compressed; numbers plain and uncompressed, and no column statistics:
@@ -154,6 +165,8 @@ class InferenceLog:
         self.config = config or InferenceLogConfig(directory=str(directory))
         self.schema = log_schema(catalogue)
         self.written = 0
+        self.failing_since: float | None = None     # when writing began to fail; None: writing works
+        self._unwritten: list[ScoredBatch] = []     # accepted, not yet written: retried, never dropped
         self._pending: deque[ScoredBatch] = deque()
         self._waiting_rows = 0          # approximate (updated without a lock): only decides an early flush
         self._wake = threading.Event()
@@ -166,6 +179,9 @@ class InferenceLog:
         With `max_queue` batches waiting, wait for the writer: records are never dropped."""
         if self._closed:
             raise RuntimeError("the inference log is closed")
+        if self.failing_since is not None:
+            raise LogUnavailable(f"the inference log cannot be written to {self.directory} (failing for "
+                                 f"{time.time() - self.failing_since:.0f} s) / 推理日志无法写入")
         while len(self._pending) >= self.config.max_queue:
             self._wake.set()
             time.sleep(0.001)
@@ -174,26 +190,44 @@ class InferenceLog:
         if self._waiting_rows >= self.config.max_rows_per_file:
             self._wake.set()
 
-    def close(self, timeout: float | None = None) -> None:
-        """Write everything queued, then stop; safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        self._wake.set()
+    @property
+    def healthy(self) -> bool:
+        """Whether new records are accepted (the last write succeeded)."""
+        return self.failing_since is None
+
+    @property
+    def unwritten(self) -> int:
+        """Firms accepted and not yet written."""
+        return sum(len(b.rows) for b in (*self._unwritten, *self._pending))
+
+    def close(self, timeout: float = 15.0) -> int:
+        """Write everything queued, then stop; a failing folder is retried for up to `timeout` seconds,
+        then what could not be written is reported lost. Returns the firms lost (0: all written); safe
+        to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._wake.set()
         self._thread.join(timeout)
+        lost = self.unwritten if self._thread.is_alive() else 0
+        if lost:
+            logger.error("inference log: %d records could not be written to %s before shutdown: lost", lost,
+                         self.directory)
+        return lost
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self.config.flush_every_s)
+            self._wake.wait(self.config.flush_every_s if self.healthy else self.config.retry_every_s)
             self._wake.clear()
             closing = self._closed              # read before draining: nothing is recorded after it
             self._waiting_rows = 0
-            batches = []
+            batches, self._unwritten = self._unwritten, []
             while self._pending:
                 batches.append(self._pending.popleft())
             self._write(batches)
-            if closing and not self._pending:
+            if closing and not self._pending and not self._unwritten:
                 return
+            if closing:
+                time.sleep(self.config.retry_every_s)
 
     def _write(self, batches: list[ScoredBatch]) -> None:
         """Files of at most `max_rows_per_file` firms, never spanning two days."""
@@ -214,9 +248,19 @@ class InferenceLog:
         n = sum(len(b.rows) for b in batches)
         try:
             write_log_file(self.directory, batches_table(self.schema, batches), day)
-            self.written += n
-        except Exception:       # the log must not stop the service: say what was lost, keep going
-            logger.exception("inference log: %d records could not be written to %s", n, self.directory)
+        except Exception as exc:    # kept for the next try; new records are refused meanwhile
+            if self.failing_since is None:
+                self.failing_since = time.time()
+                logger.error("inference log: %d records cannot be written to %s (%s): kept and retried every "
+                             "%g s; new requests are refused until it works", n, self.directory, exc,
+                             self.config.retry_every_s)
+            self._unwritten.extend(batches)
+            return
+        self.written += n
+        if self.failing_since is not None:
+            logger.warning("inference log: writing to %s works again after %.1f s", self.directory,
+                           time.time() - self.failing_since)
+            self.failing_since = None
 
 
 def read_log(directory: str | Path, chunk_rows: int = 200_000, columns: list[str] | None = None

@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 from innoscore.features.validation import (DataReadError, MalformedLine, malformed_csv_lines, problem,
                                            validate_frame)
 from innoscore.model.decision.policy import Policy
-from innoscore.model.monitoring.log import InferenceLog, LogTarget, log_schema, log_table, write_log_file
+from innoscore.model.monitoring.log import (InferenceLog, LogTarget, LogUnavailable, log_schema, log_table,
+                                           write_log_file)
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import record_schema, scored_firms
 from innoscore.model.scoring.text_hash import text_hashes
@@ -101,17 +102,23 @@ def count_rows(path: Path) -> int | None:
     return None
 
 
-def has_column(path: Path, column: str) -> bool:
+def input_columns(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet input (its header or schema); [] where unreadable
+    (reading it reports why)."""
     path = Path(path)
     if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
         try:
-            return column in pads.dataset(path, format="parquet").schema.names
+            return list(pads.dataset(path, format="parquet").schema.names)
         except (pa.ArrowInvalid, OSError):
-            return False
+            return []
     try:
-        return column in pd.read_csv(path, nrows=0).columns
+        return list(pd.read_csv(path, nrows=0).columns)
     except (OSError, ValueError, UnicodeDecodeError):
-        return False
+        return []
+
+
+def has_column(path: Path, column: str) -> bool:
+    return column in input_columns(path)
 
 
 def find_duplicate_ids(path: Path, id_column: str, chunk_rows: int = 1_000_000,
@@ -339,10 +346,13 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
         rejects.abort()
         raise
     finally:
-        if inference_log is not None:
-            inference_log.close()      # firms scored are logged, even when the output is abandoned
+        # firms scored are logged, even when the output is abandoned
+        lost = inference_log.close() if inference_log is not None else 0
     sink.close()
     rejects.close()
+    if lost:
+        raise LogUnavailable(f"{lost:,} scored firms could not be written to the inference log {log.directory} "
+                             f"(the scores are in {out}) / 推理日志写入失败")
     summary.scored, summary.rejected = sink.rows, rejects.rows
     return summary
 
