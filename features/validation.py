@@ -104,6 +104,8 @@ _REASONS = {
     "too_long": ("text too long", "文本过长"),
     "wrong_type": ("wrong type of value", "取值类型错误"),
     "wrong_field_count": ("{} fields where the header has {}", "字段数为{}，表头为{}列"),
+    "unterminated_line": ("the last line has no line end: the file may be cut short (accept it with "
+                          "--accept-unterminated)", "末行没有换行符，文件可能被截断（确认完整可用--accept-unterminated）"),
     "empty": ("the file has no rows", "文件没有数据行"),
 }
 
@@ -124,15 +126,44 @@ class MalformedLine:
     expected: int
     found: int
     text: str
+    code: str = "wrong_field_count"     # or "unterminated_line": the file's last line, cut short
 
     def problem(self) -> Problem:
-        return problem("wrong_field_count", line=self.line, detail=(self.found, self.expected), value=self.text[:60])
+        detail = (self.found, self.expected) if self.code == "wrong_field_count" else ""
+        return problem(self.code, line=self.line, detail=detail, value=self.text[:60])
+
+    def field(self, position: int | None) -> str | None:
+        """The line's value at `position` (0-based, as the header counts), where the line has one."""
+        import csv
+
+        if position is None:
+            return None
+        fields = next(csv.reader([self.text]), [])
+        return fields[position] if position < len(fields) and fields[position] != "" else None
 
 
-def malformed_csv_lines(path: str | Path) -> list[MalformedLine]:
-    """CSV lines whose number of fields differs from the header's. pandas pads a short line with
-    missing values (a silent wrong score) and aborts the whole file on a long one; Arrow's reader
-    finds both in one pass (threaded; a second, numbered pass only when there are any)."""
+def _unterminated_last_line(path: Path) -> MalformedLine | None:
+    """The file's last line if it has no line end and is not the header: a file cut short in its last
+    value (220.9 -> 22) still has the header's number of fields, and would be scored as it reads."""
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    lines, tail = 0, b""
+    with opener(path, "rb") as f:
+        while block := f.read(1 << 24):
+            lines += block.count(b"\n")
+            tail = (tail + block)[-65536:]
+    if not tail or tail.endswith(b"\n") or lines == 0:
+        return None
+    text = tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
+    return MalformedLine(lines + 1, 0, 0, text, "unterminated_line")
+
+
+def malformed_csv_lines(path: str | Path, accept_unterminated: bool = False) -> list[MalformedLine]:
+    """CSV lines whose number of fields differs from the header's, and a last line without a line
+    end (a file cut short; `accept_unterminated` keeps it). pandas pads a short line with missing
+    values (a silent wrong score) and aborts the whole file on a long one; Arrow's reader finds both
+    in one pass (threaded; a second, numbered pass only when there are any)."""
     import pyarrow as pyarrow
     import pyarrow.csv as pcsv
 
@@ -161,13 +192,18 @@ def malformed_csv_lines(path: str | Path) -> list[MalformedLine]:
         if found:
             found.clear()
             scan(threads=False)     # line numbers are known only to a single-threaded reader
+        cut = None if accept_unterminated else _unterminated_last_line(path)
     except (pyarrow.ArrowInvalid, OSError):
         return []                   # read_table reports what it cannot read
+    if cut is not None and all(m.line != cut.line for m in found):
+        found.append(cut)
     return found
 
 
-def read_table(path: str | Path, skip_lines: list[int] | None = None) -> pd.DataFrame:
-    """Read CSV or Parquet (a file or a directory of Parquet parts); raise DataReadError if unreadable.
+def read_table(path: str | Path, skip_lines: list[int] | None = None, accept_unterminated: bool = False
+               ) -> pd.DataFrame:
+    """Read CSV or Parquet (a file or a directory of Parquet parts); raise DataReadError if unreadable,
+    or if a CSV's last line has no line end (cut short) unless `accept_unterminated`.
     `skip_lines`: 0-based CSV lines not to read (`malformed_csv_lines`)."""
     path = Path(path)
     if not path.exists():
@@ -176,6 +212,9 @@ def read_table(path: str | Path, skip_lines: list[int] | None = None) -> pd.Data
         if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
         if path.suffix.lower() in (".csv", ".txt", ".gz"):
+            cut = None if accept_unterminated else _unterminated_last_line(path)
+            if cut is not None and (cut.line - 1) not in (skip_lines or ()):
+                raise DataReadError(f"{path}: {cut.problem().line_text()}")
             return pd.read_csv(path, low_memory=False, skiprows=skip_lines)
     except pd.errors.EmptyDataError:
         raise DataReadError(f"data file is empty: {path}") from None
@@ -407,12 +446,13 @@ def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool 
     return coerced, ValidationReport(len(coerced), ordered, bad_rows, whole_file)
 
 
-def validate_file(path: str | Path, catalogue: Catalogue, require_target: bool = False
-                  ) -> tuple[pd.DataFrame, ValidationReport]:
-    """`validate_frame` of a file; a CSV line with too few or too many fields is a problem of its own."""
-    malformed = malformed_csv_lines(path)
-    frame, report = validate_frame(read_table(path, [m.line - 1 for m in malformed] or None), catalogue,
-                                   require_target)
+def validate_file(path: str | Path, catalogue: Catalogue, require_target: bool = False,
+                  accept_unterminated: bool = False) -> tuple[pd.DataFrame, ValidationReport]:
+    """`validate_frame` of a file; a CSV line with too few or too many fields, or a last line cut short
+    (`malformed_csv_lines`), is a problem of its own."""
+    malformed = malformed_csv_lines(path, accept_unterminated)
+    frame, report = validate_frame(read_table(path, [m.line - 1 for m in malformed] or None, accept_unterminated=True),
+                                   catalogue, require_target)
     if malformed:
         report.problems = [m.problem() for m in malformed] + report.problems
     return frame, report

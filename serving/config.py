@@ -10,6 +10,7 @@ from innoscore.model.monitoring.config import InferenceLogConfig
 from innoscore.settings import Settings, load_settings
 
 SERVING_CONFIG_ENV = "INNOSCORE_SERVING_CONFIG"
+API_KEY_ENV = "INNOSCORE_API_KEY"         # the key every request but the public paths must send
 LOG_DIR_ENV = "INNOSCORE_LOG_DIR"          # `innoscore serve --log-dir`: overrides inference_log.directory
 
 
@@ -41,21 +42,25 @@ class ServingConfig(Settings):
 
         return load_settings(cls, path or os.environ.get(SERVING_CONFIG_ENV) or DEFAULT_SERVING_CONFIG)
 
-    def credit_policy(self, catalogue):
-        """The policy /score decides by, or None (off, or the packaged policy, written for the 44-indicator
-        catalogue, does not fit another catalogue's model). A policy file named in the config that cannot
-        be used raises SettingsError: the service refuses to start rather than serve without it."""
+    def request_policy(self, catalogue):
+        """The policy whose loan fields the request model carries, whether /score decides or not (so
+        `decide: false` does not change what a valid request is); None where the packaged policy,
+        written for the 44-indicator catalogue, does not fit another catalogue's model. A policy file
+        named in the config that cannot be used raises SettingsError: the service refuses to start
+        rather than serve without it."""
         from innoscore.model.decision.policy import load_policy
         from innoscore.settings import SettingsError
 
-        if not self.decide:
-            return None
         try:
             return load_policy(self.policy, catalogue)
         except SettingsError:
             if self.policy is not None:
                 raise
             return None
+
+    def credit_policy(self, catalogue):
+        """The policy /score decides by, or None (`decide: false`, or no policy fits)."""
+        return self.request_policy(catalogue) if self.decide else None
 
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1

@@ -3,10 +3,13 @@
 An ASGI middleware, so that every refusal is a 4xx JSON reply written here, before any body is
 parsed by the framework and without a traceback in the log:
 
-- the API key (`Authorization: Bearer <key>`), compared as bytes in constant time;
+- the API key (`Authorization: Bearer <key>`, the scheme in any case as RFC 7235 says), the key
+  compared as bytes in constant time;
 - POST bodies: `application/json` only (415), 1 to `max_firms` firms (422, 413), at most
-  `max_body_bytes` (413, from Content-Length or while reading), read within `client_timeout_s`
-  (408: a body shorter than its Content-Length);
+  `max_body_bytes` (413, from Content-Length or while reading), the whole body read within
+  `client_timeout_s` (408: however it trickles in);
+- POST to an endpoint without fields (`empty_paths`: /model_info, /reload): no body, or an empty
+  JSON object (415 for any other media type, 422 for fields);
 - strict JSON (400): one object, no duplicate keys, no NaN/Infinity literals;
 - firm fields (422, naming the firm and field): no `true`/`false` as a value, no number beyond
   the range of a float (1e400 parses as infinity), no text longer than `max_string_length`; then
@@ -142,10 +145,11 @@ class RequestGuard:
     def __init__(self, app, *, limits: RequestLimits, api_paths: tuple[str, ...], public_paths: tuple[str, ...],
                  api_key: str | None, id_column: str, openapi: Callable[[], dict],
                  firm_check: Callable[[list], list[dict]],
-                 direct: Mapping[str, Callable[[dict], Awaitable[Response | None]]] | None = None):
-        self.app, self.limits, self.api_paths = app, limits, api_paths
+                 direct: Mapping[str, Callable[[dict], Awaitable[Response | None]]] | None = None,
+                 empty_paths: tuple[str, ...] = ()):
+        self.app, self.limits, self.api_paths, self.empty_paths = app, limits, api_paths, empty_paths
         self.public_paths = public_paths
-        self.expected = f"Bearer {api_key}".encode("utf-8") if api_key else None
+        self.expected = api_key.encode("utf-8") if api_key else None
         self.id_column, self.openapi, self.firm_check = id_column, openapi, firm_check
         self.direct = dict(direct or {})
         self._openapi_doc: dict | None = None
@@ -187,6 +191,11 @@ class RequestGuard:
                         await response(scope, receive, send)
                         return
                 receive = _replay(body, receive)
+            elif path in self.empty_paths and scope["method"] == "POST":
+                body = await self._read_body(scope, receive, optional=True)
+                if body.strip() and parse_strict_json(body):
+                    raise Refusal(422, f"{path} takes no fields: send no body or {{}} / 该接口不接受参数")
+                receive = _replay(body, receive)
         except Refusal as refusal:
             await refusal.response()(scope, receive, send)
             return
@@ -199,35 +208,41 @@ class RequestGuard:
         for name, value in scope.get("headers") or []:
             if name == b"authorization":
                 given = value
-        if not hmac.compare_digest(given, self.expected):      # bytes: any header byte is safe
+        scheme, _, key = given.strip().partition(b" ")
+        if not (hmac.compare_digest(key.strip(), self.expected) and scheme.lower() == b"bearer"):   # bytes: any byte is safe
             raise Refusal(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
 
-    async def _read_body(self, scope, receive) -> bytes:
+    async def _read_body(self, scope, receive, optional: bool = False) -> bytes:
+        """The whole body, within one deadline; `optional`: a request without a media type may send none."""
         headers = dict(scope.get("headers") or [])
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if media_type != b"application/json":
+        if media_type != b"application/json" and not (optional and not media_type):
             raise Refusal(415, "send the body as application/json / 请求体须为application/json")
         limit = self.limits.max_body_bytes
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise Refusal(413, f"the body is larger than {limit} bytes / 请求体超过上限")
         chunks, size = [], 0
-        while True:
-            try:
-                async with asyncio.timeout(self.limits.client_timeout_s):     # no task per message, as wait_for makes
+        try:
+            async with asyncio.timeout(self.limits.client_timeout_s):     # the whole body, however it trickles
+                while True:
                     message = await receive()
-            except TimeoutError:
-                raise Refusal(408, f"the body did not arrive within {self.limits.client_timeout_s:g} s "
-                                   f"/ 请求体接收超时") from None
-            if message["type"] == "http.disconnect":
-                raise Refusal(400, "the client disconnected / 客户端已断开")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise Refusal(413, f"the body is larger than {limit} bytes / 请求体超过上限")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+                    if message["type"] == "http.disconnect":
+                        raise Refusal(400, "the client disconnected / 客户端已断开")
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise Refusal(413, f"the body is larger than {limit} bytes / 请求体超过上限")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise Refusal(408, f"the body did not arrive within {self.limits.client_timeout_s:g} s "
+                               f"/ 请求体接收超时") from None
+        body = b"".join(chunks)
+        if optional and not media_type and body.strip():
+            raise Refusal(415, "send the body as application/json / 请求体须为application/json")
+        return body
 
 
 async def _answer(handler: Callable[[dict], Awaitable[Response | None]], body: dict, path: str) -> Response | None:

@@ -77,6 +77,14 @@ _ERROR_CODES = {"missing": "missing_value", "extra_forbidden": "unknown_field", 
                 "string_pattern_mismatch": "missing_value"}
 
 
+def _rule_text(ctx: dict) -> str:
+    """The rule a value broke, from pydantic's context, for fields the catalogue does not describe (the
+    policy's loan fields): "[0, inf)" for a bound, the levels for a choice."""
+    if "ge" in ctx or "le" in ctx:
+        return f"[{ctx.get('ge', '-inf')}, {ctx.get('le', 'inf')}" + ("]" if "le" in ctx else ")")
+    return str(ctx.get("expected", ""))
+
+
 def firm_problems(firm_model_: type[BaseModel], catalogue: Catalogue, firms: list) -> list[dict]:
     """Each firm the request model refuses, as problems naming the firm (its id and place), the field
     and the reason in English and Chinese: the same codes and texts as `innoscore validate`."""
@@ -105,7 +113,7 @@ def firm_problems(firm_model_: type[BaseModel], catalogue: Catalogue, firms: lis
                     code = "missing_value"        # null where a value is required
                 elif code == "unknown_level" and ind is not None and ind.type == "ordinal" and isinstance(firm[field], str):
                     code = "not_a_number"        # ordinal levels are numbers, as the catalogue validation says
-                detail = problem_detail(catalogue, field, code) or str(err.get("ctx", {}).get("expected", ""))
+                detail = problem_detail(catalogue, field, code) or _rule_text(err.get("ctx", {}))
                 p = problem(code, firm_id=firm_id if field != id_column else None, column=field, detail=detail)
                 problems.append({**p.to_dict(), "index": index})
     return problems

@@ -28,7 +28,7 @@ from innoscore.model.monitoring.log import InferenceLog, LogUnavailable
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import record_dicts
 from innoscore.model.scoring.score import score_columns
-from innoscore.serving.config import ServingConfig
+from innoscore.serving.config import API_KEY_ENV, ServingConfig
 from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
 from innoscore.serving.lifecycle import ModelFollower, ServedModel
 from innoscore.serving.logs import quiet_client_errors
@@ -41,16 +41,16 @@ ensure_bentoml_home()
 CONFIG = ServingConfig.load()
 BENTO_MODEL = bentoml.models.get(served_model_tag())
 CATALOGUE = Catalogue.model_validate_json(BENTO_MODEL.info.metadata["catalogue_json"])
-POLICY = CONFIG.credit_policy(CATALOGUE)
-LOAN_FIELD_TYPES = POLICY.loan_column_types(CATALOGUE) if POLICY else {}
-Firm = firm_model(CATALOGUE, POLICY, CONFIG.max_string_length)
+REQUEST_POLICY = CONFIG.request_policy(CATALOGUE)              # its loan fields are in the request, deciding or not
+POLICY = REQUEST_POLICY if CONFIG.decide else None
+LOAN_FIELD_TYPES = REQUEST_POLICY.loan_column_types(CATALOGUE) if REQUEST_POLICY else {}
+Firm = firm_model(CATALOGUE, REQUEST_POLICY, CONFIG.max_string_length)
 FirmList = Annotated[list[Firm], Field(min_length=1, max_length=CONFIG.max_firms_per_request)]
 GradeGoal, DecisionGoal = counterfactual_goals(BENTO_MODEL.info.metadata.get("grade_labels")
                                                or TrainingConfig.load().grade_scale.labels)
 TOP_K = Field(CONFIG.default_top_k, ge=1, le=CONFIG.max_top_k)
 COUNTERFACTUAL = Field(None, description='Also say what it would take: {"grade": "BBB"} or {"decision": "approve"} '
                                          '/ 同时给出达到目标等级或获批的改进方案')
-API_KEY_ENV = "INNOSCORE_API_KEY"
 MODEL_URI = os.environ.get(MODEL_URI_ENV) or BENTO_MODEL.info.metadata.get("model_uri", "")
 logger = logging.getLogger("innoscore.serving")
 WORKER_SERVICE: list["InnoscoreService"] = []       # this worker's service instance, once it is built
@@ -272,12 +272,15 @@ async def _direct_score(body: dict) -> Response | None:
 
 
 async def _direct_explain(body: dict) -> Response | None:
-    """/explain answered by the guard, as `_direct_score`, when its options pass `ExplainOptions`."""
-    if not WORKER_SERVICE:
-        return None
+    """/explain answered by the guard, as `_direct_score`; options that fail `ExplainOptions` (as strict
+    as firm fields: `top_k: true` or `"3"` is no number) are a 422 naming the option."""
     try:
         options = ExplainOptions.model_validate({k: v for k, v in body.items() if k != "firms"})
-    except ValidationError:
+    except ValidationError as exc:
+        return error(422, "invalid options / 参数无效", [
+            {"firm_id": None, "index": None, "field": ".".join(map(str, e["loc"])) or None, "code": "invalid_option",
+             "message": e["msg"], "message_zh": "参数取值无效"} for e in exc.errors(include_url=False, include_input=False)])
+    if not WORKER_SERVICE:
         return None
     return await WORKER_SERVICE[0].explain_reply(body["firms"], options.top_k, options.lang, options.counterfactual)
 
@@ -290,5 +293,5 @@ InnoscoreService.add_asgi_middleware(
     id_column=CATALOGUE.dataset.firm_id_column,
     openapi=lambda: openapi_with_errors(InnoscoreService.openapi_spec.asdict(), API_PATHS),
     firm_check=lambda firms: firm_problems(Firm, CATALOGUE, firms),
-    direct={"/score": _direct_score, "/explain": _direct_explain})
+    direct={"/score": _direct_score, "/explain": _direct_explain}, empty_paths=("/model_info", "/reload"))
 quiet_client_errors()

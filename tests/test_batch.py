@@ -117,12 +117,33 @@ def test_lines_with_too_few_or_too_many_fields_are_rejected_by_line_number(train
     by_line = rejects[rejects["reasons"].str.startswith("line ")]
     assert by_line["reasons"].str.extract(r"line (\d+)")[0].astype(int).tolist() == [6, 10]
     assert "10 fields where the header has" in by_line["reasons"].iloc[0] and "第6行" in by_line["reasons_zh"].iloc[0]
+    assert by_line["firm_id"].tolist() == data.loc[[4, 8], "firm_id"].tolist()     # the id, read from the line
     scored = pd.read_parquet(tmp / "broken.v1.parquet")
     assert not set(scored["firm_id"]) & set(data.loc[[4, 8], "firm_id"])
     reference = pd.read_parquet(tmp / "local.parquet").set_index("firm_id")      # the same rows, scored intact
     np.testing.assert_allclose(scored.set_index("firm_id")["pd"], reference.loc[scored["firm_id"], "pd"], atol=1e-12)
     dask = _score("--data", broken, "--out", tmp / "broken_dask", "--engine", "dask")
     assert dask.exit_code == 2 and "line 6" in dask.output and "--engine local" in dask.output
+
+
+def test_a_file_cut_inside_its_last_value_is_not_scored_silently(trained, batch_input):
+    """Issue #24 row 4: revenue 220.9 cut to 22 kept the header's field count and was scored."""
+    tmp, path, data = batch_input
+    text = path.read_text()
+    cut = tmp / "cut.csv"
+    cut.write_text(text.rstrip("\n")[:-1])                  # the last value loses its last character
+    last_line = text.count("\n") + 1
+    result = _score("--data", cut, "--out", tmp / "cut.parquet")
+    assert result.exit_code == 0, result.output
+    rejects = pd.read_parquet(tmp / "cut.rejects.parquet")
+    row = rejects[rejects["reasons"].str.startswith(f"line {last_line}:")]
+    assert len(row) == 1 and "no line end" in row["reasons"].iloc[0] and "截断" in row["reasons_zh"].iloc[0]
+    assert row["firm_id"].iloc[0] == data["firm_id"].iloc[-1]
+    assert data["firm_id"].iloc[-1] not in set(pd.read_parquet(tmp / "cut.parquet")["firm_id"])
+    accepted = _score("--data", cut, "--out", tmp / "cut_ok.parquet", "--accept-unterminated")
+    assert accepted.exit_code == 0 and data["firm_id"].iloc[-1] in set(pd.read_parquet(tmp / "cut_ok.parquet")["firm_id"])
+    dask = _score("--data", cut, "--out", tmp / "cut_dask", "--engine", "dask")
+    assert dask.exit_code == 2 and f"line {last_line}" in dask.output
 
 
 def test_rejects_are_named_after_the_whole_output_and_unwritable_outputs_fail_cleanly(trained, batch_input):

@@ -94,6 +94,18 @@ def _scored(n: int, offset: int = 0) -> dict:
             "expert_A": np.full(n, 10.0 + offset)}
 
 
+def test_a_grade_below_the_minimum_sample_is_grey_and_sets_no_overall_light():
+    """Issue #24 row 15: one default among 5 firms turned the whole run red."""
+    from innoscore.model.monitoring.backtest import grade_backtest
+
+    config = MonitoringConfig()
+    few = grade_backtest([0, 0, 1, 0, 0], [0.01] * 5, ["BB", "A", "BB", "A", "A"], ["A", "BB"], config)
+    assert set(few["light"]) == {"grey"}
+    n = config.min_firms_per_grade
+    enough = grade_backtest([1] * 5 + [0] * (n - 5), [0.01] * n, ["BB"] * n, ["A", "BB"], config)
+    assert enough.set_index("grade").loc["BB", "light"] == "red" and enough.set_index("grade").loc["A", "light"] == "grey"
+
+
 def test_inference_log_writes_every_record_in_files_by_size(tmp_path, small_portfolio, catalogue):
     data = small_portfolio.data.head(1000)
     log = InferenceLog(tmp_path / "log", catalogue, InferenceLogConfig(flush_every_s=60, max_rows_per_file=250))
@@ -317,6 +329,109 @@ def test_sigterm_under_load_loses_no_logged_record(trained, tmp_path, catalogue)
     logged = set(pd.concat(read_log(log_dir))["firm_id"])
     assert len(answered) > 100
     assert set(answered) <= logged, f"{len(set(answered) - logged)} answered firms missing from the log"
+
+
+def _load_until(base: str, payload: list[dict], stop: threading.Event, answered: list, statuses: list, k: int) -> None:
+    """One client scoring `payload` under fresh ids until `stop`; the ids of every 200 go to `answered`."""
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=30) as http:
+        i = 0
+        while not stop.is_set():
+            firms = [{**f, "firm_id": f"C{k}-R{i}-{j}"} for j, f in enumerate(payload)]
+            i += 1
+            try:
+                reply = http.post("/score", json={"firms": firms})
+            except httpx.HTTPError:
+                continue                       # refused or reset: not answered
+            statuses.append(reply.status_code)
+            if reply.status_code == 200:
+                answered.extend(r["firm_id"] for r in reply.json()["results"])
+
+
+def _logging_service(trained, tmp_path, log_dir: Path, config: str = ""):
+    from tests.conftest import free_port, start_service
+
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": trained["uri"], "BENTOML_HOME": str(tmp_path / "home"),
+           "BENTOML_DO_NOT_TRACK": "true"}
+    env.pop("INNOSCORE_API_KEY", None)
+    serving_yaml = tmp_path / "serving.yaml"
+    serving_yaml.write_text(config or "workers: 2\n", encoding="utf-8")
+    command = [str(Path(sys.executable).with_name("innoscore")), "serve", "--model-uri", "models:/innoscore-pd@challenger",
+               "--port", str(port), "--log-dir", str(log_dir), "--config", str(serving_yaml)]
+    return start_service(command, env, tmp_path / "server.log", port), f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_main_process_loses_no_answered_firm(trained, tmp_path, catalogue):
+    """Issue #24 row 3: workers whose main process is SIGKILLed write their log before they exit."""
+    log_dir = tmp_path / "log"
+    proc, base = _logging_service(trained, tmp_path, log_dir, "workers: 2\ninference_log: {flush_every_s: 30}\n")
+    payload = json.loads(trained["data"].head(5)[["firm_id", *catalogue.indicator_ids]].to_json(orient="records"))
+    answered, statuses, stop = [], [], threading.Event()
+    threads = [threading.Thread(target=_load_until, args=(base, payload, stop, answered, statuses, k)) for k in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(4)
+        proc.send_signal(signal.SIGKILL)              # the main process only: its workers are left alone
+        proc.wait(timeout=10)
+        time.sleep(3)                                 # the workers notice within a second and flush
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        stop.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    logged = set(pd.concat(read_log(log_dir))["firm_id"])
+    assert len(answered) > 100
+    assert set(answered) <= logged, f"{len(set(answered) - logged)} of {len(answered)} answered firms missing"
+
+
+@pytest.mark.slow
+def test_a_log_folder_that_fails_under_load_never_answers_200_unlogged(trained, tmp_path, catalogue):
+    """Issue #24 row 2: while the log cannot be written, requests get 503 and /readyz goes unready; what
+    was answered before is written once the folder works again."""
+    import httpx
+
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    proc, base = _logging_service(trained, tmp_path, log_dir,
+                                  "workers: 1\ninference_log: {flush_every_s: 0.2, retry_every_s: 0.1}\n")
+    payload = json.loads(trained["data"].head(2)[["firm_id", *catalogue.indicator_ids]].to_json(orient="records"))
+    answered, statuses, stop = [], [], threading.Event()
+    threads = [threading.Thread(target=_load_until, args=(base, payload, stop, answered, statuses, k)) for k in range(3)]
+    moved = tmp_path / "log-away"
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        log_dir.rename(moved)
+        log_dir.write_text("the folder is gone; a file stands in its place")
+        unready = False
+        for _ in range(50):
+            time.sleep(0.1)
+            unready = unready or httpx.get(base + "/readyz", timeout=10).status_code == 503
+        log_dir.unlink()
+        log_dir.mkdir()
+        time.sleep(2)
+        ready_again = httpx.get(base + "/readyz", timeout=10).status_code == 200
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    logged = set(pd.concat([*read_log(log_dir), *read_log(moved)])["firm_id"])
+    assert unready and ready_again and 503 in statuses and statuses.count(200) > 20
+    assert set(answered) <= logged, f"{len(set(answered) - logged)} of {len(answered)} answered firms missing"
 
 
 @pytest.mark.slow

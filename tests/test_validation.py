@@ -78,6 +78,19 @@ def test_empty_and_unreadable_files_exit_2(tmp_path):
         assert message in result.output, result.output
 
 
+def test_a_last_line_without_a_line_end_is_a_problem_unless_accepted(good_csv, tmp_path):
+    cut = tmp_path / "cut.csv"
+    cut.write_text(good_csv.read_text().rstrip("\n"))
+    lines = cut.read_text().count("\n") + 1
+    result = _invoke("validate", "--data", cut)
+    assert result.exit_code == 2 and f"line {lines}" in result.output and "no line end" in result.output
+    assert _invoke("validate", "--data", cut, "--accept-unterminated").exit_code == 0
+    with pytest.raises(DataReadError, match="no line end"):
+        read_table(cut)
+    assert len(read_table(cut, accept_unterminated=True)) == 200
+    assert len(read_table(good_csv)) == 200
+
+
 def test_large_files_are_capped_and_summarised(small_portfolio, tmp_path):
     df = small_portfolio.data.copy()
     df["debt_ratio"] = 9.0

@@ -21,6 +21,8 @@ err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isa
 
 EXIT_INVALID = 2
 
+AcceptUnterminatedOpt = typer.Option(False, "--accept-unterminated", help="Score a CSV whose last line has no line "
+                                     "end (refused by default: a file cut short) / 接受末行无换行符的CSV")
 CatalogueOpt = typer.Option(None, "--catalogue", help="Indicator catalogue YAML / 指标目录文件 (default: configs/indicators.yaml)")
 
 
@@ -74,13 +76,14 @@ def validate(
     catalogue: Optional[Path] = CatalogueOpt,
     require_target: bool = typer.Option(False, "--require-target", help="Also require the outcome column / 要求包含违约标签"),
     max_listed: int = typer.Option(50, "--max-listed", help="Problems listed before summarising / 最多列出的问题数"),
+    accept_unterminated: bool = AcceptUnterminatedOpt,
 ) -> None:
     """Check a data file against the catalogue; exit 2 listing each problem / 按指标目录校验数据，有问题时退出码为2."""
     from innoscore.features.validation import DataReadError, validate_file
 
     cat = _catalogue(catalogue)
     try:
-        _, report = validate_file(data, cat, require_target=require_target)
+        _, report = validate_file(data, cat, require_target=require_target, accept_unterminated=accept_unterminated)
     except DataReadError as exc:
         fail(str(exc))
     if report.ok:
@@ -335,6 +338,7 @@ def score(
                                           "configs/policy.yaml) / 按此政策给出审批结论"),
     log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="Also record every scored firm in this inference "
                                            "log folder, for `innoscore monitor --log` / 推理日志目录"),
+    accept_unterminated: bool = AcceptUnterminatedOpt,
 ) -> None:
     """Score (and explain) every firm in a large file; failing rows go to a rejects file / 批量评分."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -363,11 +367,11 @@ def score(
                     progress.update(task, rate=f"{t.completed / max(t.elapsed or 1e-9, 1e-9):,.0f} rows/s")
 
                 summary = score_file_local(data, out, model, with_explanations, top_k, chunk_rows, on_chunk=advance,
-                                           policy=decision_policy, log=log)
+                                           policy=decision_policy, log=log, accept_unterminated=accept_unterminated)
         else:
             with console.status("scoring on Dask / Dask集群评分"):
                 summary = score_file_dask(data, out, model, with_explanations, top_k, scheduler=scheduler,
-                                          policy=decision_policy, log=log)
+                                          policy=decision_policy, log=log, accept_unterminated=accept_unterminated)
     except (DataReadError, BatchInputError, SettingsError) as exc:
         fail(str(exc))
     except OSError as exc:
@@ -446,19 +450,32 @@ def serve(
     config: Optional[Path] = typer.Option(None, "--config", help="Serving settings / 服务配置 (default: configs/serving.yaml)"),
     log_dir: Optional[Path] = typer.Option(None, "--log-dir", help="Record every scored firm in this inference log "
                                            "folder (overrides inference_log.directory) / 推理日志目录"),
+    allow_no_key: bool = typer.Option(False, "--allow-no-key", help="Serve on an address other hosts reach without "
+                                      "INNOSCORE_API_KEY (refused by default) / 允许无密钥对外服务"),
 ) -> None:
     """Serve a registered model version over HTTP with BentoML / 以HTTP服务方式提供模型."""
+    import ipaddress
     import os
 
+    from innoscore.model.decision.policy import load_policy
     from innoscore.model.tracking.registry import RegistryError
     from innoscore.model.tracking.store import StoreUnavailable
-    from innoscore.serving.config import LOG_DIR_ENV, SERVING_CONFIG_ENV, ServingConfig
+    from innoscore.serving.config import API_KEY_ENV, LOG_DIR_ENV, SERVING_CONFIG_ENV, ServingConfig
     from innoscore.serving.store import BENTO_MODEL_ENV, MODEL_URI_ENV, SERVICE_IMPORT_PATH, import_registered_version
     from innoscore.settings import SettingsError
 
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not os.environ.get(API_KEY_ENV) and not allow_no_key:
+        fail(f"--host {host} is reachable from other hosts and {API_KEY_ENV} is not set: anyone could score firms "
+             f"and move the served version (/reload); set the key, or pass --allow-no-key / 对外服务须设置API密钥")
     quiet_mlflow()
     try:
         settings = ServingConfig.load(config)
+        if settings.decide and settings.policy:
+            load_policy(settings.policy)               # a named policy that cannot be read: refuse to start
         uri = model_uri or settings.served_model_uri()
         bento_model = import_registered_version(uri)
     except (RegistryError, SettingsError, StoreUnavailable) as exc:

@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.settings import Settings, SettingsError, load_settings
@@ -19,7 +19,12 @@ class PolicyInputError(SettingsError):
     """Input the policy cannot be applied to: a column a knock-out rule reads is absent."""
 
 
-class Blend(Settings):
+class PolicySettings(Settings):
+    """A part of the policy: strict types, so that `model_weight: "0.6"` (text) is refused, not read."""
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Blend(PolicySettings):
     model_weight: float = Field(ge=0, le=1)
     category_weight: dict[str, float]
     pdo: float = Field(10, gt=0)
@@ -35,7 +40,7 @@ class Blend(Settings):
         return self
 
 
-class Bands(Settings):
+class Bands(PolicySettings):
     approve_min: float = Field(ge=0, le=100)
     refer_min: float = Field(ge=0, le=100)
 
@@ -46,7 +51,7 @@ class Bands(Settings):
         return self
 
 
-class KnockOut(Settings):
+class KnockOut(PolicySettings):
     id: str
     column: str
     op: Literal[">", ">=", "<", "<=", "==", "!="]
@@ -55,19 +60,19 @@ class KnockOut(Settings):
     en: str
 
 
-class Guarantee(Settings):
+class Guarantee(PolicySettings):
     cap: float = Field(ge=0)
     lgd: float = Field(gt=0, le=1)
     zh: str
     en: str
 
 
-class RevenueMultiple(Settings):
+class RevenueMultiple(PolicySettings):
     column: str
     multiple: float = Field(gt=0)
 
 
-class Limits(Settings):
+class Limits(PolicySettings):
     requested_column: str
     guarantee_column: str
     default_guarantee: str
@@ -82,7 +87,7 @@ class Limits(Settings):
         return self
 
 
-class Policy(Settings):
+class Policy(PolicySettings):
     version: str
     name_zh: str
     name_en: str
@@ -164,8 +169,13 @@ class Policy(Settings):
         if fixed:
             rest = {k: w for k, w in weights.items() if k not in fixed}
             room, held = 1 - sum(fixed.values()), sum(rest.values())
-            if room < -_WEIGHT_TOLERANCE or any(v < 0 for v in fixed.values()):
-                raise SettingsError(f"--set: weights {fixed} leave no room for the others")
+            outside = {k: v for k, v in fixed.items() if not 0 <= v <= 1}
+            if outside:
+                raise SettingsError(f"--set {overrides}: a weight must be between 0 and 1, got "
+                                    + ", ".join(f"{k} = {v:g}" for k, v in outside.items()))
+            if room < -_WEIGHT_TOLERANCE:
+                raise SettingsError(f"--set {overrides}: the weights set add up to {1 - room:g}, above 1, "
+                                    f"which leaves no room for the others")
             scaled = {k: (w * room / held if held else room / max(len(rest), 1)) for k, w in rest.items()}
             weights = {**weights, **scaled, **fixed}
             raw["blend"]["model_weight"] = weights.pop("model")

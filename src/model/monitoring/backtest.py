@@ -57,7 +57,8 @@ def hosmer_lemeshow(y, pd_values, groups: int = 10) -> tuple[float, int, float]:
 
 def grade_backtest(y, pd_values, grades, labels: list[str], config: MonitoringConfig) -> pd.DataFrame:
     """Per grade and overall: firms, defaults, mean PD, observed rate, Jeffreys interval, both
-    one-sided p-values and the light (the worse of the two tests)."""
+    one-sided p-values and the light (the worse of the two tests; grey below `min_firms_per_grade`
+    firms: one default among a handful of firms is no evidence, and grey never sets the overall light)."""
     y = np.asarray(y).astype(int)
     p = np.asarray(pd_values, dtype=float)
     grades = np.asarray(grades)
@@ -74,7 +75,8 @@ def grade_backtest(y, pd_values, grades, labels: list[str], config: MonitoringCo
         jp, bp = jeffreys_p_value(d, n, mean_pd), binomial_p_value(d, n, mean_pd)
         rows.append({"grade": label, "n": n, "defaults": d, "predicted_pd": mean_pd, "observed_rate": d / n,
                      "jeffreys_low": low, "jeffreys_high": high, "jeffreys_p": jp, "binomial_p": bp,
-                     "light": worst([config.backtest.light_below(jp), config.backtest.light_below(bp)])})
+                     "light": worst([config.backtest.light_below(jp), config.backtest.light_below(bp)])
+                     if n >= config.min_firms_per_grade else "grey"})
     return pd.DataFrame(rows)
 
 

@@ -50,6 +50,7 @@ class MonitoringConfig(Settings):
     auc_drop: Thresholds = Thresholds(amber=0.0, red=0.05)
     calibration_slope: Thresholds = Thresholds(amber=0.2, red=0.4)
     min_firms: int = Field(100, ge=1)
+    min_firms_per_grade: int = Field(30, ge=1)   # fewer firms in a grade (or overall): its backtest light is grey
     min_defaults: int = Field(5, ge=1)
 
     @model_validator(mode="after")

@@ -150,7 +150,7 @@ def _outcome_map(outcomes: pd.DataFrame | None, id_col: str, target: str) -> pd.
     bad = outcomes.loc[~y.isin([0, 1]) & outcomes[target].notna(), id_col]
     if len(bad):
         raise MonitoringInputError(f"outcome '{target}' must be 0 or 1; firm {bad.iloc[0]!s} has "
-                                   f"{outcomes.loc[bad.index[0], target]!r}")
+                                   f"'{outcomes.loc[bad.index[0], target]!s}'")
     return pd.Series(y.to_numpy(), index=outcomes[id_col].astype(str)).dropna().groupby(level=0).last()
 
 

@@ -202,10 +202,12 @@ def _rejected(frame: pd.DataFrame, report, duplicate_ids: frozenset[str], id_col
     return bad, rejected
 
 
-def malformed_rejects(malformed: list[MalformedLine], id_col: str) -> pd.DataFrame:
-    """Rejects for CSV lines that are not rows (too few or too many fields), named by line number."""
+def malformed_rejects(malformed: list[MalformedLine], id_col: str, header: list[str]) -> pd.DataFrame:
+    """Rejects for CSV lines that are not rows (too few or too many fields, or cut short), named by line
+    number and, where the line holds one, by firm id."""
     problems = [m.problem() for m in malformed]
-    return pd.DataFrame({id_col: [None] * len(problems),
+    position = header.index(id_col) if id_col in header else None
+    return pd.DataFrame({id_col: [m.field(position) for m in malformed],
                          "reasons": [f"line {p.line}: {p.message_en} ({p.value})" for p in problems],
                          "reasons_zh": [f"第{p.line}行：{p.message_zh}（{p.value}）" for p in problems]})
 
@@ -289,25 +291,26 @@ class _ParquetSink:
 
 def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
                      chunk_rows: int = 100_000, on_chunk: Callable[[int], None] = lambda n: None,
-                     chunks_in_flight: int = 2, policy: Policy | None = None, log: LogTarget | None = None
-                     ) -> BatchSummary:
+                     chunks_in_flight: int = 2, policy: Policy | None = None, log: LogTarget | None = None,
+                     accept_unterminated: bool = False) -> BatchSummary:
     """Stream `data` through the model in chunks; memory stays flat as the input grows.
 
     `chunks_in_flight` chunks are scored at once on threads: LightGBM releases the GIL, so one
     chunk's validation and feature derivation (pandas, one core) overlap another's prediction
     (1.3x the throughput of one at a time on 2 cores). Results are written in input order.
     `log`: also record every scored firm in the inference log (written on a background thread).
+    `accept_unterminated`: score a CSV's last line that has no line end (else rejected: a cut file).
     """
     out = Path(out)
     summary = BatchSummary(out=out, rejects=rejects_path(out))
     sink = _ParquetSink(out, record_schema(model, with_explanations, policy is not None))
     rejects = _ParquetSink(summary.rejects, rejects_schema(model.catalogue))
     id_col = model.catalogue.dataset.firm_id_column
-    malformed = malformed_csv_lines(data)
+    malformed = malformed_csv_lines(data, accept_unterminated)
     skip = [m.line - 1 for m in malformed]
     duplicate_ids = find_duplicate_ids(data, id_col, skip_lines=skip)
     if malformed:
-        rejects.write(malformed_rejects(malformed, id_col))
+        rejects.write(malformed_rejects(malformed, id_col, input_columns(data)))
         summary.rows_in += len(malformed)
 
     def collect(future: Future) -> None:
@@ -386,7 +389,7 @@ def _replace_folder(new: Path, target: Path) -> None:
 
 def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanations: bool = False, top_k: int = 5,
                     scheduler: str | None = None, n_workers: int = 2, policy: Policy | None = None,
-                    log: LogTarget | None = None) -> BatchSummary:
+                    log: LogTarget | None = None, accept_unterminated: bool = False) -> BatchSummary:
     """The same per-piece scoring on a Dask cluster (a LocalCluster unless `scheduler` is given).
 
     `out` and the rejects file are folders of Parquet parts, one per partition, in input order. Each
@@ -400,9 +403,9 @@ def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanation
     data, out = Path(data), Path(out)
     if not data.exists():
         raise DataReadError(f"data file not found: {data}")
-    malformed = malformed_csv_lines(data)
+    malformed = malformed_csv_lines(data, accept_unterminated)
     if malformed:       # partitions are cut by bytes: a skipped line cannot be placed in one
-        raise BatchInputError(f"{data}: {len(malformed)} line(s) with the wrong number of fields ("
+        raise BatchInputError(f"{data}: {len(malformed)} malformed line(s) ("
                               + "; ".join(p.line_text() for p in (m.problem() for m in malformed[:3]))
                               + "); fix them or score with --engine local, which rejects them by line number")
     rej_path = rejects_path(out)
