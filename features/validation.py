@@ -7,8 +7,11 @@ name the firm, the column and the reason in English and Chinese.
 """
 from __future__ import annotations
 
+import codecs
 import difflib
+import gzip
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -142,11 +145,45 @@ class MalformedLine:
         return fields[position] if position < len(fields) and fields[position] != "" else None
 
 
+@lru_cache(maxsize=32)
+def _encoding_of(path: str, mtime_ns: int, size: int) -> str:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            while block := f.read(1 << 24):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+def csv_encoding(path: str | Path) -> str:
+    """UTF-8 where the whole file decodes as UTF-8, else GB18030 (a superset of GBK and GB2312, what
+    Chinese banks' systems export); read once per file version (path, modification time, size)."""
+    stat = Path(path).stat()
+    return _encoding_of(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def read_csv(path: str | Path, **options) -> pd.DataFrame:
+    """`pd.read_csv` in the file's encoding (`csv_encoding`); every CSV of the project is read here. A
+    header that is one column holding `;`, tab or `|` is refused with that hint (DataReadError), not
+    read as one column that lacks every indicator."""
+    encoding = csv_encoding(path)
+    header = pd.read_csv(path, encoding=encoding, nrows=0).columns
+    if len(header) == 1:
+        found = [d for d in (";", "\t", "|") if d in str(header[0])]
+        if found:
+            shown = {"\t": "tab"}.get(found[0], found[0])
+            raise DataReadError(f"{path}: the header is one column holding '{shown}': the file seems to be "
+                                f"'{shown}'-separated; save it comma-separated / 文件似乎以'{shown}'分隔，请另存为逗号分隔的CSV")
+    return pd.read_csv(path, encoding=encoding, **options)
+
+
 def _unterminated_last_line(path: Path) -> MalformedLine | None:
     """The file's last line if it has no line end and is not the header: a file cut short in its last
     value (220.9 -> 22) still has the header's number of fields, and would be scored as it reads."""
-    import gzip
-
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     lines, tail = 0, b""
     with opener(path, "rb") as f:
@@ -155,7 +192,7 @@ def _unterminated_last_line(path: Path) -> MalformedLine | None:
             tail = (tail + block)[-65536:]
     if not tail or tail.endswith(b"\n") or lines == 0:
         return None
-    text = tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
+    text = tail.rsplit(b"\n", 1)[-1].decode(csv_encoding(path), "replace")
     return MalformedLine(lines + 1, 0, 0, text, "unterminated_line")
 
 
@@ -171,7 +208,7 @@ def malformed_csv_lines(path: str | Path, accept_unterminated: bool = False) -> 
     if path.is_dir() or path.suffix.lower() not in (".csv", ".txt", ".gz"):
         return []
     try:
-        header = pd.read_csv(path, nrows=0).columns
+        header = read_csv(path, nrows=0).columns
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return []   # read_table reports the file as unreadable
     found: list[MalformedLine] = []
@@ -181,7 +218,7 @@ def malformed_csv_lines(path: str | Path, accept_unterminated: bool = False) -> 
             found.append(MalformedLine(row.number or 0, row.expected_columns, row.actual_columns, row.text))
             return "skip"
         reader = pcsv.open_csv(
-            path, read_options=pcsv.ReadOptions(use_threads=threads, block_size=16 << 20),
+            path, read_options=pcsv.ReadOptions(use_threads=threads, block_size=16 << 20, encoding=csv_encoding(path)),
             parse_options=pcsv.ParseOptions(invalid_row_handler=handler),
             convert_options=pcsv.ConvertOptions(column_types={c: pyarrow.string() for c in header}))
         for _ in reader:
@@ -215,9 +252,11 @@ def read_table(path: str | Path, skip_lines: list[int] | None = None, accept_unt
             cut = None if accept_unterminated else _unterminated_last_line(path)
             if cut is not None and (cut.line - 1) not in (skip_lines or ()):
                 raise DataReadError(f"{path}: {cut.problem().line_text()}")
-            return pd.read_csv(path, low_memory=False, skiprows=skip_lines)
+            return read_csv(path, low_memory=False, skiprows=skip_lines)
     except pd.errors.EmptyDataError:
         raise DataReadError(f"data file is empty: {path}") from None
+    except DataReadError:
+        raise
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataReadError(f"cannot read {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
     raise DataReadError(f"unsupported file type '{path.suffix}' for {path}: use .csv or .parquet")

@@ -354,4 +354,28 @@ def openapi_with_errors(spec: dict, api_paths: tuple[str, ...]) -> dict:
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
         for stale in [k for k in responses if k not in {"200", *map(str, ERROR_REPLIES)}]:
             del responses[stale]        # BentoML's generic 404: these routes exist
-    return spec
+    return openapi_30_nullable(spec) if str(spec.get("openapi", "")).startswith("3.0") else spec
+
+
+def openapi_30_nullable(node):
+    """pydantic writes an optional value as `anyOf: [X, {"type": "null"}]`, which only OpenAPI 3.1
+    knows; the document BentoML declares is 3.0, where it is X with `nullable: true`."""
+    if isinstance(node, list):
+        return [openapi_30_nullable(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: openapi_30_nullable(v) for k, v in node.items()}
+    if node.get("type") == "null":
+        return {"nullable": True, "enum": [None]}
+    options = node.get("anyOf")
+    if isinstance(options, list) and any(o == {"nullable": True, "enum": [None]} for o in options):
+        rest = [o for o in options if o != {"nullable": True, "enum": [None]}]
+        del node["anyOf"]
+        if len(rest) == 1 and "$ref" not in rest[0]:
+            node = {**rest[0], **node}
+        elif len(rest) == 1:
+            node["allOf"] = rest              # a $ref takes no siblings in 3.0
+        else:
+            node["anyOf"] = rest
+        node["nullable"] = True
+    return node

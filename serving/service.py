@@ -57,8 +57,8 @@ WORKER_SERVICE: list["InnoscoreService"] = []       # this worker's service inst
 
 
 class ExplainOptions(BaseModel):
-    """/explain's fields besides the firms, as the endpoint declares them but strict: the guard answers
-    a request whose options pass; any other goes to BentoML's own (lax) validation and its 400."""
+    """/explain's fields besides the firms, as the endpoint declares them but strict (BentoML's own
+    validation is lax: it read `top_k: true` as 1): the guard refuses any other with a 400."""
     model_config = ConfigDict(extra="forbid", strict=True)
     top_k: int = TOP_K
     lang: Literal["zh", "en"] = "zh"
@@ -272,12 +272,12 @@ async def _direct_score(body: dict) -> Response | None:
 
 
 async def _direct_explain(body: dict) -> Response | None:
-    """/explain answered by the guard, as `_direct_score`; options that fail `ExplainOptions` (as strict
-    as firm fields: `top_k: true` or `"3"` is no number) are a 422 naming the option."""
+    """/explain answered by the guard, as `_direct_score`; options that fail `ExplainOptions` (strict:
+    `top_k: true`, `"3"` or `3.0` is no count) are a 400 naming the option, as BentoML's own refusals."""
     try:
         options = ExplainOptions.model_validate({k: v for k, v in body.items() if k != "firms"})
     except ValidationError as exc:
-        return error(422, "invalid options / 参数无效", [
+        return error(400, "invalid options / 参数无效", [
             {"firm_id": None, "index": None, "field": ".".join(map(str, e["loc"])) or None, "code": "invalid_option",
              "message": e["msg"], "message_zh": "参数取值无效"} for e in exc.errors(include_url=False, include_input=False)])
     if not WORKER_SERVICE:

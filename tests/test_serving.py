@@ -105,15 +105,19 @@ def test_explain_with_a_counterfactual_equals_in_process(server, firms, in_proce
 
 def test_the_guard_answers_as_bentoml_does(server, firms):
     """/score and /explain are answered by the guard, which has parsed and checked the body already; a
-    body it leaves to BentoML's API layer (an unknown field, which BentoML ignores; an option that only
-    lax validation accepts) gets the same reply. BentoML's layer names itself in `Server`."""
+    body it leaves to BentoML's API layer (an unknown field, which BentoML ignores) gets the same reply.
+    BentoML's layer names itself in `Server`. /explain's options are strict (issue #24 row 11): what only
+    BentoML's lax validation read (`top_k: true` as 1, "3" as 3) is a 400 naming the option."""
     _, payload = firms
     client = server["client"]
     pairs = [({"firms": payload}, {"firms": payload, "note": "ignored"}, "/score")]
+    for top_k in (True, "3", 3.0, None):
+        reply = client.post("/explain", json={"firms": payload[:2], "top_k": top_k})
+        assert reply.status_code == 400 and reply.json()["problems"][0]["field"] == "top_k", reply.text
     for lang in ("zh", "en"):
-        options = {"lang": lang, "counterfactual": {"grade": "AAA"}}
-        pairs.append(({"firms": payload[:4], "top_k": 3, **options},
-                      {"firms": payload[:4], "top_k": 3.0, **options}, "/explain"))
+        reply = client.post("/explain", json={"firms": payload[:4], "top_k": 3, "lang": lang,
+                                              "counterfactual": {"grade": "AAA"}})
+        assert reply.status_code == 200 and all(len(r["risk_raising"]) <= 3 for r in reply.json()["results"])
     for guarded, via_bentoml, path in pairs:
         direct, other = client.post(path, json=guarded), client.post(path, json=via_bentoml)
         assert direct.status_code == other.status_code == 200, (direct.text, other.text)
@@ -131,9 +135,52 @@ def test_model_info_and_health(server):
 
 def test_api_key_is_required_except_for_probes(server, firms):
     _, payload = firms
-    for headers in ({}, {"Authorization": "Bearer wrong"}):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {API_KEY}"}):
         reply = httpx.post(server["base"] + "/score", json={"firms": payload[:1]}, headers=headers)
         assert reply.status_code == 401 and "API key" in reply.json()["error"]
+    for scheme in ("bearer", "BEARER", "Bearer "):           # the scheme is case-insensitive (RFC 7235)
+        reply = httpx.post(server["base"] + "/score", json={"firms": payload[:1]},
+                           headers={"Authorization": f"{scheme} {API_KEY}"})
+        assert reply.status_code == 200, (scheme, reply.text)
+
+
+@pytest.mark.parametrize("path", ["/model_info", "/reload"])
+def test_endpoints_without_fields_take_no_body_but_json_or_none(server, path):
+    """Issue #24 row 5: a multipart body was a 500 with three tracebacks; text and form bodies passed."""
+    client = server["client"]
+    for content, content_type in ((b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--\r\n",
+                                   "multipart/form-data; boundary=x"), (b"a=1", "application/x-www-form-urlencoded"),
+                                  (b"hello", "text/plain"), (b"hello", None)):
+        reply = client.post(path, content=content, headers={"content-type": content_type} if content_type else {})
+        assert reply.status_code == 415 and reply.json()["error"], (content_type, reply.text)
+    assert client.post(path, json={"a": 1}).status_code == 422
+    for ok in (client.post(path, json={}), client.post(path)):
+        assert ok.status_code == 200 and ok.json()["model"]["name"] == "innoscore-pd"
+    assert "Traceback" not in server["log"].read_text(errors="replace")
+
+
+def test_a_body_that_trickles_in_gets_408_within_one_deadline(server):
+    """Issue #24 row 6: a byte every 3 s was held 24 s, then processed; the deadline is for the whole body."""
+    import socket
+
+    host, port = server["base"].removeprefix("http://").split(":")
+    body = b'{"firms": [{"firm_id": "F1"}]}'
+    head = (f"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection((host, int(port)), timeout=60) as s:
+        s.sendall(head)
+        t0, reply = time.time(), b""
+        s.settimeout(1.5)
+        for byte in body:
+            try:
+                s.sendall(bytes([byte]))
+                reply = s.recv(200)
+            except (socket.timeout, BrokenPipeError, ConnectionResetError):
+                continue
+            if reply:
+                break
+    assert reply.startswith(b"HTTP/1.1 408"), reply
+    assert time.time() - t0 < 10 + 3          # client_timeout_s (10) and one trickle step
 
 
 def test_a_repeated_firm_is_scored_in_request_order(server, firms):
@@ -252,7 +299,9 @@ def test_swagger_ui_at_docs_and_every_status_declared(server):
         declared = set(spec["paths"][path]["post"]["responses"])
         assert {"200", "400", "401", "408", "413", "415", "422"} <= declared, (path, declared)
     firm = spec["components"]["schemas"]["Firm"]["properties"]
-    assert firm["debt_ratio"]["anyOf"][0]["maximum"] is not None     # the catalogue's rules are in the schema
+    assert firm["debt_ratio"]["maximum"] is not None and firm["debt_ratio"]["nullable"]   # the catalogue's rules
+    # The document is valid for the version it declares (issue #24 row 12): 3.0 has no "null" type.
+    assert spec["openapi"].startswith("3.0") and '"type": "null"' not in json.dumps(spec)
 
 
 def test_firm_data_never_reaches_the_log(server, firms):
@@ -421,3 +470,40 @@ def test_sigkill_of_the_main_process_leaves_no_worker_on_the_port(_trained_sessi
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_an_open_bind_without_a_key_is_refused():
+    """Issue #24 row 8: without INNOSCORE_API_KEY anyone on the network could score and /reload."""
+    from typer.testing import CliRunner
+
+    from innoscore.cli import app
+
+    env = {k: v for k, v in os.environ.items() if k != "INNOSCORE_API_KEY"}
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "1"], env={**env, "INNOSCORE_API_KEY": ""})
+    assert result.exit_code == 2 and "--allow-no-key" in result.output
+
+
+def test_decide_false_keeps_the_request_schema_and_a_named_bad_policy_stops_the_start(_trained_session, firms, tmp_path):
+    """Issue #24 rows 1 and 11: `decide: false` made `loan_amount` a 422; a policy file named in the
+    config that cannot be read was dropped silently (the service decided nothing)."""
+    _, payload = firms
+    env = {**os.environ, "MLFLOW_TRACKING_URI": _trained_session["uri"], "BENTOML_HOME": str(tmp_path / "home"),
+           "BENTOML_DO_NOT_TRACK": "true"}
+    env.pop("INNOSCORE_API_KEY", None)
+    innoscore = str(Path(sys.executable).with_name("innoscore"))
+    config = tmp_path / "serving.yaml"
+    config.write_text(f"policy: {tmp_path / 'no-such-policy.yaml'}\n", encoding="utf-8")
+    import subprocess
+
+    refused = subprocess.run([innoscore, "serve", "--model-uri", "models:/innoscore-pd@challenger", "--port",
+                              str(free_port()), "--config", str(config)], env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert refused.returncode == 2 and "no-such-policy.yaml" in refused.stdout + refused.stderr
+    config.write_text("decide: false\nworkers: 1\n", encoding="utf-8")
+    port = free_port()
+    with running_service([innoscore, "serve", "--model-uri", "models:/innoscore-pd@challenger", "--port", str(port),
+                          "--config", str(config)], env, tmp_path / "server.log", port) as base:
+        firm = {**payload[0], "loan_amount": 300.0, "guarantee_type": "ip_pledge"}
+        reply = httpx.post(base + "/score", json={"firms": [firm]}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["results"][0].get("decision") is None

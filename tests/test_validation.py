@@ -91,6 +91,20 @@ def test_a_last_line_without_a_line_end_is_a_problem_unless_accepted(good_csv, t
     assert len(read_table(good_csv)) == 200
 
 
+def test_a_gbk_csv_reads_as_its_utf8_twin_and_a_semicolon_csv_gets_a_hint(small_portfolio, tmp_path):
+    """Issue #24 row 13: GBK (what Chinese banks' systems export) was a bare UnicodeDecodeError; a
+    `;`-separated file was a 44-item missing-column list."""
+    data = small_portfolio.data.head(50)
+    utf8, gbk, semi = tmp_path / "utf8.csv", tmp_path / "gbk.csv", tmp_path / "semi.csv"
+    data.to_csv(utf8, index=False)
+    data.to_csv(gbk, index=False, encoding="gbk")
+    data.to_csv(semi, index=False, sep=";")
+    assert read_table(gbk).equals(read_table(utf8)) and (read_table(gbk)["industry"] == data["industry"]).all()
+    assert _invoke("validate", "--data", gbk).exit_code == 0
+    result = _invoke("validate", "--data", semi)
+    assert result.exit_code == 2 and "';'-separated" in result.output.replace("\n", "")
+
+
 def test_large_files_are_capped_and_summarised(small_portfolio, tmp_path):
     df = small_portfolio.data.copy()
     df["debt_ratio"] = 9.0

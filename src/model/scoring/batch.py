@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from innoscore.features.validation import (DataReadError, MalformedLine, malformed_csv_lines, problem,
-                                           validate_frame)
+from innoscore.features.validation import (DataReadError, MalformedLine, csv_encoding, malformed_csv_lines,
+                                           problem, read_csv, validate_frame)
 from innoscore.model.decision.policy import Policy
 from innoscore.model.monitoring.log import (InferenceLog, LogTarget, LogUnavailable, log_schema, log_table,
                                            write_log_file)
@@ -77,10 +77,12 @@ def iter_chunks(path: Path, chunk_rows: int, columns: list[str] | None = None,
             for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_rows, columns=columns):
                 yield batch.to_pandas()
         elif path.suffix.lower() in (".csv", ".gz", ".txt"):
-            yield from pd.read_csv(path, chunksize=chunk_rows, low_memory=False, usecols=columns,
+            yield from read_csv(path, chunksize=chunk_rows, low_memory=False, usecols=columns,
                                    dtype={id_column: str} if id_column else None, skiprows=skip_lines or None)
         else:
             raise DataReadError(f"unsupported file type '{path.suffix}' for {path}: use .csv or .parquet")
+    except DataReadError:
+        raise
     except (pa.ArrowInvalid, OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataReadError(f"cannot read {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
     except ValueError as exc:  # usecols naming a column the file lacks
@@ -112,7 +114,7 @@ def input_columns(path: Path) -> list[str]:
         except (pa.ArrowInvalid, OSError):
             return []
     try:
-        return list(pd.read_csv(path, nrows=0).columns)
+        return list(read_csv(path, nrows=0).columns)
     except (OSError, ValueError, UnicodeDecodeError):
         return []
 
@@ -418,7 +420,7 @@ def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanation
         if data.is_dir() or data.suffix.lower() in (".parquet", ".pq"):
             ddf = dd.read_parquet(str(data), split_row_groups=True)  # a partition per row group
         else:
-            ddf = dd.read_csv(str(data), blocksize="64MB", dtype=object)
+            ddf = dd.read_csv(str(data), blocksize="64MB", dtype=object, encoding=csv_encoding(data))
         id_col = model.catalogue.dataset.firm_id_column
         duplicate_ids = frozenset()
         if id_col in ddf.columns:
