@@ -132,7 +132,7 @@ def test_a_file_cut_inside_its_last_value_is_not_scored_silently(trained, batch_
     text = path.read_text()
     cut = tmp / "cut.csv"
     cut.write_text(text.rstrip("\n")[:-1])                  # the last value loses its last character
-    last_line = text.count("\n") + 1
+    last_line = text.count("\n")                            # the header is line 1; the text ends with a line end
     result = _score("--data", cut, "--out", tmp / "cut.parquet")
     assert result.exit_code == 0, result.output
     rejects = pd.read_parquet(tmp / "cut.rejects.parquet")
