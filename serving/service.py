@@ -58,8 +58,9 @@ WORKER_SERVICE: list["InnoscoreService"] = []       # this worker's service inst
 
 class ExplainOptions(BaseModel):
     """/explain's fields besides the firms, as the endpoint declares them but strict (BentoML's own
-    validation is lax: it read `top_k: true` as 1): the guard refuses any other with a 400."""
-    model_config = ConfigDict(extra="forbid", strict=True)
+    validation is lax: it read `top_k: true` as 1): the guard refuses any other with a 400. Fields the
+    endpoint does not declare are ignored, as BentoML and /score do (the OpenAPI body allows them)."""
+    model_config = ConfigDict(extra="ignore", strict=True)
     top_k: int = TOP_K
     lang: Literal["zh", "en"] = "zh"
     counterfactual: GradeGoal | DecisionGoal | None = COUNTERFACTUAL

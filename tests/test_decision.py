@@ -98,6 +98,20 @@ def test_a_knock_out_rule_whose_column_is_absent_is_refused_not_dropped(small_po
     assert ghost.require_columns(rows.columns) is ghost
 
 
+def test_policy_types_are_strict_and_messages_state_the_rule_and_the_value(tmp_path, catalogue, policy):
+    """Issue #24 row 14."""
+    path = _policy_file(tmp_path, lambda r: r["blend"].update(model_weight="0.6"))
+    with pytest.raises(SettingsError, match="blend.model_weight: Input should be a valid number"):
+        load_policy(path, catalogue)
+    with pytest.raises(SettingsError, match="must be between 0 and 1, got tech_innovation_weight = -0.5"):
+        policy.with_overrides({"tech_innovation_weight": -0.5})
+    with pytest.raises(SettingsError, match="add up to 1.2, above 1"):
+        policy.with_overrides({"model_weight": 0.7, "category_weight.A": 0.5})
+    assumed = {a["column"]: a for a in policy.assumptions(["firm_id", "revenue"])}
+    assert set(assumed) == {"guarantee_type", "loan_amount"} and "unsecured credit" in assumed["guarantee_type"]["en"]
+    assert policy.assumptions(["loan_amount", "guarantee_type", "revenue"]) == []
+
+
 def test_a_knock_out_that_cannot_be_checked_refers_the_firm_never_approves(small_portfolio, catalogue, policy):
     rows = small_portfolio.data.head(50).reset_index(drop=True)
     rows[["credit_overdue_24m", "litigation_enforcement", "admin_penalty_abnormal"]] = 0.0

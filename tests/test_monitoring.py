@@ -281,56 +281,6 @@ def test_closing_a_log_that_stays_unwritable_reports_what_is_lost(tmp_path, smal
     assert log.close(timeout=0.5) == 40
 
 
-@pytest.mark.slow
-def test_sigterm_under_load_loses_no_logged_record(trained, tmp_path, catalogue):
-    """Every firm the service answered with 200 is in the log after a graceful shutdown mid-load."""
-    import httpx
-
-    from tests.conftest import free_port, start_service
-
-    port, log_dir = free_port(), tmp_path / "log"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": trained["uri"], "BENTOML_HOME": str(tmp_path / "home"),
-           "BENTOML_DO_NOT_TRACK": "true"}
-    env.pop("INNOSCORE_API_KEY", None)
-    command = [str(Path(sys.executable).with_name("innoscore")), "serve", "--model-uri", "models:/innoscore-pd@challenger",
-               "--port", str(port), "--log-dir", str(log_dir)]
-    proc = start_service(command, env, tmp_path / "server.log", port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        payload = json.loads(trained["data"].head(5)[["firm_id", *catalogue.indicator_ids]].to_json(orient="records"))
-        answered: list[str] = []
-        stop = threading.Event()
-
-        def client(k: int) -> None:
-            with httpx.Client(base_url=base, timeout=30) as http:
-                i = 0
-                while not stop.is_set():
-                    firms = [{**f, "firm_id": f"C{k}-R{i}-{j}"} for j, f in enumerate(payload)]
-                    i += 1
-                    try:
-                        reply = http.post("/score", json={"firms": firms})
-                    except httpx.HTTPError:
-                        continue                       # refused or reset during shutdown: not answered
-                    if reply.status_code == 200:
-                        answered.extend(r["firm_id"] for r in reply.json()["results"])
-
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
-        for t in threads:
-            t.start()
-        time.sleep(4)
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
-        stop.set()
-        for t in threads:
-            t.join(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    logged = set(pd.concat(read_log(log_dir))["firm_id"])
-    assert len(answered) > 100
-    assert set(answered) <= logged, f"{len(set(answered) - logged)} answered firms missing from the log"
-
-
 def _load_until(base: str, payload: list[dict], stop: threading.Event, answered: list, statuses: list, k: int) -> None:
     """One client scoring `payload` under fresh ids until `stop`; the ids of every 200 go to `answered`."""
     import httpx
@@ -361,6 +311,32 @@ def _logging_service(trained, tmp_path, log_dir: Path, config: str = ""):
     command = [str(Path(sys.executable).with_name("innoscore")), "serve", "--model-uri", "models:/innoscore-pd@challenger",
                "--port", str(port), "--log-dir", str(log_dir), "--config", str(serving_yaml)]
     return start_service(command, env, tmp_path / "server.log", port), f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.slow
+def test_sigterm_under_load_loses_no_logged_record(trained, tmp_path, catalogue):
+    """Every firm the service answered with 200 is in the log after a graceful shutdown mid-load."""
+    log_dir = tmp_path / "log"
+    proc, base = _logging_service(trained, tmp_path, log_dir)
+    payload = json.loads(trained["data"].head(5)[["firm_id", *catalogue.indicator_ids]].to_json(orient="records"))
+    answered, statuses, stop = [], [], threading.Event()
+    threads = [threading.Thread(target=_load_until, args=(base, payload, stop, answered, statuses, k)) for k in range(6)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(4)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    logged = set(pd.concat(read_log(log_dir))["firm_id"])
+    assert len(answered) > 100
+    assert set(answered) <= logged, f"{len(set(answered) - logged)} answered firms missing from the log"
 
 
 @pytest.mark.slow

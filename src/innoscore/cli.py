@@ -561,6 +561,9 @@ def what_if_command(
         result = what_if(portfolio, cat, current, proposed, steps)
     result["model"] = {"name": version.name, "version": version.version}
     result["changes"] = parse_overrides(set_)
+    result["assumptions"] = current.assumptions(frame.columns)
+    for assumed in result["assumptions"]:
+        err_console.print(f"assumed / 假设: {assumed['en']} / {assumed['zh']}")
     for label, key in (("approval rate / 批准率", "approval_rate"),
                        ("expected default rate / 预期违约率", "expected_default_rate"),
                        ("expected loss (CNY 10k) / 预期损失", "expected_loss")):

@@ -125,6 +125,26 @@ class Policy(PolicySettings):
                 f"拒绝规则'{k.id}'所需字段'{k.column}'缺失" for k in absent) + ": every rule must apply / 每条规则都须适用")
         return self
 
+    def assumptions(self, columns) -> list[dict[str, str]]:
+        """What the decision assumes for each loan field `columns` lacks (said in the console and the
+        report, never silently): the default guarantee type, no requested-amount or revenue bound."""
+        lim, out = self.limits, []
+        if lim.guarantee_column not in columns:
+            g = lim.guarantees[lim.default_guarantee]
+            out.append({"column": lim.guarantee_column,
+                        "en": f"no '{lim.guarantee_column}' column: every loan is taken as {g.en} "
+                              f"(cap {g.cap:g}, LGD {g.lgd:g})",
+                        "zh": f"缺少'{lim.guarantee_column}'字段：全部按{g.zh}处理（上限{g.cap:g}，违约损失率{g.lgd:g}）"})
+        if lim.requested_column not in columns:
+            out.append({"column": lim.requested_column,
+                        "en": f"no '{lim.requested_column}' column: limits are not bounded by a requested amount",
+                        "zh": f"缺少'{lim.requested_column}'字段：额度不受申请金额约束"})
+        if lim.revenue_multiple and lim.revenue_multiple.column not in columns:
+            out.append({"column": lim.revenue_multiple.column,
+                        "en": f"no '{lim.revenue_multiple.column}' column: limits are not bounded by revenue",
+                        "zh": f"缺少'{lim.revenue_multiple.column}'字段：额度不受营业收入约束"})
+        return out
+
     def check_against(self, catalogue: Catalogue, source: str = "policy") -> "Policy":
         """Refuse a policy that names categories the catalogue lacks."""
         unknown = sorted(set(self.blend.category_weight) - set(catalogue.category_ids))
@@ -169,9 +189,11 @@ class Policy(PolicySettings):
         if fixed:
             rest = {k: w for k, w in weights.items() if k not in fixed}
             room, held = 1 - sum(fixed.values()), sum(rest.values())
-            outside = {k: v for k, v in fixed.items() if not 0 <= v <= 1}
+            outside = {k: v for k, v in overrides.items()
+                       if k in ("model_weight", "tech_innovation_weight") or k.startswith("category_weight.")}
+            outside = {k: v for k, v in outside.items() if not 0 <= v <= 1}
             if outside:
-                raise SettingsError(f"--set {overrides}: a weight must be between 0 and 1, got "
+                raise SettingsError("--set: a weight must be between 0 and 1, got "
                                     + ", ".join(f"{k} = {v:g}" for k, v in outside.items()))
             if room < -_WEIGHT_TOLERANCE:
                 raise SettingsError(f"--set {overrides}: the weights set add up to {1 - room:g}, above 1, "

@@ -71,12 +71,15 @@ def render_what_if(result: dict, title: str) -> str:
                       for k in result["blend"]["current"]["category_weight"])
     model_w = (f"<tr><th>model / 模型</th><td>{result['blend']['current']['model_weight']:.3f}</td>"
                f"<td>{result['blend']['proposed']['model_weight']:.3f}</td></tr>")
+    assumed = "".join(f"<li>{html.escape(a['en'])} / {html.escape(a['zh'])}</li>" for a in result.get("assumptions", []))
+    assumed = f'<p class="note">Assumed / 假设:</p><ul class="note">{assumed}</ul>' if assumed else ""
     return f"""<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="note">Approved means approve (a referral is not yet a loan). Expected rates come from the model PD; observed
 rates exist only where the portfolio has outcomes, and a real book has none for firms its policy declined (reject
 inference). 批准指直接批准（提交评审尚未放款）。预期违约率来自模型违约概率；实际违约率仅在有结果的样本上可得。</p>
+{assumed}
 <h2>Current vs proposed / 现政策与新政策</h2>
 <table><tr><th></th><th>current / 现政策 ({result['current']['policy_hash']})</th><th>proposed / 新政策 ({result['proposed']['policy_hash']})</th></tr>{summary}</table>
 <h2>Blend weights / 决策得分权重</h2>
