@@ -185,6 +185,10 @@ def _unterminated_last_line(path: Path) -> MalformedLine | None:
     """The file's last line if it has no line end and is not the header: a file cut short in its last
     value (220.9 -> 22) still has the header's number of fields, and would be scored as it reads."""
     opener = gzip.open if path.suffix.lower() == ".gz" else open
+    if opener is open:                  # the usual file ends with a line end: one byte read, no pass
+        with open(path, "rb") as f:
+            if f.seek(0, 2) == 0 or (f.seek(-1, 2) >= 0 and f.read(1) == b"\n"):
+                return None
     lines, tail = 0, b""
     with opener(path, "rb") as f:
         while block := f.read(1 << 24):
