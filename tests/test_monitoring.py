@@ -117,6 +117,8 @@ def test_inference_log_writes_every_record_in_files_by_size(tmp_path, small_port
     sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
     assert sum(sizes) == 1000 and max(sizes) <= 250 and all(f.parent.name.startswith("date=") for f in files)
     assert not list((tmp_path / "log").rglob(".*.tmp"))
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    assert {files[0].parent.stat().st_mode & 0o777, (tmp_path / "log").stat().st_mode & 0o777} == {0o700}
     logged = pd.concat(read_log(tmp_path / "log", chunk_rows=128))
     assert len(logged) == 1000 and sorted(logged["firm_id"]) == sorted(data["firm_id"])
     assert set(logged["model_version"]) == {"3"} and logged["decision"].isna().all()

@@ -135,19 +135,23 @@ class LogUnavailable(OSError):
 
 
 def write_log_file(directory: str | Path, table: pa.Table, day: str | None = None) -> Path:
-    """`table` as one new file under DIR/date=DAY/ (hidden while written, then renamed). Text columns
+    """`table` as one new file under DIR/date=DAY/ (hidden while written, then renamed; folders 0700 and
+    files 0600 where this creates them: the log holds firm data). Text columns
     dictionary-encoded and compressed; numbers plain and uncompressed, and no column statistics:
     numbers dictionary-encode and compress slowly and gain little, and monitoring reads every row
     anyway. Per 100k firms: 0.067 s and 39 MB, against 0.095 s and 14 MB all compressed and 0.13 s
     with dictionaries on numbers too (batch scoring pays this on its own cores)."""
     day = day or datetime.now(timezone.utc).strftime("%Y-%m-%d")
     folder = Path(directory) / f"date={day}"
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.is_dir():                                    # firm data: the owner's alone
+        Path(directory).mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
     name = f"part-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}-{next(_SEQUENCE):06d}.parquet"
     tmp = folder / f".{name}.tmp"
     text = [f.name for f in table.schema if pa.types.is_string(f.type)]
     pq.write_table(table, tmp, use_dictionary=text, write_statistics=False,
                    compression={name: "snappy" if name in text else "none" for name in table.schema.names})
+    os.chmod(tmp, 0o600)
     os.replace(tmp, folder / name)
     return folder / name
 
