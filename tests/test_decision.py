@@ -112,7 +112,7 @@ def test_policy_types_are_strict_and_messages_state_the_rule_and_the_value(tmp_p
     assert policy.assumptions(["loan_amount", "guarantee_type", "revenue"]) == []
 
 
-def test_a_knock_out_that_cannot_be_checked_refers_the_firm_never_approves(small_portfolio, catalogue, policy):
+def test_a_knock_out_that_cannot_be_checked_refers_the_firm_never_approves(small_portfolio, catalogue, policy, tmp_path):
     rows = small_portfolio.data.head(50).reset_index(drop=True)
     rows[["credit_overdue_24m", "litigation_enforcement", "admin_penalty_abnormal"]] = 0.0
     rows.loc[0, "credit_overdue_24m"] = np.nan           # unknown: the rule cannot be checked
@@ -126,6 +126,10 @@ def test_a_knock_out_that_cannot_be_checked_refers_the_firm_never_approves(small
     approved_on_score = decide(pds, points, rows.fillna({"credit_overdue_24m": 0}), catalogue, policy)
     assert (approved_on_score.loc[1:, "decision"] == d.loc[1:, "decision"]).all()
     assert d.loc[1, "decision"] == approved_on_score.loc[1, "decision"]
+    not_equal = load_policy(_policy_file(tmp_path, lambda r: r.update(knock_outs=[
+        {"id": "any_overdue", "column": "credit_overdue_24m", "op": "!=", "value": 0, "zh": "有逾期", "en": "overdue"}])),
+        catalogue)
+    assert decide(pds, points, rows, catalogue, not_equal).loc[0, "decision"] == "refer"    # NaN != 0 is unknown
     rows.loc[0, "litigation_enforcement"] = 9            # a rule that holds declines, whatever is unchecked
     declined = decide(pds, points, rows, catalogue, policy)
     assert declined.loc[0, "decision"] == "decline" and declined.loc[0, "decision_reasons"] == [policy.knock_outs[1].en]

@@ -147,8 +147,9 @@ def hard_declines(pd_values: np.ndarray, rows, policy: Policy, catalogue: Catalo
     """Which firms each knock-out rule declines, which it could not check (value missing: referred,
     never approved), and which the PD ceiling declines, whatever the score."""
     values = knock_out_values(rows, policy, catalogue)
-    knocked = [_OPS[k.op](v, k.value) for k, v in zip(policy.knock_outs, values)]
-    return knocked, [np.isnan(v) for v in values], np.asarray(pd_values, dtype=float) > policy.pd_decline_above
+    unknown = [np.isnan(v) for v in values]
+    knocked = [_OPS[k.op](v, k.value) & ~u for k, v, u in zip(policy.knock_outs, values, unknown)]   # NaN != x holds
+    return knocked, unknown, np.asarray(pd_values, dtype=float) > policy.pd_decline_above
 
 
 def decide(pd_values: np.ndarray, category_points, rows: pd.DataFrame, catalogue: Catalogue,
