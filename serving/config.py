@@ -58,10 +58,6 @@ class ServingConfig(Settings):
                 raise
             return None
 
-    def credit_policy(self, catalogue):
-        """The policy /score decides by, or None (`decide: false`, or no policy fits)."""
-        return self.request_policy(catalogue) if self.decide else None
-
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1
 

@@ -474,8 +474,8 @@ def serve(
     quiet_mlflow()
     try:
         settings = ServingConfig.load(config)
-        if settings.decide and settings.policy:
-            load_policy(settings.policy)               # a named policy that cannot be read: refuse to start
+        if settings.policy:          # a named policy that cannot be read: refuse to start (its loan fields
+            load_policy(settings.policy)   # shape the request model whether or not /score decides)
         uri = model_uri or settings.served_model_uri()
         bento_model = import_registered_version(uri)
     except (RegistryError, SettingsError, StoreUnavailable) as exc:

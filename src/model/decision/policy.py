@@ -189,9 +189,8 @@ class Policy(PolicySettings):
         if fixed:
             rest = {k: w for k, w in weights.items() if k not in fixed}
             room, held = 1 - sum(fixed.values()), sum(rest.values())
-            outside = {k: v for k, v in overrides.items()
-                       if k in ("model_weight", "tech_innovation_weight") or k.startswith("category_weight.")}
-            outside = {k: v for k, v in outside.items() if not 0 <= v <= 1}
+            outside = {k: v for k, v in overrides.items() if not 0 <= v <= 1
+                       and (k in ("model_weight", "tech_innovation_weight") or k.startswith("category_weight."))}
             if outside:
                 raise SettingsError("--set: a weight must be between 0 and 1, got "
                                     + ", ".join(f"{k} = {v:g}" for k, v in outside.items()))
