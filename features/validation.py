@@ -159,9 +159,25 @@ def _encoding_of(path: str, mtime_ns: int, size: int) -> str:
     return "utf-8"
 
 
+_DECLARED_ENCODINGS: dict[str, str] = {}
+
+
+def declare_encoding(path: str | Path, encoding: str) -> None:
+    """Read the CSV at `path` in `encoding` (the CLI's `--encoding`) instead of detecting it."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise DataReadError(f"unknown encoding '{encoding}' (e.g. utf-8, gb18030, gbk) / 未知的文件编码") from None
+    _DECLARED_ENCODINGS[str(Path(path).resolve())] = name
+
+
 def csv_encoding(path: str | Path) -> str:
-    """UTF-8 where the whole file decodes as UTF-8, else GB18030 (a superset of GBK and GB2312, what
-    Chinese banks' systems export); read once per file version (path, modification time, size)."""
+    """The encoding declared for the file (`declare_encoding`); else UTF-8 where the whole file
+    decodes as UTF-8, else GB18030 (a superset of GBK and GB2312, what Chinese banks' systems
+    export), detected once per file version (path, modification time, size)."""
+    declared = _DECLARED_ENCODINGS.get(str(Path(path).resolve()))
+    if declared is not None:
+        return declared
     stat = Path(path).stat()
     return _encoding_of(str(path), stat.st_mtime_ns, stat.st_size)
 

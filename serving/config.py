@@ -20,6 +20,7 @@ class ServingConfig(Settings):
     poll_interval_s: float | None = Field(30.0, gt=0)      # how often an alias is checked; None: never (use /reload)
     workers: int | None = Field(None, ge=1)                # service processes; None: one per CPU core
     threads_per_worker: int = Field(1, ge=1)               # LightGBM threads per request, so workers do not oversubscribe
+    inline_firms: int = Field(20, ge=0)                    # requests up to this many firms are computed on the event loop
     max_firms_per_request: int = Field(500, ge=1)
     max_body_bytes: int = Field(4_000_000, ge=1_000)       # larger bodies: 413 before they are read
     max_string_length: int = Field(200, ge=8)              # longest firm id or text value: 422

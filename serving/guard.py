@@ -14,8 +14,9 @@ parsed by the framework and without a traceback in the log:
 - firm fields (422, naming the firm and field): no `true`/`false` as a value, no number beyond
   the range of a float (1e400 parses as infinity), no text longer than `max_string_length`; then
   `firm_check` (the request model built from the catalogue, `schemas.firm_problems`);
-- `/docs` is the Swagger UI (the index page), `/docs.json` the OpenAPI document with every status
-  this service returns (`schemas.openapi_with_errors`).
+- `/docs` is the Swagger UI (the index page, served without BentoML's Google Tag Manager and with a
+  same-origin Content-Security-Policy), `/docs.json` the OpenAPI document with every status this
+  service returns (`schemas.openapi_with_errors`).
 
 The body, once read and checked, is replayed unchanged to the application; or, for a `direct` path
 (/score, /explain), the checked body goes straight to the service's handler: BentoML's API layer
@@ -26,18 +27,35 @@ still see every request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
 import math
+import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Awaitable, Callable, Mapping
 
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 logger = logging.getLogger("innoscore.serving")
 MAX_FLOAT = sys.float_info.max
+# The Swagger UI page loads only what this server serves (its inline script and styles included).
+SAME_ORIGIN_ONLY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+                    "img-src 'self' data:; connect-src 'self'; frame-src 'none'; object-src 'none'")
+
+
+@functools.cache
+def offline_index_page() -> str:
+    """BentoML's Swagger UI page (the index, /docs) without its Google Tag Manager: a bank's intranet
+    reaches no other host, and an API page must not report its users to one."""
+    from _bentoml_impl.server import app as bentoml_app
+
+    page = (Path(bentoml_app.__file__).parent / "main-openapi.html").read_text(encoding="utf-8")
+    return re.sub(r"<(script|noscript)\b[^>]*>.*?</\1>",
+                  lambda block: "" if "googletagmanager" in block.group(0) else block.group(0), page, flags=re.S)
 
 
 @dataclass(frozen=True)
@@ -159,16 +177,12 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if path == "/docs":
-            await RedirectResponse("/", status_code=307)(scope, receive, send)
-            return
-        if path == "/docs.json":
-            if self._openapi_doc is None:
-                self._openapi_doc = self.openapi()
-            await JSONResponse(self._openapi_doc)(scope, receive, send)
-            return
         try:
             self._check_key(scope)
+            page = self._documentation(path, scope["method"])
+            if page is not None:
+                await page(scope, receive, send)
+                return
             if path in self.api_paths and scope["method"] == "POST":
                 body = await self._read_body(scope, receive)
                 parsed = parse_strict_json(body)
@@ -200,6 +214,18 @@ class RequestGuard:
             await refusal.response()(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _documentation(self, path: str, method: str) -> Response | None:
+        """The Swagger UI page (`/`, `/docs`) and the OpenAPI document (`/docs.json`), else None."""
+        if path == "/docs":
+            return RedirectResponse("/", status_code=307)
+        if path == "/" and method in ("GET", "HEAD"):
+            return HTMLResponse(offline_index_page(), headers={"Content-Security-Policy": SAME_ORIGIN_ONLY})
+        if path == "/docs.json":
+            if self._openapi_doc is None:
+                self._openapi_doc = self.openapi()
+            return JSONResponse(self._openapi_doc)
+        return None
 
     def _check_key(self, scope) -> None:
         if self.expected is None or scope["path"] in self.public_paths:

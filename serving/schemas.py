@@ -354,17 +354,20 @@ def openapi_with_errors(spec: dict, api_paths: tuple[str, ...]) -> dict:
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
         for stale in [k for k in responses if k not in {"200", *map(str, ERROR_REPLIES)}]:
             del responses[stale]        # BentoML's generic 404: these routes exist
-    return openapi_30_nullable(spec) if str(spec.get("openapi", "")).startswith("3.0") else spec
+    return as_openapi_30(spec) if str(spec.get("openapi", "")).startswith("3.0") else spec
 
 
-def openapi_30_nullable(node):
-    """pydantic writes an optional value as `anyOf: [X, {"type": "null"}]`, which only OpenAPI 3.1
-    knows; the document BentoML declares is 3.0, where it is X with `nullable: true`."""
+def as_openapi_30(node):
+    """pydantic writes JSON Schema of OpenAPI 3.1; the document BentoML declares is 3.0. An optional
+    value, `anyOf: [X, {"type": "null"}]`, is X with `nullable: true`; a `const` is a one-value `enum`
+    (a schema, not a field that happens to be called "const")."""
     if isinstance(node, list):
-        return [openapi_30_nullable(v) for v in node]
+        return [as_openapi_30(v) for v in node]
     if not isinstance(node, dict):
         return node
-    node = {k: openapi_30_nullable(v) for k, v in node.items()}
+    node = {k: as_openapi_30(v) for k, v in node.items()}
+    if "const" in node and not isinstance(node["const"], dict):
+        node["enum"] = [node.pop("const")]
     if node.get("type") == "null":
         return {"nullable": True, "enum": [None]}
     options = node.get("anyOf")

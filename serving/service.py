@@ -32,6 +32,7 @@ from innoscore.serving.config import API_KEY_ENV, ServingConfig
 from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
 from innoscore.serving.lifecycle import ModelFollower, ServedModel
 from innoscore.serving.logs import quiet_client_errors
+from innoscore.serving.metrics import bound_endpoint_labels
 from innoscore.serving.schemas import (CounterfactualResult, ExplainReply, Explanation, ModelInfoReply, ModelRef,
                                        ScoreReply, ScoreResult, counterfactual_goals, firm_model, firm_problems,
                                        openapi_with_errors)
@@ -113,6 +114,15 @@ def _load_version(name: str, version: str) -> ScoringModel:
     return _for_serving(model)
 
 
+async def sized_work(n_firms: int, work, *args, per_firm_search: bool = False):
+    """`work(*args)` on the event loop for up to `inline_firms` firms (a thread hand-off, 0.3 ms, costs
+    more than scoring one firm), on a thread above and for any search of milliseconds per firm (a
+    counterfactual): a 500-firm /explain held the loop for 0.5 s, and /livez waited behind it."""
+    if n_firms <= CONFIG.inline_firms and not per_firm_search:
+        return work(*args)
+    return await anyio.to_thread.run_sync(work, *args)
+
+
 def json_reply(reply: dict) -> Response:
     """The reply, plain data shaped as the declared reply model, serialised once here by orjson: BentoML
     would build and validate the model again, and the standard library's encoder takes 4 ms for the
@@ -141,7 +151,8 @@ class InnoscoreService:
                            type(exc).__name__, initial.version)
         self.follower.start()
         log_dir = CONFIG.log_directory()
-        self.inference_log = InferenceLog(log_dir, CATALOGUE, CONFIG.inference_log) if log_dir else None
+        self.inference_log = (InferenceLog(log_dir, CATALOGUE, CONFIG.inference_log, loan_fields=LOAN_FIELD_TYPES)
+                              if log_dir else None)
         WORKER_SERVICE.append(self)     # ready: the guard may hand checked bodies to this instance
 
     @bentoml.on_shutdown
@@ -183,13 +194,13 @@ class InnoscoreService:
         """PD, grade, expert scorecard points and missing indicators per firm / 违约概率、等级与专家评分."""
         # Over HTTP the guard answers a plain /score itself (`score_reply`): this runs for calls in
         # Python and for a request before the worker is ready.
-        return self.score_reply([f.model_dump() for f in firms])
+        return await self.score_reply([f.model_dump() for f in firms])
 
-    def score_reply(self, firms: list[dict]) -> Response:
-        """/score's reply to checked firms (dicts of the request model's fields). On the event loop:
-        a thread hand-off costs more than scoring a request's firms (docs/api.md)."""
+    async def score_reply(self, firms: list[dict]) -> Response:
+        """/score's reply to checked firms (dicts of the request model's fields)."""
         served = self.follower.current                 # one version for the whole request
-        rows, columns = score_columns(self._records(firms), served.model, POLICY, LOAN_FIELD_TYPES)
+        rows, columns = await sized_work(len(firms), score_columns, self._records(firms), served.model, POLICY,
+                                         LOAN_FIELD_TYPES)
         refused = self._log(rows, columns, served)
         if refused is not None:
             return refused
@@ -221,24 +232,29 @@ class InnoscoreService:
                 return error(422, f"counterfactual grade '{target.grade}' is not a grade of the served model "
                                   f"({', '.join(model.grade_scale.labels)}) / 目标等级不存在")
         rows = FirmColumns.from_records(self._records(firms), self.catalogue, LOAN_FIELD_TYPES)
-        scores = model.score(rows, with_explanations=True)
-        expl, points = scores.explanations, scores.expert_points
+        scores, results = await sized_work(len(rows), self._explained, rows, served, top_k, lang, target,
+                                           per_firm_search=target is not None)
         refused = self._log(rows, {"pd": scores.pd, "grade": scores.grades, **{
-            f"expert_{c}": points[c] for c in self.catalogue.category_ids}}, served)
+            f"expert_{c}": scores.expert_points[c] for c in self.catalogue.category_ids}}, served)
         if refused is not None:
             return refused
+        return json_reply({"model": served.reference, "lang": lang, "results": results})
+
+    def _explained(self, rows: FirmColumns, served: ServedModel, top_k: int, lang: str, target):
+        """The firms' scores and their /explain results, with the counterfactual when `target` is set."""
+        model = served.model
+        scores = model.score(rows, with_explanations=True)
+        expl = scores.explanations
         found = [None] * len(rows)
-        if target is not None:            # a search of milliseconds per firm: off the event loop
-            search = served.counterfactual_search(POLICY)
+        if target is not None:
             found = [CounterfactualResult.reply_of(cf, lang) for cf in
-                     await anyio.to_thread.run_sync(search.explain, rows.to_frame(), target)]
+                     served.counterfactual_search(POLICY).explain(rows.to_frame(), target)]
         reasons = all_firm_reasons(expl, self.catalogue, model.peer_quantiles, top_k, langs=(lang,))
-        expert = record_dicts(points)
-        results = [Explanation.reply_of(
+        expert = record_dicts(scores.expert_points)
+        return scores, [Explanation.reply_of(
             r, lang, {"firm_id": str(expl.firm_ids[i]), "pd": float(expl.pd[i]), "grade": str(scores.grades[i]),
                       "base_log_odds": float(expl.base_value), "raw_log_odds": float(expl.raw_log_odds[i])},
             expert[i], self.catalogue, found[i]) for i, r in enumerate(reasons)]
-        return json_reply({"model": served.reference, "lang": lang, "results": results})
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> ModelInfoReply:
@@ -269,7 +285,7 @@ async def _direct_score(body: dict) -> Response | None:
     worker is ready or when the body holds more than firms."""
     if not WORKER_SERVICE or body.keys() != {"firms"}:
         return None
-    return WORKER_SERVICE[0].score_reply(body["firms"])
+    return await WORKER_SERVICE[0].score_reply(body["firms"])
 
 
 async def _direct_explain(body: dict) -> Response | None:
@@ -287,6 +303,8 @@ async def _direct_explain(body: dict) -> Response | None:
 
 
 API_PATHS = ("/score", "/explain", "/model_info", "/reload")
+bound_endpoint_labels(API_PATHS + ("/", "/docs", "/docs.json", "/schema.json", "/metrics", "/livez", "/healthz",
+                                   "/readyz"), known_prefixes=("/static_content/",))
 BODY_PATHS = ("/score", "/explain")          # the guard checks their JSON bodies
 InnoscoreService.add_asgi_middleware(
     RequestGuard, limits=RequestLimits(CONFIG.max_firms_per_request, CONFIG.max_body_bytes, CONFIG.max_string_length, CONFIG.client_timeout_s),

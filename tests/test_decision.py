@@ -13,6 +13,7 @@ from innoscore.model.decision.decide import decide
 from innoscore.model.decision.policy import load_policy, parse_overrides
 from innoscore.model.decision.what_if import Portfolio, what_if
 from innoscore.model.estimators.expert_scorecard import category_points
+from innoscore.model.monitoring.log import read_log
 from innoscore.paths import DEFAULT_POLICY
 from innoscore.settings import SettingsError
 
@@ -188,11 +189,15 @@ def test_batch_and_reports_decide_as_the_record_does(trained, catalogue, policy,
     rows.to_parquet(path)
     out = tmp_path / "scored.parquet"
     result = runner.invoke(app, ["score", "--data", str(path), "--out", str(out), "--policy", str(DEFAULT_POLICY),
-                                 "--model-uri", "models:/innoscore-pd@challenger"])
+                                 "--model-uri", "models:/innoscore-pd@challenger", "--log-dir", str(tmp_path / "log")])
     assert result.exit_code == 0, result.output
     batch = pd.read_parquet(out)
     expected = score_frame(rows, model, policy=policy)
     assert batch["decision"].tolist() == expected["decision"].tolist()
+    logged = pd.concat(read_log(tmp_path / "log")).set_index("firm_id").loc[rows["firm_id"]]   # issue #24 row 8:
+    for column in policy.loan_column_types(catalogue):                     # the loan fields that drove each decision
+        assert logged[column].astype(rows[column].dtype).tolist() == rows[column].tolist(), column
+    assert logged["decision"].tolist() == batch["decision"].tolist()
     np.testing.assert_allclose(batch["limit"], expected["limit"])
     assert {"approve", "refer", "decline"} <= set(batch["decision"])
     firm = batch.loc[batch["decision"] == "decline", "firm_id"].iloc[0]

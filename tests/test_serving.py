@@ -1,12 +1,15 @@
 """The BentoML service as a loan-origination system meets it: a real `bentoml serve` on 127.0.0.1."""
 import json
 import os
+import random
+import re
 import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
@@ -293,8 +296,20 @@ def test_any_authorization_bytes_get_401_at_once(server, firms, authorization):
 
 
 def test_swagger_ui_at_docs_and_every_status_declared(server):
-    assert httpx.get(server["base"] + "/docs", follow_redirects=True).status_code == 200
+    page = httpx.get(server["base"] + "/docs", follow_redirects=True)
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    # Issue #24 row 8: the page loads nothing from other hosts (it loaded Google Tag Manager).
+    loaded = re.findall(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="([^"]+)"', page.text)
+    assert loaded and all(url.startswith("./") for url in loaded), loaded
+    assert "googletagmanager" not in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     spec = httpx.get(server["base"] + "/docs.json").json()
+    # Row 12: valid for the version it declares, by the OpenAPI 3.0 meta-schema (schemathesis ships it).
+    from schemathesis.specs.openapi.definitions import OPENAPI_30
+
+    invalid = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:160]}"
+               for e in jsonschema.Draft4Validator(OPENAPI_30).iter_errors(spec)]
+    assert not invalid, invalid
     for path in ("/score", "/explain", "/model_info"):
         declared = set(spec["paths"][path]["post"]["responses"])
         assert {"200", "400", "401", "408", "413", "415", "422"} <= declared, (path, declared)
@@ -507,3 +522,58 @@ def test_decide_false_keeps_the_request_schema_and_a_named_bad_policy_stops_the_
         reply = httpx.post(base + "/score", json={"firms": [firm]}, timeout=30)
     assert reply.status_code == 200, reply.text
     assert reply.json()["results"][0].get("decision") is None
+
+
+def _request_total(metrics: str, endpoint: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if "_request_total{" in line and f'endpoint="{endpoint}"' in line)
+
+
+def test_metrics_stay_bounded_and_per_server_and_probes_answer_behind_a_large_explain(_trained_session, catalogue,
+                                                                                      tmp_path):
+    """Issue #24 rows 7 and 10: every unknown path was a metrics label (2,000 GETs: 56 KB -> 8.5 MB);
+    two servers from one checkout shared and wiped one metrics folder; a 500-firm /explain held the
+    worker's event loop, and /livez waited 541 ms behind it."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": _trained_session["uri"], "BENTOML_HOME": str(tmp_path / "home"),
+           "BENTOML_DO_NOT_TRACK": "true"}
+    env.pop("INNOSCORE_API_KEY", None)
+    config = tmp_path / "serving.yaml"
+    config.write_text("workers: 1\ndecide: false\n", encoding="utf-8")
+    innoscore = str(Path(sys.executable).with_name("innoscore"))
+    data = _trained_session["data"]
+    many = json.loads(data.head(500)[["firm_id", *catalogue.indicator_ids]].to_json(orient="records"))
+
+    def command(port):
+        return [innoscore, "serve", "--model-uri", "models:/innoscore-pd@challenger", "--port", str(port),
+                "--config", str(config)]
+    first_port, second_port = free_port(), free_port()
+    with running_service(command(first_port), env, tmp_path / "first.log", first_port) as first:
+        for _ in range(3):
+            assert httpx.post(first + "/score", json={"firms": many[:1]}, timeout=30).status_code == 200
+        before = httpx.get(first + "/metrics").text
+        rng = random.Random(7)
+        for _ in range(300):
+            assert httpx.get(first + f"/probe-{rng.random()}").status_code == 404
+        after = httpx.get(first + "/metrics").text
+        assert _request_total(after, "/(unknown)") == 300 and "probe-" not in after
+        assert len(after) < len(before) + 5_000, (len(before), len(after))
+        with running_service(command(second_port), env, tmp_path / "second.log", second_port) as second:
+            assert _request_total(httpx.get(first + "/metrics").text, "/score") == 3      # not wiped
+            assert _request_total(httpx.get(second + "/metrics").text, "/score") == 0     # not shared
+
+        took, latencies = {}, []
+
+        def explain_many():
+            t0 = time.perf_counter()
+            took["status"] = httpx.post(first + "/explain", json={"firms": many}, timeout=120).status_code
+            took["s"] = time.perf_counter() - t0
+        worker = threading.Thread(target=explain_many)
+        worker.start()
+        time.sleep(0.02)
+        while worker.is_alive():
+            t0 = time.perf_counter()
+            assert httpx.get(first + "/livez", timeout=30).status_code == 200
+            latencies.append(time.perf_counter() - t0)
+        worker.join()
+    assert took["status"] == 200 and len(latencies) >= 3, (took, latencies)
+    assert max(latencies) < max(0.25, took["s"] / 3), (took, sorted(latencies)[-3:])

@@ -189,3 +189,17 @@ def test_clean_frames_skip_pandera_but_bad_ones_are_still_reported(small_portfol
     bad["debt_ratio"] = 1e9
     _, report = validate_frame(bad, catalogue)
     assert [(p.column, p.code) for p in report.problems] == [("debt_ratio", "out_of_range")]
+
+
+def test_encoding_option_reads_a_declared_encoding_and_refuses_an_unknown_one(small_portfolio, tmp_path):
+    """Issue #24 row 13: `--encoding` names the file's encoding instead of detecting it; an unknown
+    name, or a file that does not decode in the declared one, is a clear exit 2."""
+    data = small_portfolio.data.head(30)
+    gbk = tmp_path / "gbk.csv"
+    data.to_csv(gbk, index=False, encoding="gbk")
+    assert data["industry"].str.contains("[^\\x00-\\x7f]").any()          # text that differs between encodings
+    assert _invoke("validate", "--data", gbk, "--encoding", "gbk").exit_code == 0
+    result = _invoke("validate", "--data", gbk, "--encoding", "no-such-codec")
+    assert result.exit_code == 2 and "unknown encoding 'no-such-codec'" in result.output
+    result = _invoke("validate", "--data", gbk, "--encoding", "utf-8")      # declared wrong: read error, no trace
+    assert result.exit_code == 2 and "Traceback" not in result.output and "cannot read" in result.output

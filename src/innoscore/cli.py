@@ -23,6 +23,8 @@ EXIT_INVALID = 2
 
 AcceptUnterminatedOpt = typer.Option(False, "--accept-unterminated", help="Score a CSV whose last line has no line "
                                      "end (refused by default: a file cut short) / 接受末行无换行符的CSV")
+EncodingOpt = typer.Option(None, "--encoding", help="Text encoding of CSV input, e.g. gbk (default: UTF-8, "
+                           "else GB18030 where the file is not UTF-8) / CSV文件编码（默认自动识别UTF-8或GB18030）")
 CatalogueOpt = typer.Option(None, "--catalogue", help="Indicator catalogue YAML / 指标目录文件 (default: configs/indicators.yaml)")
 
 
@@ -34,6 +36,18 @@ def fail(message: str, code: int = EXIT_INVALID) -> None:
     """Print a one-line error (no traceback) and exit with `code`."""
     err_console.print(f"[bold red]error / 错误:[/] {message}")
     raise typer.Exit(code)
+
+
+def _declare_encoding(encoding: str | None, *paths: Optional[Path]) -> None:
+    """`--encoding` for every CSV the command reads."""
+    from innoscore.features.validation import DataReadError, declare_encoding
+
+    for path in paths:
+        if encoding and path is not None:
+            try:
+                declare_encoding(path, encoding)
+            except DataReadError as exc:
+                fail(str(exc))
 
 
 def _catalogue(path: Optional[Path]):
@@ -73,12 +87,14 @@ def generate(
 @app.command()
 def validate(
     data: Path = typer.Option(..., "--data", help="CSV or Parquet file (or folder of parts) / 数据文件"),
+    encoding: Optional[str] = EncodingOpt,
     catalogue: Optional[Path] = CatalogueOpt,
     require_target: bool = typer.Option(False, "--require-target", help="Also require the outcome column / 要求包含违约标签"),
     max_listed: int = typer.Option(50, "--max-listed", help="Problems listed before summarising / 最多列出的问题数"),
     accept_unterminated: bool = AcceptUnterminatedOpt,
 ) -> None:
     """Check a data file against the catalogue; exit 2 listing each problem / 按指标目录校验数据，有问题时退出码为2."""
+    _declare_encoding(encoding, data)
     from innoscore.features.validation import DataReadError, validate_file
 
     cat = _catalogue(catalogue)
@@ -96,6 +112,7 @@ def validate(
 @app.command()
 def train(
     data: Path = typer.Option(..., "--data", help="Training data, CSV or Parquet / 训练数据"),
+    encoding: Optional[str] = EncodingOpt,
     catalogue: Optional[Path] = CatalogueOpt,
     config: Optional[Path] = typer.Option(None, "--config", help="Training config / 训练配置 (default: configs/training.yaml)"),
     experiment: Optional[str] = typer.Option(None, "--experiment", help="MLflow experiment name / 实验名称"),
@@ -106,6 +123,7 @@ def train(
                                        "(default: the catalogue's model_family, else configs/training.yaml)"),
 ) -> None:
     """Train the expert, WoE and LightGBM models, log and register them in MLflow / 训练三种模型并登记到MLflow."""
+    _declare_encoding(encoding, data)
     import json
 
     from innoscore.features.validation import DataReadError, read_table
@@ -217,6 +235,7 @@ def _policy(path: Optional[Path], catalogue, columns, source: Path):
 @app.command()
 def explain(
     data: Path = typer.Option(..., "--data", help="Firm data, CSV or Parquet / 企业数据"),
+    encoding: Optional[str] = EncodingOpt,
     firm_id: Optional[str] = typer.Option(None, "--firm-id", help="The firm to report on (its row number, from 1, "
                                           "when the catalogue has no id column) / 企业编号"),
     all_firms: bool = typer.Option(False, "--all", help="Every firm in the file: a meeting pack / 全部企业"),
@@ -239,6 +258,7 @@ def explain(
 ) -> None:
     """Committee report(s) with SHAP reasons in Chinese or English; with --counterfactual, what it would
     take to reach a better grade or an approval / 生成授信评审报告（可附反事实改进方案）."""
+    _declare_encoding(encoding, data)
     from innoscore.features.validation import DataReadError, read_table, validate_frame, with_row_ids
     from innoscore.model.reports.committee import ModelInfo, write_reports
 
@@ -327,6 +347,7 @@ def _write_text(path: Path, text: str) -> None:
 @app.command()
 def score(
     data: Path = typer.Option(..., "--data", help="CSV or Parquet file, or a folder of Parquet parts / 输入数据"),
+    encoding: Optional[str] = EncodingOpt,
     out: Path = typer.Option(..., "--out", help="Output Parquet / 输出文件"),
     model_uri: Optional[str] = ModelUriOpt,
     with_explanations: bool = typer.Option(False, "--explain", help="Add category contributions and top-k reasons / 附带解释"),
@@ -341,6 +362,7 @@ def score(
     accept_unterminated: bool = AcceptUnterminatedOpt,
 ) -> None:
     """Score (and explain) every firm in a large file; failing rows go to a rejects file / 批量评分."""
+    _declare_encoding(encoding, data)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from innoscore.features.validation import DataReadError
@@ -385,6 +407,7 @@ def score(
 @app.command()
 def monitor(
     data: Optional[Path] = typer.Option(None, "--data", help="Firms to score and monitor, CSV or Parquet / 待监测数据"),
+    encoding: Optional[str] = EncodingOpt,
     log: Optional[Path] = typer.Option(None, "--log", help="An inference log folder (serving or batch) / 推理日志目录"),
     model_uri: Optional[str] = ModelUriOpt,
     outcomes: Optional[Path] = typer.Option(None, "--outcomes", help="Firm id and outcome (the catalogue's target "
@@ -397,6 +420,7 @@ def monitor(
 ) -> None:
     """Drift, stability and per-grade backtest against the model's reference; exit 1 on a red light /
     监测人群漂移、稳定性与分级回测，红灯时退出码为1."""
+    _declare_encoding(encoding, data, outcomes)
     import json
 
     from innoscore.features.validation import DataReadError, read_table
@@ -486,9 +510,9 @@ def serve(
     env = {**os.environ, BENTO_MODEL_ENV: str(bento_model.tag), MODEL_URI_ENV: uri, "BENTOML_DO_NOT_TRACK": "true",
            **({SERVING_CONFIG_ENV: str(config.resolve())} if config else {}),
            **({LOG_DIR_ENV: str(log_dir.resolve())} if log_dir else {})}
-    bentoml_bin = str(Path(sys.executable).with_name("bentoml"))
-    os.execve(bentoml_bin, [bentoml_bin, "serve", SERVICE_IMPORT_PATH, "--host", host, "--port", str(port),
-                            "--timeout-graceful-shutdown", str(settings.graceful_shutdown_s)], env)
+    os.execve(sys.executable, [sys.executable, "-m", "innoscore.serving.launch", "serve", SERVICE_IMPORT_PATH,
+                               "--host", host, "--port", str(port),
+                               "--timeout-graceful-shutdown", str(settings.graceful_shutdown_s)], env)
 
 
 @app.command()
@@ -521,6 +545,7 @@ app.add_typer(policy_app, name="policy")
 @policy_app.command("what-if")
 def what_if_command(
     data: Path = typer.Option(..., "--data", help="Portfolio, CSV or Parquet / 贷款组合数据"),
+    encoding: Optional[str] = EncodingOpt,
     policy: Optional[Path] = typer.Option(None, "--policy", help="Current policy / 现行政策 (default: configs/policy.yaml)"),
     set_: list[str] = typer.Option([], "--set", help="A change, KEY=VALUE, e.g. category_weight.B=0.4 or "
                                    "tech_innovation_weight=0.4 (repeatable) / 政策调整"),
@@ -531,6 +556,7 @@ def what_if_command(
     log_mlflow: bool = typer.Option(False, "--log-mlflow", help="Log the figures to MLflow / 记录到MLflow"),
 ) -> None:
     """Re-decide a portfolio under a changed policy and compare / 在调整后的政策下重新审批并对比."""
+    _declare_encoding(encoding, data)
     import json
 
     from innoscore.features.validation import DataReadError, read_table, validate_frame

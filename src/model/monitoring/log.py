@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import count
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -51,11 +51,13 @@ class LogTarget:
     source: str = "batch"
 
 
-def log_schema(catalogue: Catalogue) -> pa.Schema:
-    """Time, source and version; the firm id and every indicator as given; PD, grade, expert points
-    per category; the decision where one was made (null otherwise)."""
+def log_schema(catalogue: Catalogue, loan_fields: Mapping[str, type] | None = None) -> pa.Schema:
+    """Time, source and version; the firm id and every indicator as given; the loan fields a credit
+    policy reads (`loan_fields`: name -> str or float), so that a decision can be traced to what drove
+    it; PD, grade, expert points per category; the decision where one was made (null otherwise)."""
     indicators = [(ind.id, pa.string() if ind.type == "categorical" else pa.float64()) for ind in catalogue.indicators]
-    return pa.schema([*META_FIELDS, (catalogue.dataset.firm_id_column, pa.string()), *indicators, *OUTCOME_FIELDS,
+    loans = [(name, pa.string() if kind is str else pa.float64()) for name, kind in (loan_fields or {}).items()]
+    return pa.schema([*META_FIELDS, (catalogue.dataset.firm_id_column, pa.string()), *indicators, *loans, *OUTCOME_FIELDS,
                       *((f"expert_{c}", pa.float64()) for c in catalogue.category_ids), *DECISION_FIELDS])
 
 
@@ -164,10 +166,11 @@ class InferenceLog:
     sleeps `flush_every_s`, or until `max_rows_per_file` firms wait, then writes what is there.
     """
 
-    def __init__(self, directory: str | Path, catalogue: Catalogue, config: InferenceLogConfig | None = None):
+    def __init__(self, directory: str | Path, catalogue: Catalogue, config: InferenceLogConfig | None = None,
+                 loan_fields: Mapping[str, type] | None = None):
         self.directory = Path(directory)
         self.config = config or InferenceLogConfig(directory=str(directory))
-        self.schema = log_schema(catalogue)
+        self.schema = log_schema(catalogue, loan_fields)
         self.written = 0
         self.failing_since: float | None = None     # when writing began to fail; None: writing works
         self._unwritten: list[ScoredBatch] = []     # accepted, not yet written: retried, never dropped

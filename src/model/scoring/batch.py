@@ -322,7 +322,7 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
         summary.rows_in += n_rows
         on_chunk(n_rows)
 
-    inference_log = InferenceLog(log.directory, model.catalogue) if log else None
+    inference_log = InferenceLog(log.directory, model.catalogue, loan_fields=_loan_fields(model, policy)) if log else None
 
     def observe(rows: pd.DataFrame, scored: pd.DataFrame) -> None:
         inference_log.record(rows, scored, log.model_name, log.model_version, log.source)
@@ -362,12 +362,18 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
     return summary
 
 
+def _loan_fields(model: ScoringModel, policy: Policy | None) -> dict[str, type]:
+    """The loan fields the policy reads, logged with each decision."""
+    return policy.loan_column_types(model.catalogue) if policy is not None else {}
+
+
 def _score_part(part: pd.DataFrame, model: ScoringModel, index: int, out_dir: str, rejects_dir: str, with_explanations: bool,
                 top_k: int, duplicate_ids: frozenset[str], row_offset: int, policy: Policy | None,
                 log: LogTarget | None = None) -> tuple[int, int, int]:
     """One Dask partition: score it and write its scored and rejected rows (and its log) as part files."""
     def observe(rows: pd.DataFrame, scored: pd.DataFrame) -> None:
-        write_log_file(log.directory, log_table(log_schema(model.catalogue), rows, scored, time.time(), log.source,
+        write_log_file(log.directory, log_table(log_schema(model.catalogue, _loan_fields(model, policy)), rows, scored,
+                                                time.time(), log.source,
                                                 log.model_name, log.model_version))
 
     scored, rejected = score_chunk(part, model, with_explanations, top_k, duplicate_ids, row_offset, policy,
