@@ -17,6 +17,7 @@ LOG_DIR_ENV = "INNOSCORE_LOG_DIR"          # `innoscore serve --log-dir`: overri
 class ServingConfig(Settings):
     model_uri: str | None = None               # None: the champion that configs/training.yaml names
     graceful_shutdown_s: int = Field(20, ge=1)            # on SIGTERM, requests in flight get this long to finish
+    stop_drain_s: float = Field(1.0, ge=0)                # on SIGTERM, open connections are closed after their next reply
     poll_interval_s: float | None = Field(30.0, gt=0)      # how often an alias is checked; None: never (use /reload)
     workers: int | None = Field(None, ge=1)                # service processes; None: one per CPU core
     threads_per_worker: int = Field(1, ge=1)               # LightGBM threads per request, so workers do not oversubscribe

@@ -34,6 +34,7 @@ import logging
 import math
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable, Mapping
@@ -164,15 +165,21 @@ class RequestGuard:
                  api_key: str | None, id_column: str, openapi: Callable[[], dict],
                  firm_check: Callable[[list], list[dict]],
                  direct: Mapping[str, Callable[[dict], Awaitable[Response | None]]] | None = None,
-                 empty_paths: tuple[str, ...] = ()):
+                 empty_paths: tuple[str, ...] = (), stopping: threading.Event | None = None):
         self.app, self.limits, self.api_paths, self.empty_paths = app, limits, api_paths, empty_paths
         self.public_paths = public_paths
         self.expected = api_key.encode("utf-8") if api_key else None
         self.id_column, self.openapi, self.firm_check = id_column, openapi, firm_check
         self.direct = dict(direct or {})
         self._openapi_doc: dict | None = None
+        self.stopping = stopping
 
     async def __call__(self, scope, receive, send):
+        if self.stopping is not None and self.stopping.is_set() and scope["type"] == "http":
+            send = _closing_connection(send)
+        await self._guard(scope, receive, send)
+
+    async def _guard(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -279,6 +286,16 @@ async def _answer(handler: Callable[[dict], Awaitable[Response | None]], body: d
         logger.exception("%s failed", path)
         return JSONResponse({"error": "An unexpected error has occurred, please check the server log."},
                             status_code=500)
+
+
+def _closing_connection(send):
+    """A `send` whose reply tells the client to close the connection (the server is stopping)."""
+    async def closing(message):
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+    return closing
 
 
 def _replay(body: bytes, server_receive):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Annotated, Literal
@@ -36,6 +37,7 @@ from innoscore.serving.metrics import bound_endpoint_labels
 from innoscore.serving.schemas import (CounterfactualResult, ExplainReply, Explanation, ModelInfoReply, ModelRef,
                                        ScoreReply, ScoreResult, counterfactual_goals, firm_model, firm_problems,
                                        openapi_with_errors)
+from innoscore.serving.stopping import STOPPING, drain_on_sigterm, worker_listen_fd
 from innoscore.serving.store import MODEL_URI_ENV, ensure_bentoml_home, served_model_tag
 
 ensure_bentoml_home()
@@ -153,6 +155,7 @@ class InnoscoreService:
         log_dir = CONFIG.log_directory()
         self.inference_log = (InferenceLog(log_dir, CATALOGUE, CONFIG.inference_log, loan_fields=LOAN_FIELD_TYPES)
                               if log_dir else None)
+        drain_on_sigterm(worker_listen_fd(sys.argv), CONFIG.stop_drain_s)
         WORKER_SERVICE.append(self)     # ready: the guard may hand checked bodies to this instance
 
     @bentoml.on_shutdown
@@ -163,8 +166,9 @@ class InnoscoreService:
             self.inference_log.close(CONFIG.graceful_shutdown_s)
 
     def __is_ready__(self) -> bool:
-        """/readyz: unready while the inference log cannot be written (requests are refused then)."""
-        return self.inference_log is None or self.inference_log.healthy
+        """/readyz: unready while the inference log cannot be written (requests are refused then) and
+        once the worker is stopping."""
+        return not STOPPING.is_set() and (self.inference_log is None or self.inference_log.healthy)
 
     def _log(self, rows, columns, served: ServedModel) -> Response | None:
         """Record the scored firms; a 503 reply where the log cannot take them (never a 200 unlogged)."""
@@ -312,5 +316,6 @@ InnoscoreService.add_asgi_middleware(
     id_column=CATALOGUE.dataset.firm_id_column,
     openapi=lambda: openapi_with_errors(InnoscoreService.openapi_spec.asdict(), API_PATHS),
     firm_check=lambda firms: firm_problems(Firm, CATALOGUE, firms),
-    direct={"/score": _direct_score, "/explain": _direct_explain}, empty_paths=("/model_info", "/reload"))
+    direct={"/score": _direct_score, "/explain": _direct_explain}, empty_paths=("/model_info", "/reload"),
+    stopping=STOPPING)
 quiet_client_errors()

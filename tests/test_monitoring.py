@@ -1,5 +1,6 @@
 """Monitoring: the formulas against independent computations, the inference log, the monitor on
 known drift and known stability (generator scenarios), and logging from a real service under SIGTERM."""
+import collections
 import json
 import os
 import signal
@@ -294,8 +295,13 @@ def _load_until(base: str, payload: list[dict], stop: threading.Event, answered:
             i += 1
             try:
                 reply = http.post("/score", json={"firms": firms})
-            except httpx.HTTPError:
-                continue                       # refused or reset: not answered
+            except httpx.ConnectError:
+                statuses.append("refused")     # nothing sent: the client knows it was not answered
+                time.sleep(0.05)
+                continue
+            except httpx.HTTPError as exc:
+                statuses.append(type(exc).__name__)    # sent, then reset or cut: unknown to the client
+                continue
             statuses.append(reply.status_code)
             if reply.status_code == 200:
                 answered.extend(r["firm_id"] for r in reply.json()["results"])
@@ -317,12 +323,13 @@ def _logging_service(trained, tmp_path, log_dir: Path, config: str = ""):
 
 @pytest.mark.slow
 def test_sigterm_under_load_loses_no_logged_record(trained, tmp_path, catalogue):
-    """Every firm the service answered with 200 is in the log after a graceful shutdown mid-load."""
+    """Every firm the service answered with 200 is in the log after a graceful shutdown mid-load; and
+    (issue #24 row 9) no request is reset or cut: each is answered, or its connection refused."""
     log_dir = tmp_path / "log"
     proc, base = _logging_service(trained, tmp_path, log_dir)
     payload = json.loads(trained["data"].head(5)[["firm_id", *catalogue.indicator_ids]].to_json(orient="records"))
     answered, statuses, stop = [], [], threading.Event()
-    threads = [threading.Thread(target=_load_until, args=(base, payload, stop, answered, statuses, k)) for k in range(6)]
+    threads = [threading.Thread(target=_load_until, args=(base, payload, stop, answered, statuses, k)) for k in range(10)]
     try:
         for t in threads:
             t.start()
@@ -339,6 +346,8 @@ def test_sigterm_under_load_loses_no_logged_record(trained, tmp_path, catalogue)
     logged = set(pd.concat(read_log(log_dir))["firm_id"])
     assert len(answered) > 100
     assert set(answered) <= logged, f"{len(set(answered) - logged)} answered firms missing from the log"
+    assert set(statuses) <= {200, "refused"}, collections.Counter(statuses)
+    assert "refused" in statuses              # the clients went on after the stop: refused, never reset
 
 
 @pytest.mark.slow

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from innoscore.model.scoring.interface import ScoringModel
+if TYPE_CHECKING:       # loading a model needs it; moving an alias does not (and would import sklearn)
+    from innoscore.model.scoring.interface import ScoringModel
 
 
 class RegistryError(ValueError):
