@@ -25,7 +25,7 @@ class ServingConfig(Settings):
     max_firms_per_request: int = Field(500, ge=1)
     max_body_bytes: int = Field(4_000_000, ge=1_000)       # larger bodies: 413 before they are read
     max_string_length: int = Field(200, ge=8)              # longest firm id or text value: 422
-    client_timeout_s: float = Field(10.0, gt=0)            # a body not received in this time: 408
+    client_timeout_s: float = Field(10.0, gt=0)            # headers or a body not received in this time: 408
     default_top_k: int = Field(5, ge=1)
     max_top_k: int = Field(20, ge=1)
     public_paths: tuple[str, ...] = ("/", "/healthz", "/livez", "/readyz", "/metrics", "/docs", "/docs.json")

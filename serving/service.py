@@ -31,6 +31,7 @@ from innoscore.model.scoring.record import record_dicts
 from innoscore.model.scoring.score import score_columns
 from innoscore.serving.config import API_KEY_ENV, ServingConfig
 from innoscore.serving.guard import Refusal, RequestGuard, RequestLimits
+from innoscore.serving.header_deadline import limit_header_time
 from innoscore.serving.lifecycle import ModelFollower, ServedModel
 from innoscore.serving.logs import quiet_client_errors
 from innoscore.serving.metrics import bound_endpoint_labels
@@ -307,6 +308,7 @@ async def _direct_explain(body: dict) -> Response | None:
 
 
 API_PATHS = ("/score", "/explain", "/model_info", "/reload")
+limit_header_time(CONFIG.client_timeout_s)
 bound_endpoint_labels(API_PATHS + ("/", "/docs", "/docs.json", "/schema.json", "/metrics", "/livez", "/healthz",
                                    "/readyz"), known_prefixes=("/static_content/",))
 BODY_PATHS = ("/score", "/explain")          # the guard checks their JSON bodies

@@ -186,6 +186,53 @@ def test_a_body_that_trickles_in_gets_408_within_one_deadline(server):
     assert time.time() - t0 < 10 + 3          # client_timeout_s (10) and one trickle step
 
 
+def test_headers_that_trickle_in_get_408_within_the_same_deadline(server, firms):
+    """Issue #24 row 6: a header line every 4 s held the connection 28 s; a connection that sends
+    nothing is held no longer; a kept-alive connection's next request gets the same deadline."""
+    import socket
+
+    host, port = server["base"].removeprefix("http://").split(":")
+    lines = [b"POST /score HTTP/1.1\r\n", b"Host: x\r\n"] + [f"X-Line-{i}: {i}\r\n".encode() for i in range(12)]
+
+    def trickle(s: socket.socket, chunks: list[bytes]) -> bytes:
+        s.settimeout(2.5)
+        for chunk in chunks:
+            try:
+                s.sendall(chunk)
+                reply = s.recv(300)
+            except socket.timeout:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                return b""
+            if reply:
+                return reply
+        return b""
+    for first in ([], lines):                                   # silent, then trickling
+        with socket.create_connection((host, int(port)), timeout=60) as s:
+            t0 = time.time()
+            reply = trickle(s, first) if first else (s.settimeout(15), s.recv(300))[1]
+            took = time.time() - t0
+        assert reply.startswith(b"HTTP/1.1 408") and b"application/json" in reply, reply
+        assert took < 10 + 3, took
+    _, payload = firms
+    body = json.dumps({"firms": payload[:1]}).encode()
+    request = (f"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\nContent-Type: "
+               f"application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    with socket.create_connection((host, int(port)), timeout=60) as s:
+        s.sendall(request)
+        reply = s.recv(65536)
+        while b"\r\n\r\n" not in reply:
+            reply += s.recv(65536)
+        head, _, rest = reply.partition(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
+        while len(rest) < length:
+            rest += s.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200") and len(rest) == length   # a normal request is untouched
+        t0 = time.time()
+        reply = trickle(s, lines)
+        assert reply.startswith(b"HTTP/1.1 408") and time.time() - t0 < 10 + 3, reply
+
+
 def test_a_repeated_firm_is_scored_in_request_order(server, firms):
     _, payload = firms
     reply = server["client"].post("/score", json={"firms": [payload[0], payload[1], payload[0]]})
