@@ -29,7 +29,7 @@ def progress(msg):
     now = time.perf_counter()
     stages[last[1]] = stages.get(last[1], 0) + now - last[0]
     label = msg.split(" /")[0]
-    last[:] = [now, "LightGBM search" if label.startswith(("LightGBM trial", "LightGBM search")) else label]
+    last[:] = [now, "LightGBM search" if label.startswith(("LightGBM candidate", "LightGBM search")) else label]
 t0 = time.perf_counter()
 result = train_models(data, cat, cfg, experiment="bench", progress=progress)
 total = time.perf_counter() - t0

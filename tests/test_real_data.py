@@ -18,7 +18,8 @@ from innoscore.model.explanation.reasons import peer_shares, reason
 from innoscore.paths import CONFIG_DIR
 
 EXAMPLES = {"german_credit": ("german_credit.csv", "cv", "german-credit"),
-            "credit_data": ("credit_data.csv", "random", "credit-data")}
+            "credit_data": ("credit_data.csv", "random", "credit-data"),
+            "polish_bankruptcy": ("polish_bankruptcy_year5.csv", "random", "polish-firms")}
 runner = CliRunner()
 
 
@@ -115,6 +116,21 @@ def test_monotone_policy_follows_what_the_data_supports():
     assert not monotone_report(values, pd.DataFrame(index=values.index), y, cat, "off")["applied"].any()
 
 
+def test_a_trend_that_bends_back_in_its_tail_is_not_constrained():
+    """Issue #25: Spearman's sign alone constrained ratios that bend in their tails (11 of 51 Polish
+    ratios); the shape test over deciles leaves them free and keeps the straight ones."""
+    rng = np.random.default_rng(4)
+    n = 6000
+    x, z = rng.normal(size=n), rng.normal(size=n)
+    bent = np.where(x < 1.0, -2.5 + 1.2 * x, -4.0)              # risk rises, then falls for the top sixth
+    y = (rng.random(n) < 1 / (1 + np.exp(-(bent + 0.8 * z)))).astype(int)
+    report = monotone_report(pd.DataFrame({"x": x, "z": z, "colour": np.nan}), pd.DataFrame(index=range(n)), y,
+                             _minimal_catalogue(), "supported")
+    assert report.loc["x", "data_trend"] == "higher_worse" and report.loc["x", "spearman"] > 0   # a trend ...
+    assert report.loc["x", "shape_p_value"] < 0.05 and not report.loc["x", "applied"]          # ... not a shape
+    assert report.loc["z", "applied"] and report.loc["z", "shape_p_value"] >= 0.05
+
+
 def test_tied_percentiles_use_the_shares_strictly_below_and_above():
     quantiles = pd.Series(np.r_[np.zeros(39), np.linspace(0.01, 1, 62)])    # 38% of peers exactly 0
     below, above = peer_shares(0.0, quantiles)
@@ -148,13 +164,27 @@ def test_the_examples_train_explain_and_score_from_their_raw_files(name, tmp_pat
     assert set(m["models"]) == {"woe_scorecard", "lightgbm"} and "expert_scorecard" in m["skipped"]
     assert "skipped / 未训练 expert_scorecard" in result.output
     assert len(m["models"]["lightgbm"]["test"]["auc_ci"]) == 2 and "price_in_test_auc" in m["monotonicity"]
+    assert {"plain_lightgbm", "logistic_one_hot"} <= set(m["baselines"]["test_auc"])
+    assert "LightGBM minus plain LightGBM" in result.output
+    # Issue #25 item 4: what a validator sees in MLflow.
+    import mlflow
+
+    experiment = mlflow.get_experiment_by_name(name)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    parent = mlflow.search_runs([experiment.experiment_id], "tags.role = 'parent'", output_format="list")[0]
+    assert parent.data.metrics["baseline.plain_lightgbm.test_auc"] == pytest.approx(
+        m["baselines"]["test_auc"]["plain_lightgbm"])
+    (dataset,) = [d.dataset for d in parent.inputs.dataset_inputs]
+    assert dataset.name == data.name and str(data.resolve()) in dataset.source and dataset.digest
+    assert json.loads(dataset.profile)["num_rows"] == len(read_table(data))
     uri = f"models:/{family}-pd@challenger"
     report = tmp_path / "r.html"
     result = runner.invoke(app, ["explain", "--data", str(data), "--firm-id", "5", "--out", str(report), "--lang",
                                  "en", "--model-uri", uri])
     assert result.exit_code == 0, result.output
     page = report.read_text(encoding="utf-8")
-    assert "Row number (the data has no id column)" in page and "The 3 categories" in page
+    n_categories = len(load_catalogue(catalogue).categories)
+    assert "Row number (the data has no id column)" in page and f"The {n_categories} categories" in page
     out = tmp_path / "scores.parquet"
     result = runner.invoke(app, ["score", "--data", str(data), "--out", str(out), "--explain", "--model-uri", uri])
     assert result.exit_code == 0, result.output
@@ -166,13 +196,12 @@ def test_the_examples_train_explain_and_score_from_their_raw_files(name, tmp_pat
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(EXAMPLES))
 def test_innoscore_is_at_least_as_accurate_as_plain_models_on_the_same_rows(name):
-    from innoscore.model.evaluation.baselines import compare_with_baselines
     from innoscore.model.training import fit_and_evaluate
 
     data_path, cat_path = _example(name)
     catalogue, config = load_catalogue(cat_path), TrainingConfig.load()
     data, report = validate_frame(read_table(data_path), catalogue, require_target=True)
     result = fit_and_evaluate(data, catalogue, config)
-    comparison = compare_with_baselines(result, data, catalogue, config.seed)
+    comparison = result.baselines
     assert comparison["lightgbm_minus_plain_lightgbm"] >= -0.01, comparison
     assert comparison["woe_minus_logistic_one_hot"] >= -0.01, comparison

@@ -142,6 +142,7 @@ def train(
         with console.status("training / 训练中") as status:
             result = train_models(frame, cat, cfg, experiment=experiment, split_kind=split, family=name,
                                   truth=load_truth(data, cat.dataset.firm_id_column),
+                                  data_source=str(data.resolve()), dataset_name=data.name,
                                   progress=lambda msg: (status.update(msg), console.log(msg, log_locals=False)))
     except DataValidationError as exc:
         err_console.print(exc.report.to_text())
@@ -153,6 +154,11 @@ def train(
         metrics_out.write_text(json.dumps(result.metrics_json(), indent=2), encoding="utf-8")
     print_training_summary(console, result)
     print_comparison(console, result.metrics, f"innoscore: {result.split.kind} split, test window (run {result.parent_run_id})")
+    base = result.baselines
+    console.print("plain baselines on the same test rows / 同样本基准模型 (test AUC): " + ", ".join(
+        f"{k} {v:.4f}" for k, v in base["test_auc"].items() if k in ("plain_lightgbm", "logistic_one_hot"))
+        + f"; LightGBM minus plain LightGBM {base['lightgbm_minus_plain_lightgbm']:+.4f}, "
+          f"WoE scorecard minus logistic {base['woe_minus_logistic_one_hot']:+.4f}")
     if result.fidelity:
         console.print("explanation fidelity vs the true contributions (test window) / 解释与真实贡献的一致性: "
                       + ", ".join(f"{k} {v:.3f}" for k, v in result.fidelity.items()))

@@ -57,6 +57,9 @@ class RegistrySettings(Settings):
 class SearchSettings(Settings):
     n_trials: int = Field(0, ge=0)         # optuna TPE budget (0 = no search)
     space: dict[str, tuple[int | float, int | float]] = {}
+    candidates: list[dict[str, int | float]] = []   # always scored beside the configured parameters
+    cv_below_rows: int = Field(0, ge=0)    # below this many train + valid rows, choose by k-fold AUC
+    folds: int = Field(5, ge=2)
 
 
 class LightGBMSettings(Settings):

@@ -13,6 +13,7 @@ from typing import Callable
 
 import matplotlib.pyplot as plt
 import mlflow
+import mlflow.data
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
@@ -27,6 +28,7 @@ from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 from innoscore.model.estimators.monotone import applied_signs, monotone_report
 from innoscore.model.estimators.tuning import tune_lightgbm
 from innoscore.model.estimators.woe_scorecard import WoEScorecard
+from innoscore.model.evaluation.baselines import compare_with_baselines
 from innoscore.model.evaluation.metrics import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
 from innoscore.model.evaluation.model_card import model_card
 from innoscore.model.evaluation.plots import calibration_plot, ks_plot, roc_plot, score_distribution_plot
@@ -66,11 +68,13 @@ class TrainingResult:
     monotone: pd.DataFrame | None = None                # per feature: declared, data trend, applied
     monotonicity: dict = field(default_factory=dict)    # policy, applied, contradicted, price in test AUC
     skipped: dict = field(default_factory=dict)         # model kind -> why it was not trained
+    baselines: dict = field(default_factory=dict)       # plain models' test AUC on the same rows, and the gaps
 
     def metrics_json(self) -> dict:
-        """The `--metrics-out` document: split, per-model metrics by window, monotonicity, skipped models."""
+        """The `--metrics-out` document: split, per-model metrics by window, monotonicity, the plain
+        baselines on the same rows, skipped models."""
         return {"split": self.split_summary, "models": self.metrics, "monotonicity": self.monotonicity,
-                "skipped": self.skipped}
+                "baselines": self.baselines, "skipped": self.skipped}
 
 
 def model_kinds(catalogue: Catalogue) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -131,9 +135,13 @@ def _fit_window(data: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.
         progress(f"LightGBM search, {search.n_trials} trials / 超参数搜索")
         best, _, trials = tune_lightgbm(
             lgbm, data[train], y[train], data[valid], y[valid], search.space, search.n_trials,
-            on_trial=lambda i, n, auc: progress(f"LightGBM trial {i}/{n}: valid AUC {auc:.4f}"))
+            on_trial=lambda i, n, auc: progress(f"LightGBM candidate {i}/{n}: AUC {auc:.4f}"),
+            candidates=tuple(search.candidates), cv_below_rows=search.cv_below_rows, folds=search.folds)
         lr = best.pop("learning_rate", lgbm.learning_rate)
         lgbm.set_params(params=best, learning_rate=lr)
+        chosen = next((t for t in trials if t.get("chosen")), None)
+        if chosen is not None and chosen["selection"] != "valid":    # the fold-averaged tree count, not one window's
+            lgbm.set_params(n_estimators=max(1, chosen["n_trees"]), early_stopping_rounds=None)
         progress("LightGBM final fit and calibration / 最终训练与校准")
         lgbm.fit(data[train], y[train], eval_set=(data[valid], y[valid]))
         unconstrained = clone(lgbm).set_params(monotone={}).fit(data[train], y[train], eval_set=(data[valid], y[valid]))
@@ -196,9 +204,12 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
         for name in fit.models:
             for w in WINDOWS:
                 metrics[name][w]["auc_gap_to_oracle"] = metrics["oracle"][w]["auc"] - metrics[name][w]["auc"]
-    return TrainingResult(metrics=metrics, split=split, models=fit.models, pds=pds, scoring_models=scoring_models,
-                          search_trials=fit.trials, split_summary=split.summary(y), monotone=report,
-                          monotonicity=monotonicity, skipped=skipped)
+    result = TrainingResult(metrics=metrics, split=split, models=fit.models, pds=pds, scoring_models=scoring_models,
+                            search_trials=fit.trials, split_summary=split.summary(y), monotone=report,
+                            monotonicity=monotonicity, skipped=skipped)
+    progress("plain baselines on the same rows / 基准模型对照")
+    result.baselines = compare_with_baselines(result, data, catalogue, config.seed)
+    return result
 
 
 def comparison_table(metrics: dict, window: str = "test") -> pd.DataFrame:
@@ -234,14 +245,17 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                  experiment: str | None = None, tracking_uri: str | None = None, register: bool = True,
                  progress: Callable[[str], None] = lambda msg: None,
                  truth: pd.DataFrame | None = None, split_kind: str | None = None,
-                 family: str | None = None) -> TrainingResult:
+                 family: str | None = None, data_source: str | None = None,
+                 dataset_name: str | None = None) -> TrainingResult:
     """Validate, fit, evaluate, then log a parent run with one child run per model and register them.
 
     `truth`: the generator's true per-category log-odds (keyed by the id column); when given, the
     fidelity of LightGBM's explanations is measured against it and logged. `split_kind` overrides the
     configured split; `family` (default: the catalogue's `model_family`) names the registered models
     `<family>-pd`, `<family>-woe-scorecard`, `<family>-expert-scorecard`, so that two datasets never
-    share one; without either, configs/training.yaml names them.
+    share one; without either, configs/training.yaml names them. The data is logged as the parent
+    run's training dataset input (source `data_source`, e.g. the file; name `dataset_name`, default
+    the catalogue version; its digest, schema and rows).
     """
     config = config or TrainingConfig.load()
     registry = config.registry.for_family(family or catalogue.model_family)
@@ -269,6 +283,13 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
         mlflow.log_params({f"split.{k}": v for k, v in result.split_summary.items()})
         mlflow.log_params({"seed": config.seed, "search.n_trials": config.lightgbm.search.n_trials,
                            "monotone.policy": config.lightgbm.monotone})
+        base = result.baselines
+        mlflow.log_metrics({**{f"baseline.{name}.test_auc": auc for name, auc in base["test_auc"].items()
+                               if name not in result.models},
+                            "lightgbm_minus_plain_lightgbm_test_auc": base["lightgbm_minus_plain_lightgbm"],
+                            "woe_minus_logistic_one_hot_test_auc": base["woe_minus_logistic_one_hot"]})
+        mlflow.log_input(mlflow.data.from_pandas(data, source=data_source, name=dataset_name or catalogue.version,
+                                                 targets=ds.target_column), context="training")
         mono = result.monotonicity
         mlflow.log_metrics({"monotone_price_test_auc": mono["price_in_test_auc"],
                             "monotone_n_applied": len(mono["applied"]),

@@ -25,6 +25,8 @@ class LightGBMPD(CatalogueClassifier):
     params : dict or None
         LightGBM parameters (num_leaves, max_depth, ...); objective and monotone constraints are set here.
     n_estimators, learning_rate, early_stopping_rounds, num_threads, seed
+        `early_stopping_rounds=None`: `n_estimators` trees exactly (a count chosen by cross-validation);
+        the validation window then only calibrates.
     calibration : {"platt", "none"}
         Platt: PD = sigmoid(a + b * raw log-odds), fitted on the validation window.
     grade_scale : GradeScale or None
@@ -91,8 +93,9 @@ class LightGBMPD(CatalogueClassifier):
         if eval_set is not None:
             Xv, yv = eval_set
             valid = self.dataset(Xv, yv, self.feature_set_, reference=train)
-            valid_sets = [valid]
-            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+            if self.early_stopping_rounds is not None:
+                valid_sets = [valid]
+                callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         params = self.booster_params(self.feature_set_, len(X))
         self.booster_ = lgb.train(params, train, num_boost_round=self.n_estimators, valid_sets=valid_sets,
                                   callbacks=callbacks)

@@ -69,14 +69,25 @@ def artifact_root(uri: str) -> str | None:
     return None
 
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"    # MLflow 3's UI opens an untagged experiment on its GenAI overview
+
+
 def ensure_experiment(name: str) -> str:
+    """The experiment's id (created beside the store's artifacts if new), marked as model work so
+    that MLflow's UI opens it on its runs."""
     client = MlflowClient()
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    root = artifact_root(mlflow.get_tracking_uri())
-    location = f"{root}/{name}" if root else None
-    return client.create_experiment(name, artifact_location=location)
+    if exp is None:
+        root = artifact_root(mlflow.get_tracking_uri())
+        location = f"{root}/{name}" if root else None
+        experiment_id = client.create_experiment(name, artifact_location=location,
+                                                 tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
+    else:
+        experiment_id = exp.experiment_id
+        if EXPERIMENT_KIND_TAG not in exp.tags:
+            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
+    return experiment_id
 
 
 def data_fingerprint(data: pd.DataFrame) -> str:
