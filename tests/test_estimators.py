@@ -157,3 +157,31 @@ def test_one_firm_is_scored_without_the_single_row_api_where_lightgbm_lacks_it(f
     monkeypatch.setattr(single_row, "_LIB", None)
     assert not single_row.single_row_predictor(model, model.booster_, model.best_iteration_).available
     np.testing.assert_array_equal(np.concatenate([model.raw_log_odds(matrix[i:i + 1]) for i in range(3)]), expected)
+
+
+def test_small_samples_choose_parameters_by_folds_and_keep_a_fixed_candidate_within_noise(small_portfolio, catalogue):
+    """Issue #25: on one small validation window the search chose by noise and lost to the plain
+    model. Below `cv_below_rows`, candidates are ranked by 5-fold AUC (n_trials // 5 trials), the
+    configured and fixed candidates always among them, and a search trial wins only beyond one
+    standard error of its folds."""
+    from innoscore.model.estimators.tuning import tune_lightgbm
+
+    data = small_portfolio.data
+    y = data[catalogue.dataset.target_column].to_numpy().astype(int)
+    train, valid = data.index < 2000, data.index >= 2000
+    model = LightGBMPD(catalogue, params={"num_leaves": 2, "max_depth": 1, "min_child_samples": 600},
+                       n_estimators=300, learning_rate=0.01, early_stopping_rounds=30, num_threads=1, seed=3)
+    good = {"num_leaves": 7, "max_depth": 3, "min_child_samples": 50, "learning_rate": 0.05}
+    space = {"num_leaves": [4, 8], "learning_rate": [0.02, 0.1]}
+    best, auc, scored = tune_lightgbm(model, data[train], y[train], data[valid], y[valid], space, n_trials=10,
+                                      candidates=(good,), cv_below_rows=10_000, folds=5)
+    assert [s["source"] for s in scored] == ["configured", "candidate", "search", "search"]   # 10 // 5 trials
+    assert {s["selection"] for s in scored} == {"5-fold"} and all(s["auc_se"] > 0 for s in scored)
+    chosen = [s for s in scored if s["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["auc"] == auc
+    fixed = max((s for s in scored if s["source"] != "search"), key=lambda s: s["auc"])
+    assert fixed["source"] == "candidate"                      # the crippled configured parameters lose
+    assert chosen[0] is fixed or chosen[0]["auc"] - fixed["auc"] > chosen[0]["auc_se"]
+    _, _, window = tune_lightgbm(model, data[train], y[train], data[valid], y[valid], space, n_trials=2,
+                                 candidates=(good,), cv_below_rows=0)
+    assert len(window) == 4 and {s["selection"] for s in window} == {"valid"}
