@@ -67,7 +67,8 @@ class LightGBMSettings(Settings):
     n_estimators: int = Field(ge=1)        # upper bound; early stopping picks the number of trees
     early_stopping_rounds: int = Field(ge=1)
     num_threads: int = Field(ge=1)
-    calibration: Literal["platt", "none"] = "platt"
+    calibration: Literal["platt_cross_fitted", "platt", "none"] = "platt_cross_fitted"
+    calibration_folds: int = Field(5, ge=2)
     monotone: Literal["enforce", "supported", "off"] = "supported"   # innoscore.model.estimators.monotone
     monotone_level: float = Field(0.05, gt=0, lt=1)   # supported: Spearman p below this, with the declared sign
     refit_below_rows: int = Field(0, ge=0)             # refit on train + valid below this many rows (0: never)

@@ -96,7 +96,7 @@ def build_models(catalogue: Catalogue, config: TrainingConfig, kinds: tuple[str,
                                        learning_rate=lg.learning_rate, early_stopping_rounds=lg.early_stopping_rounds,
                                        num_threads=lg.num_threads, seed=config.seed, calibration=lg.calibration,
                                        grade_scale=config.grade_scale, refit_below_rows=lg.refit_below_rows,
-                                       min_child_share=lg.min_child_share),
+                                       min_child_share=lg.min_child_share, calibration_folds=lg.calibration_folds),
     }
     return {k: makers[k]() for k in kinds}
 

@@ -14,6 +14,11 @@ from innoscore.model.estimators.single_row import CONTRIBUTIONS, RAW_SCORE, sing
 from innoscore.model.grades import GradeScale
 
 
+def _platt(raw: np.ndarray, y) -> tuple[float, float]:
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(raw).reshape(-1, 1), np.asarray(y).astype(int))
+    return float(lr.intercept_[0]), float(lr.coef_[0, 0])
+
+
 class LightGBMPD(CatalogueClassifier):
     """Gradient-boosted PD model; `fit(X, y, eval_set=(X_valid, y_valid))` early-stops and calibrates on it.
 
@@ -27,8 +32,13 @@ class LightGBMPD(CatalogueClassifier):
     n_estimators, learning_rate, early_stopping_rounds, num_threads, seed
         `early_stopping_rounds=None`: `n_estimators` trees exactly (a count chosen by cross-validation);
         the validation window then only calibrates.
-    calibration : {"platt", "none"}
-        Platt: PD = sigmoid(a + b * raw log-odds), fitted on the validation window.
+    calibration : {"platt_cross_fitted", "platt", "none"}
+        PD = sigmoid(a + b * raw log-odds). `platt_cross_fitted`: a and b fitted on out-of-fold raw
+        log-odds of every training and validation row (`calibration_folds` boosters of the final
+        recipe, each on the other folds); `platt`: on the validation window alone (one year's
+        realised default rate moves every PD: the synthetic book's safest deciles came out 20-25%
+        low); `none`: the booster's own log-odds.
+    calibration_folds : int
     grade_scale : GradeScale or None
     monotone : dict or None
         Constraint sign per indicator id and `points_<category>` (see features.derive.FeatureSet);
@@ -45,8 +55,9 @@ class LightGBMPD(CatalogueClassifier):
     def __init__(self, catalogue: Catalogue | None = None, feature_config: FeatureConfig | None = None,
                  params: dict | None = None, n_estimators: int = 2000, learning_rate: float = 0.05,
                  early_stopping_rounds: int = 100, num_threads: int = 2, seed: int = 0,
-                 calibration: str = "platt", grade_scale: GradeScale | None = None, monotone: dict | None = None,
-                 refit_below_rows: int = 0, min_child_share: float = 1.0):
+                 calibration: str = "platt_cross_fitted", grade_scale: GradeScale | None = None,
+                 monotone: dict | None = None, refit_below_rows: int = 0, min_child_share: float = 1.0,
+                 calibration_folds: int = 5):
         self.catalogue = catalogue
         self.feature_config = feature_config
         self.params = params
@@ -60,6 +71,7 @@ class LightGBMPD(CatalogueClassifier):
         self.monotone = monotone
         self.refit_below_rows = refit_below_rows
         self.min_child_share = min_child_share
+        self.calibration_folds = calibration_folds
 
     def make_feature_set(self) -> FeatureSet:
         """The derived features this model's parameters ask for (fitted as `feature_set_`)."""
@@ -68,7 +80,9 @@ class LightGBMPD(CatalogueClassifier):
     def booster_params(self, feature_set: FeatureSet, n_rows: int | None = None, overrides: dict | None = None) -> dict:
         """LightGBM's parameters: ours, then `params`, then `overrides` (a search trial's), with
         `min_child_samples` capped by `min_child_share` of `n_rows` training rows."""
-        params = {"objective": "binary", "learning_rate": self.learning_rate, "verbosity": -1,
+        # Early stopping on AUC: the tree count is chosen for ranking (calibration is fitted apart); on
+        # log-loss it stopped sooner (Polish firms, out of fold: 0.9531 -> 0.9555).
+        params = {"objective": "binary", "metric": "auc", "learning_rate": self.learning_rate, "verbosity": -1,
                   "seed": self.seed, "deterministic": True, "force_row_wise": True,
                   "num_threads": self.num_threads, "monotone_constraints": feature_set.monotone_constraints,
                   "monotone_constraints_method": "advanced"}
@@ -85,7 +99,7 @@ class LightGBMPD(CatalogueClassifier):
                            params={"feature_pre_filter": False})
 
     def fit(self, X, y, eval_set: tuple | None = None):
-        check_parameters(self, calibration={"platt", "none"})
+        check_parameters(self, calibration={"platt_cross_fitted", "platt", "none"})
         X, y = self._start_fit(X, y)
         self.feature_set_ = self.make_feature_set()
         train = self.dataset(X, y, self.feature_set_)
@@ -101,10 +115,12 @@ class LightGBMPD(CatalogueClassifier):
                                   callbacks=callbacks)
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         Xc, yc = (eval_set if eval_set is not None else (X, y))
-        raw = self.decision_function(Xc)
-        if self.calibration == "platt":
-            lr = LogisticRegression(C=1e6, max_iter=1000).fit(raw.reshape(-1, 1), np.asarray(yc).astype(int))
-            self.calibration_ = (float(lr.intercept_[0]), float(lr.coef_[0, 0]))
+        if self.calibration == "platt_cross_fitted":
+            rows = X if eval_set is None else pd.concat([X, self._as_frame(Xc)], ignore_index=True)
+            outcomes = np.asarray(y) if eval_set is None else np.concatenate([y, np.asarray(yc)])
+            self.calibration_ = _platt(self._out_of_fold_raw(rows, outcomes, params), outcomes)
+        elif self.calibration == "platt":
+            self.calibration_ = _platt(self.decision_function(Xc), yc)
         else:
             self.calibration_ = (0.0, 1.0)
         self.refitted_ = eval_set is not None and len(X) + len(Xc) < self.refit_below_rows
@@ -113,6 +129,20 @@ class LightGBMPD(CatalogueClassifier):
             self.booster_ = lgb.train(params, self.dataset(both, np.concatenate([y, np.asarray(yc)]), self.feature_set_),
                                       num_boost_round=self.best_iteration_)
         return self
+
+    def _out_of_fold_raw(self, X: pd.DataFrame, y: np.ndarray, params: dict) -> np.ndarray:
+        """Raw log-odds of every row from a booster of the final recipe (`best_iteration_` trees)
+        that did not see it: what the calibration is fitted on."""
+        from sklearn.model_selection import StratifiedKFold
+
+        raw = np.empty(len(y))
+        for fit_rows, held_rows in StratifiedKFold(self.calibration_folds, shuffle=True,
+                                                   random_state=self.seed).split(X, y):
+            booster = lgb.train(params, self.dataset(X.iloc[fit_rows], y[fit_rows], self.feature_set_),
+                                num_boost_round=self.best_iteration_)
+            raw[held_rows] = booster.predict(self.feature_set_.transform_array(X.iloc[held_rows]), raw_score=True,
+                                             num_threads=self.num_threads)
+        return raw
 
     supports_contributions = True
 

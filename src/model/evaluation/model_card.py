@@ -7,7 +7,7 @@ from innoscore.model.evaluation.metrics import HEADLINE_METRICS
 _PURPOSE = {
     "expert_scorecard": "the bank's hand-weighted 44-indicator scorecard, calibrated to a PD: the baseline",
     "woe_scorecard": "a WoE/logistic scorecard (optbinning, PDO scaling): the statistical baseline",
-    "lightgbm": "gradient-boosted PD model on derived features, monotone where the catalogue says so, Platt-calibrated",
+    "lightgbm": "gradient-boosted PD model on derived features, monotone where the data supports the declared direction, Platt-calibrated on cross-fitted log-odds",
 }
 
 

@@ -81,8 +81,9 @@ def grade_backtest(y, pd_values, grades, labels: list[str], config: MonitoringCo
 
 
 def discrimination(y, pd_values, validation_auc: float | None, config: MonitoringConfig) -> dict:
-    """AUC now with its DeLong interval, against the AUC at validation: amber when validation's lies
-    above the interval, red when the drop also exceeds `auc_drop.red`."""
+    """AUC now with its DeLong interval, against the model's out-of-sample AUC at training (passed as
+    `validation_auc`, the name the monitoring JSON keeps): amber when that lies above the interval,
+    red when the drop also exceeds `auc_drop.red`."""
     y = np.asarray(y).astype(int)
     if y.sum() < config.min_defaults or y.sum() == len(y):
         return {"auc": np.nan, "auc_ci": [np.nan, np.nan], "validation_auc": validation_auc, "light": "grey"}

@@ -152,7 +152,7 @@ With no defaults in a grade the Jeffreys test cannot flag it, however small the 
 <tr><th>calibration slope (1 ideal) / 校准斜率</th><td>{_num(cal['slope'])}</td><td>{_light(cal['light'])}</td></tr>
 <tr><th>AUC now (95% DeLong) / 当前AUC</th><td>{_num(disc['auc'])} ({_num(disc['auc_ci'][0])} – {_num(disc['auc_ci'][1])})</td>
 <td>{_light(disc['light'])}</td></tr>
-<tr><th>AUC at validation / 验证集AUC</th><td>{_num(disc['validation_auc'])}</td><td></td></tr>
+<tr><th>AUC at training, out of sample / 训练时样本外AUC</th><td>{_num(disc['validation_auc'])}</td><td></td></tr>
 <tr><th>Hosmer-Lemeshow (df {hl['df']}) / HL统计量</th><td>{_num(hl['statistic'], 2)}, p = {_num(hl['p_value'], 4)}</td>
 <td>{_light(hl['light'])}</td></tr></table>""")
     parts.append("</body></html>")
