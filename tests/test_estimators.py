@@ -185,3 +185,21 @@ def test_small_samples_choose_parameters_by_folds_and_keep_a_fixed_candidate_wit
     _, _, window = tune_lightgbm(model, data[train], y[train], data[valid], y[valid], space, n_trials=2,
                                  candidates=(good,), cv_below_rows=0)
     assert len(window) == 4 and {s["selection"] for s in window} == {"valid"}
+
+
+def test_cross_fitted_calibration_fits_on_out_of_fold_log_odds_and_falls_back_on_too_few_defaults(firm_rows):
+    """Issue #25: Platt on one validation window moved every PD with that year's realised rate; the
+    default fits it on out-of-fold log-odds of train + valid (the intercept then matches the whole
+    sample's rate), and falls back to the window where folds cannot each hold a default."""
+    X, y = firm_rows
+    X, y = X.reset_index(drop=True), y.copy()
+    half = len(y) // 2
+    kwargs = dict(n_estimators=60, early_stopping_rounds=None, num_threads=1, seed=1)
+    crossed = LightGBMPD(CATALOGUE, **kwargs).fit(X[:half], y[:half], eval_set=(X[half:], y[half:]))
+    window = LightGBMPD(CATALOGUE, calibration="platt", **kwargs).fit(X[:half], y[:half], eval_set=(X[half:], y[half:]))
+    assert crossed.calibration_ != window.calibration_
+    for defaults in ([0, 1, half], [0]):                     # three folds of one default each; then none
+        few = np.zeros_like(y)
+        few[defaults] = 1
+        lone = LightGBMPD(CATALOGUE, **kwargs).fit(X[:half], few[:half], eval_set=(X[half:], few[half:]))
+        assert np.isfinite(lone.calibration_).all()

@@ -115,29 +115,28 @@ class LightGBMPD(CatalogueClassifier):
                                   callbacks=callbacks)
         self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
         Xc, yc = (eval_set if eval_set is not None else (X, y))
-        if self.calibration == "platt_cross_fitted":
-            rows = X if eval_set is None else pd.concat([X, self._as_frame(Xc)], ignore_index=True)
-            outcomes = np.asarray(y) if eval_set is None else np.concatenate([y, np.asarray(yc)])
-            self.calibration_ = _platt(self._out_of_fold_raw(rows, outcomes, params), outcomes)
-        elif self.calibration == "platt":
+        rows = X if eval_set is None else pd.concat([X, self._as_frame(Xc)], ignore_index=True)
+        outcomes = np.asarray(y) if eval_set is None else np.concatenate([y, np.asarray(yc)])
+        folds = min(self.calibration_folds, int(np.bincount(outcomes.astype(int), minlength=2).min()))
+        if self.calibration == "platt_cross_fitted" and folds >= 2:    # (fewer than 2 defaults: the window)
+            self.calibration_ = _platt(self._out_of_fold_raw(rows, outcomes, params, folds), outcomes)
+        elif self.calibration != "none" and np.unique(np.asarray(yc)).size == 2:
             self.calibration_ = _platt(self.decision_function(Xc), yc)
-        else:
+        else:                                                          # nothing to calibrate on
             self.calibration_ = (0.0, 1.0)
         self.refitted_ = eval_set is not None and len(X) + len(Xc) < self.refit_below_rows
         if self.refitted_:
-            both = pd.concat([X, self._as_frame(Xc)], ignore_index=True)
-            self.booster_ = lgb.train(params, self.dataset(both, np.concatenate([y, np.asarray(yc)]), self.feature_set_),
+            self.booster_ = lgb.train(params, self.dataset(rows, outcomes, self.feature_set_),
                                       num_boost_round=self.best_iteration_)
         return self
 
-    def _out_of_fold_raw(self, X: pd.DataFrame, y: np.ndarray, params: dict) -> np.ndarray:
+    def _out_of_fold_raw(self, X: pd.DataFrame, y: np.ndarray, params: dict, folds: int) -> np.ndarray:
         """Raw log-odds of every row from a booster of the final recipe (`best_iteration_` trees)
         that did not see it: what the calibration is fitted on."""
         from sklearn.model_selection import StratifiedKFold
 
         raw = np.empty(len(y))
-        for fit_rows, held_rows in StratifiedKFold(self.calibration_folds, shuffle=True,
-                                                   random_state=self.seed).split(X, y):
+        for fit_rows, held_rows in StratifiedKFold(folds, shuffle=True, random_state=self.seed).split(X, y):
             booster = lgb.train(params, self.dataset(X.iloc[fit_rows], y[fit_rows], self.feature_set_),
                                 num_boost_round=self.best_iteration_)
             raw[held_rows] = booster.predict(self.feature_set_.transform_array(X.iloc[held_rows]), raw_score=True,
