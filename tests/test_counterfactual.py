@@ -209,7 +209,7 @@ def test_cli_writes_the_json_contract_and_a_report_section(trained, tmp_path):
                                       "--model-uri", "models:/innoscore-pd@challenger", "--counterfactual",
                                       "--target-grade", "A", "--json-out", str(out), "--lang", "en"])
     assert result.exit_code == 0, result.output
-    records = json.loads(out.read_text(encoding="utf-8"))
+    records = [r["counterfactual"] for r in json.loads(out.read_text(encoding="utf-8"))]
     assert len(records) == len(data)
     assert set(records[0]) >= {"firm_id", "target", "alternatives"}
     with_alternatives = [r for r in records if r["alternatives"]]

@@ -120,12 +120,51 @@ def test_meeting_pack_writes_one_page_per_firm_and_an_index(trained, tmp_path):
 
 
 @pytest.mark.slow
+def test_explain_json_out_gives_each_firm_its_explanation_without_a_counterfactual(trained, tmp_path):
+    """Issue #26 item 6: `--json-out` worked only with `--counterfactual`; now per firm its PD, grade,
+    base, category contributions (with expert points) and reasons with flags, as the batch scores them."""
+    import json
+
+    from innoscore.model.scoring.score import score_frame
+    from innoscore.model.tracking.registry import load_pd_model
+
+    subset = trained["data"].head(30).copy()
+    subset.loc[subset.index[0], "revenue"] = np.nan                       # a missing value, flagged as such
+    path = tmp_path / "thirty.parquet"
+    subset.to_parquet(path)
+    out = tmp_path / "x.json"
+    result = runner.invoke(app, ["explain", "--data", str(path), "--all", "--json-out", str(out), "--top-k", "4",
+                                 "--model-uri", "models:/innoscore-pd@challenger"])
+    assert result.exit_code == 0, result.output
+    records = json.loads(out.read_text(encoding="utf-8"))
+    model, _ = load_pd_model("models:/innoscore-pd@challenger")
+    batch = score_frame(subset, model)
+    assert [r["firm_id"] for r in records] == subset["firm_id"].tolist()
+    np.testing.assert_allclose([r["pd"] for r in records], batch["pd"], rtol=1e-9)
+    assert [r["grade"] for r in records] == batch["grade"].tolist()
+    catalogue = model.catalogue
+    for r in records:
+        assert set(r) == {"firm_id", "pd", "grade", "base_log_odds", "categories", "reasons"}
+        assert [c["id"] for c in r["categories"]] == catalogue.category_ids
+        assert all(c["expert_points"] is not None for c in r["categories"])
+        assert 0 < len(r["reasons"]) <= 8 and all(set(x) == {"indicator", "value", "contribution", "text_zh",
+                                                             "text_en", "flags"} for x in r["reasons"])
+    flagged = {(x["indicator"], tuple(x["flags"])) for x in records[0]["reasons"]}
+    assert all(flags == ("missing",) for ind, flags in flagged if ind == "revenue")
+    assert all("missing" not in x["flags"] for r in records[1:] for x in r["reasons"] if x["value"] is not None)
+    one = tmp_path / "one.json"
+    result = runner.invoke(app, ["explain", "--data", str(path), "--firm-id", subset["firm_id"].iloc[1],
+                                 "--json-out", str(one), "--model-uri", "models:/innoscore-pd@challenger"])
+    assert result.exit_code == 0 and json.loads(one.read_text(encoding="utf-8"))[0]["firm_id"] == subset["firm_id"].iloc[1]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--firm-id", "NO-SUCH-FIRM", "--out", "x.html"], "firm 'NO-SUCH-FIRM' not found"),
     (["--firm-id", "F0000001", "--out", "x.html", "--model-uri", "models:/innoscore-pd@nope"], "does not resolve"),
     (["--firm-id", "F0000001", "--out", "x.html", "--model-uri", "runs:/abc/model"], "must look like"),
     (["--firm-id", "F0000001", "--out", "x.html", "--lang", "fr"], "--lang must be zh or en"),
-    (["--all"], "--all needs --out-dir"),
+    (["--all"], "--all needs --out-dir DIR or --json-out"),
 ])
 def test_explain_fails_clearly(trained, tmp_path, args, message):
     assert runner.invoke(app, ["promote", "--name", "innoscore-pd", "--version", "1"]).exit_code == 0

@@ -260,7 +260,8 @@ def explain(
     alternatives: int = typer.Option(3, "--alternatives", min=1, max=10, help="Alternatives per firm / 每户方案数"),
     max_changes: int = typer.Option(3, "--max-changes", min=1, max=6, help="Most indicators one alternative "
                                     "changes / 每个方案最多改变的指标数"),
-    json_out: Optional[Path] = typer.Option(None, "--json-out", help="The counterfactuals as JSON, per firm / JSON输出"),
+    json_out: Optional[Path] = typer.Option(None, "--json-out", help="Per firm as JSON: PD, grade, category "
+                                            "contributions, reasons (and the counterfactual when asked) / JSON输出"),
 ) -> None:
     """Committee report(s) with SHAP reasons in Chinese or English; with --counterfactual, what it would
     take to reach a better grade or an approval / 生成授信评审报告（可附反事实改进方案）."""
@@ -274,16 +275,16 @@ def explain(
         fail("give exactly one of --firm-id ID or --all")
     if counterfactual and (target_grade is None) == (target_decision is None):
         fail("--counterfactual needs exactly one of --target-grade GRADE or --target-decision approve")
-    if (target_grade or target_decision or json_out) and not counterfactual:
-        fail("--target-grade, --target-decision and --json-out go with --counterfactual")
+    if (target_grade or target_decision) and not counterfactual:
+        fail("--target-grade and --target-decision go with --counterfactual")
     if target_decision is not None and target_decision != "approve":
         fail(f"--target-decision can only be approve, got '{target_decision}'")
     if target_decision and policy is None:
         fail("--target-decision approve needs --policy FILE (the policy that decides)")
     if firm_id is not None and out is None and json_out is None:
-        fail("--firm-id needs --out PATH.html (or --json-out with --counterfactual)")
+        fail("--firm-id needs --out PATH.html or --json-out PATH.json")
     if all_firms and out_dir is None and json_out is None:
-        fail("--all needs --out-dir DIR (or --json-out with --counterfactual)")
+        fail("--all needs --out-dir DIR or --json-out PATH.json")
     model, version = _load_registered(model_uri, explanations_for="a committee report")
     try:
         frame = read_table(data)
@@ -308,7 +309,16 @@ def explain(
     found = None
     if counterfactual:
         found = _counterfactuals(rows, model, decision_policy, target_grade, target_decision, alternatives,
-                                 max_changes, lang, json_out)
+                                 max_changes, lang)
+    if json_out:
+        import json
+
+        from innoscore.model.explanation.export import explanation_records
+
+        records = explanation_records(model.score(rows, with_explanations=True), model.catalogue,
+                                      model.peer_quantiles, top_k, found)
+        _write_text(json_out, json.dumps(records, indent=2, ensure_ascii=False))
+        console.print(f"wrote {len(records):,} firm(s) to {json_out}")
     if (out if not all_firms else out_dir) is None:
         return
     with console.status(f"writing {len(rows):,} report(s) / 生成报告"):
@@ -319,11 +329,8 @@ def explain(
                   else f"wrote {written[0]}")
 
 
-def _counterfactuals(rows, model, policy, target_grade, target_decision, k: int, max_changes: int, lang: str,
-                     json_out: Optional[Path]) -> list:
-    """Search every firm of `rows`, print a line per firm, write the JSON if asked."""
-    import json
-
+def _counterfactuals(rows, model, policy, target_grade, target_decision, k: int, max_changes: int, lang: str) -> list:
+    """Search every firm of `rows` and print a line per firm."""
     from innoscore.model.counterfactual.search import CounterfactualSearch, Target
 
     try:
@@ -335,8 +342,6 @@ def _counterfactuals(rows, model, policy, target_grade, target_decision, k: int,
         fail(str(exc))
     for cf in found:
         console.print(f"{cf.firm_id} ({cf.grade}, PD {cf.pd:.2%}): {getattr(cf, f'text_{lang}')}")
-    if json_out:
-        _write_text(json_out, json.dumps([cf.to_dict() for cf in found], indent=2, ensure_ascii=False))
     return found
 
 
