@@ -16,7 +16,9 @@ parsed by the framework and without a traceback in the log:
   `firm_check` (the request model built from the catalogue, `schemas.firm_problems`);
 - `/docs` is the Swagger UI (the index page, served without BentoML's Google Tag Manager and with a
   same-origin Content-Security-Policy), `/docs.json` the OpenAPI document with every status this
-  service returns (`schemas.openapi_with_errors`).
+  service returns (`schemas.openapi_with_errors`);
+- once the worker is stopping (`stopping` set on SIGTERM, `serving.stopping`), every reply says
+  `Connection: close`, so that no client sends again on a connection about to be closed.
 
 The body, once read and checked, is replayed unchanged to the application; or, for a `direct` path
 (/score, /explain), the checked body goes straight to the service's handler: BentoML's API layer
