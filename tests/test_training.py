@@ -17,7 +17,10 @@ pytestmark = pytest.mark.slow
 
 def test_metrics_json_has_the_promised_shape(trained):
     m = trained["metrics"]
-    assert set(m) == {"split", "models", "monotonicity", "skipped"}
+    assert set(m) == {"split", "models", "monotonicity", "baselines", "skipped"}
+    base = m["baselines"]                      # the plain models on the same test rows (issue #25)
+    assert {"plain_lightgbm", "logistic_one_hot"} <= set(base["test_auc"])
+    assert base["lightgbm_minus_plain_lightgbm"] == base["test_auc"]["lightgbm"] - base["test_auc"]["plain_lightgbm"]
     assert m["split"]["kind"] == "time" and m["skipped"] == {}
     assert m["split"]["test_years"] == [2024] and m["split"]["valid_years"] == [2023]
     assert m["split"]["n_test"] > 0 and 0 < m["split"]["bad_test"] < m["split"]["n_test"]

@@ -144,7 +144,8 @@ def _fit_window(data: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.
             lgbm.set_params(n_estimators=max(1, chosen["n_trees"]), early_stopping_rounds=None)
         progress("LightGBM final fit and calibration / 最终训练与校准")
         lgbm.fit(data[train], y[train], eval_set=(data[valid], y[valid]))
-        unconstrained = clone(lgbm).set_params(monotone={}).fit(data[train], y[train], eval_set=(data[valid], y[valid]))
+        unconstrained = clone(lgbm).set_params(monotone={}, calibration="none").fit(    # its AUC prices the
+            data[train], y[train], eval_set=(data[valid], y[valid]))                     # constraints: no calibration
     return _Fit(models, unconstrained, trials, monotone)
 
 
