@@ -9,8 +9,10 @@ from innoscore.cli import app
 from innoscore.features.derive import FeatureSet
 from innoscore.features.synthetic import generate_portfolio
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
-from innoscore.model.explanation.contributions import explain, feature_contributions
-from innoscore.model.explanation.fidelity import explanation_fidelity
+from innoscore.features.sources import SourceDeviations
+from innoscore.model.explanation.contributions import (deviation_shares, explain, feature_contributions,
+                                                       fold_to_indicators)
+from innoscore.model.explanation.fidelity import best_value_raising, explanation_fidelity
 from innoscore.model.explanation.reasons import firm_reasons
 
 runner = CliRunner()
@@ -55,6 +57,31 @@ def test_folding_keeps_the_total(fitted, catalogue):
     np.testing.assert_allclose(expl.categories.sum(axis=1), expl.features.sum(axis=1), atol=1e-9)
 
 
+def test_a_sub_score_is_handed_to_its_indicators_by_their_own_points(fitted, catalogue):
+    """Chain rule: within a category sub-score, an indicator above its training mean takes a
+    risk-lowering part; none at its best value is said to raise risk, fixed weights would say so."""
+    model, rows, _ = fitted
+    expl = explain(model, rows)
+    quantiles = model.peer_quantiles
+    assert best_value_raising(expl, catalogue, quantiles) == 0
+    fixed = fold_to_indicators(expl.features, model.feature_set_, model.derive(rows), None)
+    expl.indicators = fixed
+    assert best_value_raising(expl, catalogue, quantiles) > 100
+
+
+def test_deviation_shares_follow_the_chain_rule_and_never_blame_the_best():
+    dev = SourceDeviations(np.array([0, 1, 2]), np.array([[-3.0, -1.0, 1.0], [-1.0, 1.05, 0.0], [2.0, 1.0, 0.0]]),
+                           -1, room_up=np.array([[4.0, 2.0, 0.0], [2.0, 0.0, 1.0], [0.0, 1.0, 0.0]]),
+                           room_down=np.ones((3, 3)))
+    shares = deviation_shares(np.array([0.6, 0.3, 0.2]), dev)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    np.testing.assert_allclose(shares[0], [1.0, 1 / 3, -1 / 3])     # well conditioned: d_i / sum(d)
+    np.testing.assert_allclose(shares[1], [1.0, 0.0, 0.0])          # cancelling: to the one below its mean
+    np.testing.assert_allclose(shares[2], [0.0, 1.0, 0.0])          # none below: to the one short of its best
+    # the source at its best points (no room up) never shares a risk-raising contribution
+    assert shares[1, 1] == 0 and shares[2, 0] == 0
+
+
 def test_reasons_name_only_catalogue_indicators_in_both_languages(fitted, catalogue):
     model, rows, _ = fitted
     expl = explain(model, rows.head(50))
@@ -75,9 +102,10 @@ def test_reasons_name_only_catalogue_indicators_in_both_languages(fitted, catalo
 def test_explanations_track_the_true_contributions(fitted, catalogue):
     model, rows, truth = fitted
     expl = explain(model, rows)
-    medians = model.peer_quantiles.loc[0.5]
-    real = explanation_fidelity(expl, truth, catalogue, medians)
-    shuffled = explanation_fidelity(expl, truth.sample(frac=1, random_state=0).reset_index(drop=True), catalogue, medians)
+    quantiles = model.peer_quantiles
+    real = explanation_fidelity(expl, truth, catalogue, quantiles)
+    shuffled = explanation_fidelity(expl, truth.sample(frac=1, random_state=0).reset_index(drop=True), catalogue,
+                                    quantiles)
     assert real["category_D_correlation"] > 0.7
     assert real["category_spearman_mean"] > shuffled["category_spearman_mean"] + 0.2
     assert real["top_category_match"] > shuffled["top_category_match"] + 0.1

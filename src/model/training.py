@@ -378,8 +378,7 @@ def log_global_explanations(model: ScoringModel, rows: pd.DataFrame, truth: pd.D
     aligned = truth.set_index(id_col).reindex(rows[id_col].astype(str))
     if aligned.isna().any().any():
         return {}
-    medians = model.peer_quantiles.loc[0.5]
-    fidelity = explanation_fidelity(expl, aligned.reset_index(drop=True), catalogue, medians)
+    fidelity = explanation_fidelity(expl, aligned.reset_index(drop=True), catalogue, model.peer_quantiles)
     mlflow.log_metrics({f"fidelity_{k}": v for k, v in fidelity.items()})
     return fidelity
 

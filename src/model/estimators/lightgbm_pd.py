@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.derive import FeatureConfig, FeatureSet
+from innoscore.features.sources import SourceReference
 from innoscore.model.estimators.base import CatalogueClassifier, check_fitted, check_parameters
 from innoscore.model.estimators.single_row import CONTRIBUTIONS, RAW_SCORE, single_row_predictor
 from innoscore.model.grades import GradeScale
@@ -50,6 +51,14 @@ class LightGBMPD(CatalogueClassifier):
     min_child_share : float
         `min_child_samples` never exceeds this share of the training rows (a leaf size that suits
         100k firms would allow a few splits on 1,000).
+
+    Attributes
+    ----------
+    feature_set_ : FeatureSet
+    source_reference_ : features.sources.SourceReference
+        The training rows' mean expert points and log amounts, against which explanations hand a
+        derived feature's contribution to its indicators.
+    booster_, best_iteration_, calibration_, refitted_
     """
 
     def __init__(self, catalogue: Catalogue | None = None, feature_config: FeatureConfig | None = None,
@@ -100,6 +109,7 @@ class LightGBMPD(CatalogueClassifier):
         check_parameters(self, calibration={"platt_cross_fitted", "platt", "none"})
         X, y = self._start_fit(X, y)
         self.feature_set_ = self.make_feature_set()
+        self.source_reference_ = SourceReference.of(self.feature_set_.derive(X))
         train = self.dataset(X, y, self.feature_set_)
         callbacks, valid_sets = [], []
         if eval_set is not None:

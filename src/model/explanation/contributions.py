@@ -15,7 +15,8 @@ import pandas as pd
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import text_array
-from innoscore.features.derive import Derived
+from innoscore.features.derive import Derived, FeatureSet
+from innoscore.features.sources import SourceDeviations, SourceReference, source_deviations
 from innoscore.model.columns import column_labels, in_order
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 
@@ -59,10 +60,63 @@ def feature_contributions(model: LightGBMPD, features: pd.DataFrame, method: str
     return pd.DataFrame(contrib, index=features.index, columns=features.columns), float(base[0]) if len(base) else 0.0
 
 
-def fold_to_indicators(contributions: pd.DataFrame, sources: pd.DataFrame) -> pd.DataFrame:
-    """Each derived feature's contribution shared among the indicators it comes from (totals kept)."""
-    folded = in_order(contributions, sources.index) @ sources.to_numpy()
-    return pd.DataFrame(folded, index=contributions.index, columns=sources.columns)
+MAX_GAIN = 4.0
+
+
+def deviation_shares(phi: np.ndarray, dev: SourceDeviations, max_gain: float = MAX_GAIN) -> np.ndarray:
+    """Each source's share (rows x sources; a row sums to 1) of one derived feature's contribution `phi`.
+
+    The chain rule: a source's share is its own deviation over the sum of deviations, d_i / sum(d),
+    so that a source on the risk-lowering side of the reference takes a risk-lowering part. It is
+    used where it is well conditioned: the sum's sign agrees with the feature's declared effect
+    and sum(|d|) / |sum(d)| is at most `max_gain`. Elsewhere (the sources nearly cancel, or the
+    trees' response runs against the reference), `phi` goes to the sources deviating in the
+    direction that explains it, by size; if none does, to those short of their best level (a credit:
+    those above their worst), by the distance; for a
+    feature with no declared effect, by the size of each deviation. A source at its best level can
+    then not take a share of a risk-raising contribution.
+    """
+    d = dev.deviation
+    n, m = d.shape
+    total, size = d.sum(axis=1), np.abs(d).sum(axis=1)
+    sign = np.sign(phi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chain = d / total[:, None]
+    ok = (size > 0) & (np.abs(total) * max_gain >= size)
+    if dev.effect:
+        ok &= sign == dev.effect * np.sign(total)
+        towards = (sign * dev.effect)[:, None]             # the direction of the feature that explains phi
+        fallback = np.maximum(towards * d, 0)
+        if dev.room_up is not None:
+            room = np.where(towards < 0, dev.room_up, dev.room_down)     # how far from the best (or worst)
+            fallback = np.where((fallback.sum(axis=1) > 0)[:, None], fallback, np.maximum(room, 0))
+    else:
+        fallback = np.abs(d)
+    weight = fallback.sum(axis=1, keepdims=True)
+    fallback = np.where(weight > 0, fallback / np.where(weight > 0, weight, 1), 1.0 / m)
+    return np.where(ok[:, None], chain, fallback).reshape(n, m)
+
+
+def fold_to_indicators(contributions: pd.DataFrame, feature_set: FeatureSet, derived: Derived,
+                       reference: SourceReference | None) -> pd.DataFrame:
+    """Each derived feature's contribution passed to the indicators it comes from (totals kept):
+    a one-source feature's whole, a several-source feature's by `deviation_shares` of the firm's own
+    values against the training `reference` (None, for a model stored before it: by fixed weights)."""
+    if reference is None:
+        sources = feature_set.sources_matrix()
+        folded = in_order(contributions, sources.index) @ sources.to_numpy()
+        return pd.DataFrame(folded, index=contributions.index, columns=sources.columns)
+    col = {ind: j for j, ind in enumerate(feature_set.catalogue.indicator_ids)}
+    phi = contributions.to_numpy()
+    folded = np.zeros((len(phi), len(col)))
+    for k, f in enumerate(feature_set.features):
+        positions = np.array([col[s] for s in f.sources], int)
+        if len(positions) == 1:
+            folded[:, positions[0]] += phi[:, k]
+        else:
+            shares = deviation_shares(phi[:, k], source_deviations(f, positions, derived, reference))
+            folded[:, positions] += phi[:, k, None] * shares
+    return pd.DataFrame(folded, index=contributions.index, columns=column_labels(tuple(col)))
 
 
 def fold_to_categories(indicators: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
@@ -79,7 +133,7 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
     features = pd.DataFrame(derived.matrix, index=rows.index, columns=column_labels(tuple(model.feature_set_.names)),
                             copy=False)
     contrib, base = feature_contributions(model, features, method)
-    indicators = fold_to_indicators(contrib, model.feature_set_.sources_matrix())
+    indicators = fold_to_indicators(contrib, model.feature_set_, derived, getattr(model, "source_reference_", None))
     raw = base + contrib.to_numpy().sum(axis=1)
     id_col = catalogue.dataset.firm_id_column
     ids = text_array(rows, id_col) if id_col in rows else np.asarray(rows.index.astype(str))

@@ -33,17 +33,37 @@ def sign_agreement(expl: Explanations, catalogue: Catalogue, medians: pd.Series)
     return agree / total if total else float("nan")
 
 
+def best_value_raising(expl: Explanations, catalogue: Catalogue, quantiles: pd.DataFrame) -> int:
+    """How many (firm, indicator) pairs credit an indicator at its best value with raising risk: a
+    higher-is-worse indicator at the training minimum, a higher-is-better one at the maximum."""
+    count = 0
+    for ind in catalogue.indicators:
+        if ind.direction is Direction.non_monotone or ind.type == "categorical" or ind.id not in expl.values:
+            continue
+        best = quantiles[ind.id].iloc[0 if ind.direction is Direction.higher_worse else -1]
+        v = pd.to_numeric(expl.values[ind.id], errors="coerce").to_numpy(dtype=float)
+        count += int(((v == best) & (expl.indicators[ind.id].to_numpy() > 0)).sum())
+    return count
+
+
 def explanation_fidelity(expl: Explanations, truth: pd.DataFrame, catalogue: Catalogue,
-                         medians: pd.Series) -> dict[str, float]:
-    """Category ranking vs the true per-category log-odds, top-category match, per-category correlation
-    and sign agreement. `truth` rows align with the explained rows."""
+                         quantiles: pd.DataFrame, lead: float = 0.2) -> dict[str, float]:
+    """Category ranking vs the true per-category log-odds: top risk-raising category match (all firms,
+    and where the true top leads the second by more than `lead` log-odds), per-category correlation,
+    sign agreement and indicators at their best value said to raise risk. `truth` rows align with
+    the explained rows; `quantiles`: the training peers' (index 0..1)."""
     cats = catalogue.category_ids
     shap_cat = expl.categories[cats].to_numpy()
     true_cat = truth[[f"{TRUTH_PREFIX}{c}" for c in cats]].to_numpy()
     rho = _row_spearman(shap_cat, true_cat)
+    match = shap_cat.argmax(axis=1) == true_cat.argmax(axis=1)
+    top2 = np.sort(true_cat, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > lead
     out = {"category_spearman_mean": float(np.nanmean(rho)),
-           "top_category_match": float((shap_cat.argmax(axis=1) == true_cat.argmax(axis=1)).mean()),
-           "sign_agreement_monotone": sign_agreement(expl, catalogue, medians)}
+           "top_category_match": float(match.mean()),
+           "top_category_match_clear_lead": float(match[clear].mean()) if clear.any() else float("nan"),
+           "sign_agreement_monotone": sign_agreement(expl, catalogue, quantiles.loc[0.5]),
+           "best_value_raising": float(best_value_raising(expl, catalogue, quantiles))}
     for k, c in enumerate(cats):
         out[f"category_{c}_correlation"] = float(np.corrcoef(shap_cat[:, k], true_cat[:, k])[0, 1])
     return out

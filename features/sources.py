@@ -1,0 +1,72 @@
+"""How far each firm's source indicators sit from the training population, per derived feature.
+
+A feature derived from several indicators (a category sub-score sums their expert points, a ratio
+divides two amounts) hands its SHAP contribution to them by each one's own deviation from the
+training reference: the chain rule of `innoscore.model.explanation.contributions`. This module says
+what a source's deviation is for each kind of feature, oriented so that a positive deviation raises
+the feature:
+
+- `category_points`: the indicator's expert points minus their training mean; the feature lowers
+  the PD as it rises (its declared effect is -1), and each indicator can still move it by its room
+  to the best and worst points of its bins;
+- `ratio`: log(1 + numerator) minus its training mean, and the same of the denominator negated
+  (log of a ratio = log numerator - log denominator); no declared effect.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from innoscore.features.derive import Derived, DerivedFeature
+
+
+@dataclass(frozen=True)
+class SourceReference:
+    """The training population's reference of every indicator (catalogue order)."""
+
+    points_mean: np.ndarray
+    points_min: np.ndarray      # the lowest and highest expert points seen in training
+    points_max: np.ndarray
+    log_mean: np.ndarray        # mean of log(1 + value) over known, non-negative values
+
+    @classmethod
+    def of(cls, derived: Derived) -> "SourceReference":
+        """The reference of training rows, from their `FeatureSet.derive` output."""
+        logged = _logged(derived.values)
+        known = ~np.isnan(logged)
+        log_mean = np.where(known.any(axis=0), np.nansum(logged, axis=0) / np.maximum(known.sum(axis=0), 1), 0.0)
+        points = derived.points
+        return cls(points.mean(axis=0), points.min(axis=0), points.max(axis=0), log_mean)
+
+
+@dataclass(frozen=True)
+class SourceDeviations:
+    """One multi-source feature's sources for every firm: `deviation` (rows x sources) oriented to
+    raise the feature; `effect` the declared sign of the feature on the PD (0: none); `room_up` and
+    `room_down` how far each source could still raise or lower the feature (None: unbounded)."""
+
+    positions: np.ndarray       # the sources' positions among the catalogue's indicators
+    deviation: np.ndarray
+    effect: int
+    room_up: np.ndarray | None = None
+    room_down: np.ndarray | None = None
+
+
+def _logged(values: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.log1p(np.where(values >= 0, values, np.nan))
+
+
+def source_deviations(feature: DerivedFeature, positions: np.ndarray, derived: Derived,
+                      reference: SourceReference) -> SourceDeviations:
+    """The deviations of `feature`'s sources (at `positions`) for the rows of `derived`."""
+    if feature.kind == "category_points":
+        points = derived.points[:, positions]
+        return SourceDeviations(positions, points - reference.points_mean[positions], -1,
+                                reference.points_max[positions] - points, points - reference.points_min[positions])
+    if feature.kind == "ratio":
+        dev = _logged(derived.values[:, positions]) - reference.log_mean[positions]
+        dev[:, 1:] *= -1                       # a larger denominator lowers the ratio
+        return SourceDeviations(positions, np.nan_to_num(dev, nan=0.0), 0)
+    raise ValueError(f"feature {feature.id!r} of kind {feature.kind!r} has one source; it needs no deviations")
