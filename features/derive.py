@@ -43,6 +43,7 @@ class FeatureConfig(Settings):
     transforms: bool = True           # apply each indicator's catalogue `transform` (e.g. log)
     category_points: bool = True      # expert points per category as features
     ratios: tuple[Ratio, ...] = ()
+    size_normalised: tuple[str, ...] = ()   # indicators that reach the model only through ratios, points, flags
 
 
 def level_codes(values: np.ndarray, levels: list) -> np.ndarray:
@@ -191,6 +192,8 @@ class FeatureSet:
         cat, cfg = self.catalogue, self.config
         out = []
         for ind in cat.indicators:
+            if ind.id in cfg.size_normalised:    # its level is the firm's size: another category's signal
+                continue
             log = cfg.transforms and ind.transform == "log"
             out.append(DerivedFeature(f"log_{ind.id}" if log else ind.id, (ind.id,), "log" if log else "indicator",
                                       self._sign(ind.id, _MONOTONE[ind.direction]), ind.type == "categorical"))
