@@ -51,6 +51,12 @@ def _chinese_defaults_to_english(raw, zh: str = "zh", en: str = "en"):
     return raw
 
 
+def both_languages(zh: str, en: str, sep: str = " / ") -> str:
+    """A name in Chinese and English, said once when the two are the same (a catalogue without
+    Chinese names)."""
+    return zh if zh == en else f"{zh}{sep}{en}"
+
+
 class Text(_Strict):
     zh: str
     en: str
@@ -247,6 +253,8 @@ class DatasetColumns(_Strict):
     truth_column: str | None = None
     context_columns: list[str] = Field(default_factory=list)
     context_labels: dict[str, Text] = Field(default_factory=dict)
+    context_levels: dict[str, dict[str, Text]] = Field(default_factory=dict)   # column -> value -> label
+    horizon_months: int = Field(12, ge=1, le=600)     # the outcome's horizon: what "PD (N months)" says
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetColumns":
@@ -271,6 +279,20 @@ class DatasetColumns(_Strict):
         label = self.context_labels.get(column)
         return getattr(label, lang) if label else column
 
+    def context_value(self, column: str, value, lang: str) -> str:
+        """A context value as people read it: its label in `context_levels`, else the value itself."""
+        label = self.context_levels.get(column, {}).get(str(value))
+        return getattr(label, lang) if label else str(value)
+
+    def pd_label(self, lang: str) -> str:
+        """"PD (N months)" in `lang`, from the outcome's horizon."""
+        h = self.horizon_months
+        return f"违约概率（{h}个月）" if lang == "zh" else f"Probability of default ({h} months)"
+
+
+class ExplanationSettings(_Strict):
+    min_contribution: float = Field(0.005, ge=0)    # smaller contributions (log-odds) are not said as reasons
+
 
 class Catalogue(_Strict):
     version: str
@@ -281,6 +303,7 @@ class Catalogue(_Strict):
     categories: list[Category]
     indicators: list[Indicator]
     total_points: float | None = None
+    explanations: ExplanationSettings = Field(default_factory=ExplanationSettings)
 
     @model_validator(mode="before")
     @classmethod

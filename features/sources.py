@@ -29,15 +29,22 @@ class SourceReference:
     points_min: np.ndarray      # the lowest and highest expert points seen in training
     points_max: np.ndarray
     log_mean: np.ndarray        # mean of log(1 + value) over known, non-negative values
+    missing_bad: np.ndarray | None = None     # share missing as received among defaulted training firms
+    missing_good: np.ndarray | None = None    # and among the others (reasons say missingness with them)
 
     @classmethod
-    def of(cls, derived: Derived) -> "SourceReference":
-        """The reference of training rows, from their `FeatureSet.derive` output."""
+    def of(cls, derived: Derived, y=None) -> "SourceReference":
+        """The reference of training rows, from their `FeatureSet.derive` output (`y`: their outcomes)."""
         logged = _logged(derived.values)
         known = ~np.isnan(logged)
         log_mean = np.where(known.any(axis=0), np.nansum(logged, axis=0) / np.maximum(known.sum(axis=0), 1), 0.0)
         points = derived.points
-        return cls(points.mean(axis=0), points.min(axis=0), points.max(axis=0), log_mean)
+        rates = (None, None)
+        if y is not None:
+            bad = np.asarray(y) == 1
+            rates = tuple(derived.missing[rows].mean(axis=0) if rows.any() else np.full(points.shape[1], np.nan)
+                          for rows in (bad, ~bad))
+        return cls(points.mean(axis=0), points.min(axis=0), points.max(axis=0), log_mean, *rates)
 
 
 @dataclass(frozen=True)

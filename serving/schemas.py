@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from innoscore.features.catalogue import Catalogue, Indicator
+from innoscore.features.catalogue import Catalogue, Indicator, both_languages
 from innoscore.features.validation import problem, problem_detail
 from innoscore.model.counterfactual.search import STATUSES, Target
 
@@ -56,7 +56,7 @@ def firm_model(catalogue: Catalogue, policy=None, max_string_length: int = 200) 
         rng = f", valid {list(ind.valid_range)}" if ind.valid_range else ""
         required = "" if ind.missing_allowed else ", required"
         fields[ind.id] = (indicator_type(ind), Field(None if ind.missing_allowed else ...,
-                                                     description=f"{ind.name_en} / {ind.name_zh} ({ind.unit.en}{rng}{required})"))
+                                                     description=f"{both_languages(ind.name_en, ind.name_zh)} ({ind.unit.en}{rng}{required})"))
     if policy is not None:
         lim = policy.limits
         loan = {lim.requested_column: _number(0), lim.guarantee_column: Literal[tuple(lim.guarantees)]}

@@ -63,8 +63,9 @@ def test_grade_band_edges(catalogue):
 
 def test_meeting_pack_index_renders_links_pd_and_grade():
     page = render_index([{"file": "F1.html", "firm_id": "F1", "pd": 0.01234, "grade": "BBB", "expert": 61.5}],
-                        ModelInfo("innoscore-pd", "3", "run", "fp", "v1"), "zh")
+                        ModelInfo("innoscore-pd", "3", "run", "fp", "v1"), "zh", "违约概率（60个月）")
     assert '<a href="F1.html">F1</a>' in page and "1.23%" in page and "BBB" in page and "授信评审会材料" in page
+    assert "违约概率（60个月）" in page
 
 
 def _write(tmp_path, default, edit, name):

@@ -28,14 +28,17 @@ def print_comparison(console: Console, metrics: dict, title: str) -> None:
     for k in ("brier", "log_loss", "ece"):
         table.add_column(f"test {k}", justify="right")
     table.add_column("test AUC 95% CI", justify="right")
-    table.add_column("test AUC gap to oracle", justify="right")
+    with_oracle = any(m["test"].get("auc_gap_to_oracle") is not None for m in metrics.values())
+    if with_oracle:                  # only where a truth exists (a synthetic portfolio)
+        table.add_column("test AUC gap to oracle", justify="right")
     for name, m in metrics.items():
         cells = [f"{m[w][k]:.4f}" if m[w].get(k) is not None else "-" for w in ("valid", "test") for k in ("auc", "gini", "ks")]
         cells += [f"{m['test'][k]:.4f}" if m["test"].get(k) is not None else "-" for k in HEADLINE_METRICS[3:]]
         ci = m["test"].get("auc_ci")
         cells.append("-" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]")
         gap = m["test"].get("auc_gap_to_oracle")
-        cells.append("-" if gap is None else f"{gap:+.4f}")
+        if with_oracle:
+            cells.append("-" if gap is None else f"{gap:+.4f}")
         table.add_row(name, *cells)
     console.print(table)
 

@@ -57,7 +57,8 @@ class LightGBMPD(CatalogueClassifier):
     feature_set_ : FeatureSet
     source_reference_ : features.sources.SourceReference
         The training rows' mean expert points and log amounts, against which explanations hand a
-        derived feature's contribution to its indicators.
+        derived feature's contribution to its indicators, and each indicator's missing rate among
+        defaulted and other firms, which reasons quote.
     booster_, best_iteration_, calibration_, refitted_
     """
 
@@ -109,7 +110,7 @@ class LightGBMPD(CatalogueClassifier):
         check_parameters(self, calibration={"platt_cross_fitted", "platt", "none"})
         X, y = self._start_fit(X, y)
         self.feature_set_ = self.make_feature_set()
-        self.source_reference_ = SourceReference.of(self.feature_set_.derive(X))
+        self.source_reference_ = SourceReference.of(self.feature_set_.derive(X), y)
         train = self.dataset(X, y, self.feature_set_)
         callbacks, valid_sets = [], []
         if eval_set is not None:

@@ -1,11 +1,11 @@
 """A model card per registered version, written by the training run into MLflow."""
 from __future__ import annotations
 
-from innoscore.features.catalogue import Catalogue
+from innoscore.features.catalogue import Catalogue, both_languages
 from innoscore.model.evaluation.metrics import HEADLINE_METRICS
 
 _PURPOSE = {
-    "expert_scorecard": "the bank's hand-weighted 44-indicator scorecard, calibrated to a PD: the baseline",
+    "expert_scorecard": "the bank's hand-weighted {n}-indicator scorecard, calibrated to a PD: the baseline",
     "woe_scorecard": "a WoE/logistic scorecard (optbinning, PDO scaling): the statistical baseline",
     "lightgbm": "gradient-boosted PD model on derived features, monotone where the data supports the declared direction, Platt-calibrated on cross-fitted log-odds",
 }
@@ -16,14 +16,16 @@ def model_card(name: str, metrics: dict, split: dict, catalogue: Catalogue, data
     rows = "\n".join(f"| {w} | " + " | ".join(f"{metrics[w][k]:.4f}" for k in HEADLINE_METRICS) + " |"
                      for w in ("train", "valid", "test"))
     gap = metrics["test"].get("auc_gap_to_oracle")
+    ds = catalogue.dataset
+    population = both_languages(catalogue.name_zh, catalogue.name_en)
     lines = [
         f"# Model card: {registered[0]} v{registered[1]}" if registered else f"# Model card: {name}",
-        "", f"**What it is.** {_PURPOSE.get(name, name)}.", "",
-        "**Intended use.** Probability of default over 12 months and a rating grade for loan applications from "
-        "specialised tech SMEs (专精特新), as one input to a credit committee next to the expert scorecard and the "
-        "per-firm explanation. Not for automated decline without human review; not for firms outside the catalogue's "
-        "population (MOST/MIIT SME size limits).", "",
-        f"**Data.** {_split_text(split)} Data fingerprint `{data_fingerprint}`; catalogue "
+        "", f"**What it is.** {_PURPOSE.get(name, name).format(n=len(catalogue.indicators))}.", "",
+        f"**Intended use.** Probability of default over {ds.horizon_months} months (the outcome `{ds.target_column}`) "
+        f"and a rating grade for the population the catalogue describes ({population}), as one input to a credit "
+        "committee next to the expert scorecard and the per-firm explanation. Not for automated decline without "
+        "human review; not for firms outside that population.", "",
+        f"**Data.** {_population_text(split)} {_split_text(split)} Data fingerprint `{data_fingerprint}`; catalogue "
         f"`{catalogue.version}` ({len(catalogue.indicators)} indicators, {len(catalogue.categories)} categories).", "",
         "**Metrics by window.**", "", "| window | " + " | ".join(HEADLINE_METRICS) + " |",
         "|---" * (len(HEADLINE_METRICS) + 1) + "|", rows, "",
@@ -33,11 +35,23 @@ def model_card(name: str, metrics: dict, split: dict, catalogue: Catalogue, data
     if fidelity:
         lines += ["**Explanation fidelity (test year, against true contributions).** "
                   + ", ".join(f"{k} {v:.3f}" for k, v in fidelity.items()), ""]
-    lines += ["**Limitations.** Trained on a synthetic portfolio unless stated otherwise: effect sizes are plausible, "
-              "not estimated from a real book. PD calibration holds for the validation vintage's default level; "
+    source = ("Trained on a synthetic portfolio (the data has a true-PD column): effect sizes are plausible, not "
+              "estimated from a real book. " if gap is not None else
+              "Effects are estimated from the data above only; they hold for a population like it. ")
+    lines += [f"**Limitations.** {source}PD calibration holds for the default level of the rows it was fitted on; "
               "recalibrate when the portfolio default rate moves (watch the PSI logged with the run). Grades come "
               "from the PD bands in configs/scorecard.yaml."]
     return "\n".join(lines) + "\n"
+
+
+def _population_text(split: dict) -> str:
+    """Rows and bad rate of the data the model was trained and tested on."""
+    windows = ("train", "valid") if split["kind"] == "cv" else ("train", "valid", "test")
+    rows = sum(split[f"n_{w}"] for w in windows)
+    bad = sum(split[f"bad_{w}"] for w in windows)
+    years = [y for w in windows for y in split.get(f"{w}_years") or []]
+    period = f", application years {min(years)}-{max(years)}" if years else ""
+    return f"{rows:,} rows{period}, {bad:,} defaults ({100 * bad / max(rows, 1):.2f}%)."
 
 
 def _split_text(split: dict) -> str:

@@ -36,6 +36,7 @@ class Explanations:
     indicators: pd.DataFrame    # folded onto catalogue indicators
     categories: pd.DataFrame    # folded onto catalogue categories
     values: pd.DataFrame        # each firm's indicator values (as the model saw them)
+    reference: SourceReference | None = None   # the training reference (missing rates by outcome)
 
     def __len__(self) -> int:
         return len(self.firm_ids)
@@ -133,14 +134,15 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
     features = pd.DataFrame(derived.matrix, index=rows.index, columns=column_labels(tuple(model.feature_set_.names)),
                             copy=False)
     contrib, base = feature_contributions(model, features, method)
-    indicators = fold_to_indicators(contrib, model.feature_set_, derived, getattr(model, "source_reference_", None))
+    reference = getattr(model, "source_reference_", None)
+    indicators = fold_to_indicators(contrib, model.feature_set_, derived, reference)
     raw = base + contrib.to_numpy().sum(axis=1)
     id_col = catalogue.dataset.firm_id_column
     ids = text_array(rows, id_col) if id_col in rows else np.asarray(rows.index.astype(str))
     return Explanations(firm_ids=ids, raw_log_odds=raw, base_value=base, pd=model.calibrate(raw),
                         calibration=model.calibration_, features=contrib, indicators=indicators,
                         categories=fold_to_categories(indicators, catalogue),
-                        values=_level_values(derived.values, rows.index, catalogue))
+                        values=_level_values(derived.values, rows.index, catalogue), reference=reference)
 
 
 def _level_values(values: np.ndarray, index: pd.Index, catalogue: Catalogue) -> pd.DataFrame:

@@ -2,22 +2,8 @@
 per firm, for a loan system or a notebook to read without parsing reports."""
 from __future__ import annotations
 
-from innoscore.features.catalogue import Catalogue, Direction
+from innoscore.features.catalogue import Catalogue
 from innoscore.model.explanation.reasons import all_firm_reasons
-
-AGAINST_DIRECTION = "against_declared_direction"   # the effect runs against the catalogue's direction
-MISSING = "missing"                                # the value was not provided: missingness is the signal
-
-
-def reason_flags(reason: dict, catalogue: Catalogue) -> list[str]:
-    """What a reader must know about a reason beyond its text."""
-    if reason["value"] is None:
-        return [MISSING]
-    direction, place = catalogue.by_id[reason["indicator"]].direction, reason["percentile"]
-    if place is None or place == 50 or direction not in (Direction.higher_worse, Direction.higher_better):
-        return []
-    riskier_side = (place > 50) == (direction == Direction.higher_worse)   # the side the direction calls riskier
-    return [] if riskier_side == (reason["contribution"] > 0) else [AGAINST_DIRECTION]
 
 
 def explanation_records(scores, catalogue: Catalogue, quantiles, top_k: int = 5, counterfactuals=None) -> list[dict]:
@@ -33,7 +19,7 @@ def explanation_records(scores, catalogue: Catalogue, quantiles, top_k: int = 5,
                        "expert_points": float(scores.expert_points[c["category"]][i])
                        if catalogue.category_by_id[c["category"]].points > 0 else None} for c in firm["categories"]]
         reasons = [{"indicator": r["indicator"], "value": r["value"], "contribution": r["contribution"],
-                    "text_zh": r["text_zh"], "text_en": r["text_en"], "flags": reason_flags(r, catalogue)}
+                    "text_zh": r["text_zh"], "text_en": r["text_en"], "flags": r["flags"]}
                    for r in (*firm["risk_raising"], *firm["risk_lowering"])]
         record = {"firm_id": str(expl.firm_ids[i]), "pd": float(expl.pd[i]), "grade": str(scores.grades[i]),
                   "base_log_odds": float(expl.base_value), "categories": categories, "reasons": reasons}

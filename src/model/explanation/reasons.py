@@ -6,11 +6,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from innoscore.features.catalogue import Catalogue, Indicator
+from innoscore.features.catalogue import Catalogue, Direction, Indicator
 from innoscore.model.columns import in_order
 from innoscore.model.explanation.contributions import Explanations
 
 LANGS = ("zh", "en")
+AGAINST_DIRECTION = "against_declared_direction"   # the effect runs against the catalogue's direction
+MISSING = "missing"                                # the value was not provided: missingness is the signal
 
 
 def format_value(ind: Indicator, value, lang: str) -> str:
@@ -57,9 +59,12 @@ def mid_rank(below: float, above: float) -> float:
 
 
 def _peer_place(ind: Indicator, below: float, above: float, med: str, lang: str) -> str:
-    """Where the firm stands among peers (`med`: the peer median as text)."""
+    """Where the firm stands among peers (`med`: the peer median as text); a value whose ties reach
+    both sides of the median (a flat distribution, many firms at 0) is at the median."""
     if math.isnan(below) or ind.type in ("ordinal", "categorical", "boolean"):
         return ""
+    if below <= 50 and above <= 50:
+        return f"，与同业中位数持平（{med}）" if lang == "zh" else f", at the peer median ({med})"
     higher = mid_rank(below, above) >= 50              # which side of the peers the firm is on
     if lang == "zh":
         return f"，高于{below:.0f}%的同业（中位数{med}）" if higher else f"，低于{above:.0f}%的同业（中位数{med}）"
@@ -67,16 +72,40 @@ def _peer_place(ind: Indicator, below: float, above: float, med: str, lang: str)
             else f", lower than {above:.0f}% of peers (median {med})")
 
 
+def reason_flags(ind: Indicator, missing: bool, percentile: float, contribution: float) -> list[str]:
+    """What a reader must know about a reason beyond its value: the value was missing, or its effect
+    runs against the catalogue's declared direction (a value on the safer side raising risk)."""
+    if missing:
+        return [MISSING]
+    if math.isnan(percentile) or percentile == 50 or ind.direction not in (Direction.higher_worse,
+                                                                           Direction.higher_better):
+        return []
+    riskier_side = (percentile > 50) == (ind.direction == Direction.higher_worse)
+    return [] if riskier_side == (contribution > 0) else [AGAINST_DIRECTION]
+
+
+def _missing_text(rates: tuple[float, float] | None, lang: str) -> str:
+    """Missingness as the signal it is: how often defaulted and other training firms lacked the value."""
+    if rates is None or any(math.isnan(r) for r in rates):
+        return ""
+    bad, good = (f"{100 * r:.1f}".rstrip("0").rstrip(".") + "%" for r in rates)
+    return (f"（训练样本中违约企业{bad}、其他企业{good}未提供）" if lang == "zh"
+            else f" (missing for {bad} of defaulted firms and {good} of others in training)")
+
+
 def _sentence(ind: Indicator, value, value_text: str, contribution: float, shares: tuple[float, float],
-              median_text: str, lang: str) -> str:
+              median_text: str, lang: str, flags: list[str], missing_rates: tuple[float, float] | None) -> str:
     name = ind.name(lang)
-    missing = isinstance(value, float) and math.isnan(value)
-    place = "" if missing else _peer_place(ind, *shares, median_text, lang)
+    missing = MISSING in flags
+    place = _missing_text(missing_rates, lang) if missing else _peer_place(ind, *shares, median_text, lang)
+    against = AGAINST_DIRECTION in flags
     if lang == "zh":
         effect = f"{'推高' if contribution > 0 else '降低'}违约风险（{contribution:+.2f}）"
-        return f"{name}{value_text}，{effect}" if missing else f"{name}为{value_text}{place}，{effect}"
+        effect += "，与目录设定的风险方向相反" if against else ""
+        return f"{name}{value_text}{place}，{effect}" if missing else f"{name}为{value_text}{place}，{effect}"
     effect = f"{'raises' if contribution > 0 else 'lowers'} default risk ({contribution:+.2f})"
-    return f"{name}: {value_text}; {effect}" if missing else f"{name} is {value_text}{place}; {effect}"
+    effect += ", against the catalogue's declared direction" if against else ""
+    return f"{name}: {value_text}{place}; {effect}" if missing else f"{name} is {value_text}{place}; {effect}"
 
 
 def _is_number(ind: Indicator, value) -> bool:
@@ -95,25 +124,30 @@ def reason(ind: Indicator, value, contribution: float, quantiles, catalogue: Cat
 
 
 def _reason(ind: Indicator, value, contribution: float, shares: tuple[float, float], median: float | None,
-            catalogue: Catalogue, langs: tuple[str, ...], median_texts: dict[str, str] | None = None) -> dict:
+            catalogue: Catalogue, langs: tuple[str, ...], median_texts: dict[str, str] | None = None,
+            missing_rates: tuple[float, float] | None = None) -> dict:
     """The reason's fields, texts in `langs` only (a reply in one language builds half the sentences);
-    `median_texts`: the peer median as text per language, when already known."""
+    `median_texts`: the peer median as text per language, when already known; `missing_rates`: the
+    indicator's missing share among defaulted and other training firms."""
     numeric = _is_number(ind, value)
     value = float(value) if numeric else value      # a categorical value is its level, shown by its label
     contribution = float(contribution)
     below, above = shares
     pct = mid_rank(below, above) if numeric else float("nan")
     cat = catalogue.category_by_id[ind.category]
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    flags = reason_flags(ind, missing, pct, contribution)
     out = {
         "indicator": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en,
         "category": ind.category, "category_zh": cat.name_zh, "category_en": cat.name_en,
-        "value": None if isinstance(value, float) and math.isnan(value) else value,
+        "value": None if missing else value,
         "percentile": None if math.isnan(pct) else round(pct, 1), "peer_median": median,
-        "contribution": contribution}
+        "contribution": contribution, "flags": flags}
     for lang in langs:
         text = out[f"value_{lang}"] = format_value(ind, value, lang)
         median_text = median_texts[lang] if median_texts is not None else format_value(ind, median, lang)
-        out[f"text_{lang}"] = _sentence(ind, value, text, contribution, shares, median_text, lang)
+        out[f"text_{lang}"] = _sentence(ind, value, text, contribution, shares, median_text, lang, flags,
+                                        missing_rates)
     return out
 
 
@@ -121,7 +155,8 @@ def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.Dat
                      firms=None, langs: tuple[str, ...] = LANGS) -> list[dict]:
     """`firm_reasons` of every firm (or of the positions in `firms`), texts in `langs`: the tables are
     read into arrays, ranked and placed among peers once for all firms (one comparison over every
-    chosen indicator), so that only the sentences are built per firm."""
+    chosen indicator), so that only the sentences are built per firm. A contribution smaller than the
+    catalogue's `explanations.min_contribution` is not a reason."""
     ids = list(expl.indicators.columns)
     contrib = expl.indicators.to_numpy()
     values = in_order(expl.values, ids).astype(object)
@@ -132,8 +167,9 @@ def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.Dat
     ranked = contrib[rows]
     order = np.argsort(-ranked, axis=1, kind="stable")
     up, down = order[:, :top_k], order[:, ::-1][:, :top_k]
-    up_ok = np.take_along_axis(ranked, up, axis=1) > 0
-    down_ok = np.take_along_axis(ranked, down, axis=1) < 0
+    least = catalogue.explanations.min_contribution
+    up_ok = np.take_along_axis(ranked, up, axis=1) > max(least, 0.0)
+    down_ok = np.take_along_axis(ranked, down, axis=1) < -max(least, 0.0)
     chosen = [([j for j, ok in zip(u, u_ok) if ok], [j for j, ok in zip(d, d_ok) if ok])   # per firm: positions
               for u, u_ok, d, d_ok in zip(up.tolist(), up_ok.tolist(), down.tolist(), down_ok.tolist())]
     pairs = [(i, j) for i, (up, down) in zip(rows, chosen) for j in (*up, *down)]
@@ -143,10 +179,14 @@ def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.Dat
     medians = [float(m) if ind.type != "categorical" else None for ind, m in zip(indicators, q[len(q) // 2])]
     median_texts = {j: {lang: format_value(indicators[j], medians[j], lang) for lang in langs}
                     for j in set(column_of.tolist())}
+    ref = expl.reference
+    rates = ([None] * len(ids) if ref is None or ref.missing_bad is None else
+             [(float(ref.missing_bad[j]), float(ref.missing_good[j])) for j in
+              [catalogue.indicator_ids.index(i) for i in ids]])
     built = {}
     for k, (i, j) in enumerate(zip(firm_of.tolist(), column_of.tolist())):
         built[(i, j)] = _reason(indicators[j], values[i, j], contrib[i, j], (float(below[k]), float(above[k])),
-                                medians[j], catalogue, langs, median_texts[j])
+                                medians[j], catalogue, langs, median_texts[j], rates[j])
     return [{"risk_raising": [built[(i, j)] for j in up], "risk_lowering": [built[(i, j)] for j in down],
              "categories": [{"category": c.id, "name_zh": c.name_zh, "name_en": c.name_en,
                              "contribution": float(categories[i, k])} for k, c in enumerate(catalogue.categories)]}

@@ -19,7 +19,7 @@ from innoscore.model.scoring.record import scored_firms
 
 LABELS = {
     "zh": {"title": "授信评审报告", "generated": "生成于", "profile": "企业概况", "decision": "评级结论",
-           "pd": "违约概率 (12个月)", "grade": "信用等级", "expert_score": "专家评分卡得分", "portfolio_pd": "组合平均违约概率",
+           "grade": "信用等级", "expert_score": "专家评分卡得分", "portfolio_pd": "组合平均违约概率",
            "reasons": "主要原因", "raising": "推高风险的因素", "lowering": "降低风险的因素", "none": "无",
            "categories": "{n}大类指标：模型与专家评分卡对照", "category": "指标大类", "model_effect": "模型影响 (对数几率)",
            "expert_points": "专家评分卡得分", "agreement": "是否一致", "agree": "一致", "differ": "不一致",
@@ -34,7 +34,7 @@ LABELS = {
            "cf_note": "每个方案只调整可改变的指标，且只朝降低风险的方向、在合理范围内调整；违约概率为模型对调整后企业的重新评分。"
                       "方案说明模型会如何看待这些改变，并非因果承诺。"},
     "en": {"title": "Credit committee report", "generated": "generated", "profile": "Firm profile",
-           "decision": "Rating", "pd": "Probability of default (12 months)", "grade": "Grade",
+           "decision": "Rating", "grade": "Grade",
            "expert_score": "Expert scorecard points", "portfolio_pd": "Portfolio average PD", "reasons": "Main reasons",
            "raising": "Raising risk", "lowering": "Lowering risk", "none": "none",
            "categories": "The {n} categories: model vs expert scorecard", "category": "Category",
@@ -142,7 +142,7 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
     profile = [(L["firm_id"] if ds.id_column else L["row_number"], str(row[ds.firm_id_column]))]
     if ds.date_column and ds.date_column in row:
         profile.append((L["date"], str(pd.Timestamp(row[ds.date_column]).date())))
-    profile += [(ds.context_label(col, lang), str(row[col])) for col in ds.context_columns
+    profile += [(ds.context_label(col, lang), ds.context_value(col, row[col], lang)) for col in ds.context_columns
                 if col in row and pd.notna(row[col])]
     a, b = expl.calibration
     calibration_note = (
@@ -152,7 +152,7 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
            f"explanations add up in the model's raw log-odds: base + contributions = raw log-odds; after calibration "
            f"each contribution moves the log-odds of default by {b:.3f} times its value."))
     context = {
-        "lang": lang, "L": {**L, "categories": L["categories"].format(n=len(catalogue.categories))},
+        "lang": lang, "L": {**L, "pd": ds.pd_label(lang), "categories": L["categories"].format(n=len(catalogue.categories))},
         "has_expert": catalogue.has_expert_points, "firm_id": str(row[ds.firm_id_column]), "catalogue_name": catalogue.name_zh if lang == "zh" else catalogue.name_en,
         "generated_at": dt.date.today().isoformat(), "profile": profile,
         "pd_text": f"{100 * expl.pd[i]:.2f}%", "grade": grade, "grade_text": grade_text,
@@ -180,8 +180,8 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
     return _env().get_template("report.html.j2").render(**context)
 
 
-def render_index(entries: list[dict], model: ModelInfo, lang: str) -> str:
-    L = LABELS[lang]
+def render_index(entries: list[dict], model: ModelInfo, lang: str, pd_label: str) -> str:
+    L = {**LABELS[lang], "pd": pd_label}
     rows = "".join(
         f'<tr><td><a href="{html.escape(e["file"])}">{html.escape(e["firm_id"])}</a></td>'
         f'<td class="num">{100 * e["pd"]:.2f}%</td><td>{html.escape(e["grade"])}</td><td class="num">{e["expert"]:.1f}</td></tr>'
@@ -225,7 +225,7 @@ def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelI
                         "expert": float(record["expert_score"])})
     if out_dir is not None:
         index = out_dir / "index.html"
-        index.write_text(render_index(entries, model, lang), encoding="utf-8")
+        index.write_text(render_index(entries, model, lang, catalogue.dataset.pd_label(lang)), encoding="utf-8")
         written.append(index)
     return written
 

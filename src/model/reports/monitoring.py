@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from innoscore.features.catalogue import Catalogue
+from innoscore.features.catalogue import Catalogue, both_languages
 from innoscore.model.monitoring.config import MonitoringConfig
 from innoscore.model.reports.html import STYLE, png_img
 
@@ -84,10 +84,10 @@ def backtest_plot(backtest: pd.DataFrame):
 def _name(catalogue: Catalogue, kind: str, item: str) -> str:
     if kind == "indicator" and item in catalogue.by_id:
         ind = catalogue.by_id[item]
-        return f"{ind.name_zh} / {ind.name_en} <code>{html.escape(item)}</code>"
+        return f"{html.escape(both_languages(ind.name_zh, ind.name_en))} <code>{html.escape(item)}</code>"
     if kind == "category" and item in catalogue.category_by_id:
         c = catalogue.category_by_id[item]
-        return f"{c.name_zh} / {c.name_en}"
+        return html.escape(both_languages(c.name_zh, c.name_en))
     return {"pd": "score (PD) / 违约概率", "grade": "grade mix / 等级分布"}.get(item, html.escape(item))
 
 

@@ -43,11 +43,13 @@ def record_schema(model: ScoringModel, with_explanations: bool = False, with_dec
     return pa.schema(record_fields(model, with_explanations, with_decision))
 
 
-def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int) -> dict[str, np.ndarray]:
-    """The k indicators raising each firm's PD most (positive contributions only), as list columns."""
+def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int, least: float = 0.0
+             ) -> dict[str, np.ndarray]:
+    """The k indicators raising each firm's PD most (contributions above `least`, at least 0), as
+    list columns."""
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
     top = np.take_along_axis(contributions, order, axis=1)
-    names, values = masked_lists(top > 0, indicator_ids, codes=order, values=top)
+    names, values = masked_lists(top > max(least, 0.0), indicator_ids, codes=order, values=top)
     return dict(zip(TOP_RISK_FIELDS, (names, values)))
 
 
@@ -81,7 +83,7 @@ def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
     expl = scores.explanations
     if expl is not None:
         out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in cat.category_ids})
-        out.update(top_risk(expl.indicators.to_numpy(), ids, top_k))
+        out.update(top_risk(expl.indicators.to_numpy(), ids, top_k, cat.explanations.min_contribution))
     if policy is not None:
         out.update(decision_columns(scores.pd, scores.expert_points, rows, cat, policy))
     return out
