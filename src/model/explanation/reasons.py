@@ -72,14 +72,17 @@ def _peer_place(ind: Indicator, below: float, above: float, med: str, lang: str)
             else f", lower than {above:.0f}% of peers (median {med})")
 
 
-def reason_flags(ind: Indicator, missing: bool, percentile: float, contribution: float) -> list[str]:
+def reason_flags(ind: Indicator, missing: bool, shares: tuple[float, float], contribution: float) -> list[str]:
     """What a reader must know about a reason beyond its value: the value was missing, or its effect
-    runs against the catalogue's declared direction (a value on the safer side raising risk)."""
+    runs against the catalogue's declared direction (a value on the safer side of the peer median
+    raising risk, or on the riskier side lowering it; a value at the median has no side)."""
     if missing:
         return [MISSING]
-    if math.isnan(percentile) or percentile == 50 or ind.direction not in (Direction.higher_worse,
-                                                                           Direction.higher_better):
+    below, above = shares
+    if (math.isnan(below) or (below <= 50 and above <= 50)
+            or ind.direction not in (Direction.higher_worse, Direction.higher_better)):
         return []
+    percentile = mid_rank(below, above)
     riskier_side = (percentile > 50) == (ind.direction == Direction.higher_worse)
     return [] if riskier_side == (contribution > 0) else [AGAINST_DIRECTION]
 
@@ -136,7 +139,7 @@ def _reason(ind: Indicator, value, contribution: float, shares: tuple[float, flo
     pct = mid_rank(below, above) if numeric else float("nan")
     cat = catalogue.category_by_id[ind.category]
     missing = value is None or (isinstance(value, float) and math.isnan(value))
-    flags = reason_flags(ind, missing, pct, contribution)
+    flags = reason_flags(ind, missing, shares if numeric else (float("nan"), float("nan")), contribution)
     out = {
         "indicator": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en,
         "category": ind.category, "category_zh": cat.name_zh, "category_en": cat.name_en,
