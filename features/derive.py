@@ -147,6 +147,8 @@ class _FeaturePlan:
     ratio_den: np.ndarray
     category_out: list[tuple[int, str]]
     flagged: tuple[np.ndarray, np.ndarray]
+    one_source: np.ndarray               # features x indicators: 1 where a one-source feature comes from
+    several_sources: list[tuple[int, np.ndarray]]   # (feature position, its sources' positions)
 
     @classmethod
     def of(cls, features: "FeatureSet") -> "_FeaturePlan":
@@ -171,7 +173,11 @@ class _FeaturePlan:
             ratio_den=np.array([col[f.sources[1]] for _, f in ratios], int),
             category_out=[(k, cat.by_id[f.sources[0]].category) for k, f in enumerate(features.features)
                           if f.kind == "category_points"],
-            flagged=pairs("missing_flag"))
+            flagged=pairs("missing_flag"),
+            one_source=np.array([[float(len(f.sources) == 1 and f.sources[0] == ind) for ind in cat.indicator_ids]
+                                 for f in features.features]).reshape(len(features.features), len(col)),
+            several_sources=[(k, np.array([col[s] for s in f.sources], int))
+                             for k, f in enumerate(features.features) if len(f.sources) > 1])
 
 
 class FeatureSet:
@@ -293,6 +299,12 @@ class FeatureSet:
             out[:, k] = totals[category]
         out[:, plan.flagged[0]] = missing[:, plan.flagged[1]]
         return Derived(values, points, out, missing, totals)
+
+    def source_positions(self) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+        """Where features come from: a features x indicators matrix of the one-source features (1 at
+        their indicator) and, for each feature of several indicators, its position and theirs."""
+        plan = self._compiled()
+        return plan.one_source, plan.several_sources
 
     def _compiled(self) -> "_FeaturePlan":
         """The features as index arrays per kind, built once (not pickled: models stored before it

@@ -107,17 +107,14 @@ def fold_to_indicators(contributions: pd.DataFrame, feature_set: FeatureSet, der
         sources = feature_set.sources_matrix()
         folded = in_order(contributions, sources.index) @ sources.to_numpy()
         return pd.DataFrame(folded, index=contributions.index, columns=sources.columns)
-    col = {ind: j for j, ind in enumerate(feature_set.catalogue.indicator_ids)}
+    one_source, several = feature_set.source_positions()
     phi = contributions.to_numpy()
-    folded = np.zeros((len(phi), len(col)))
-    for k, f in enumerate(feature_set.features):
-        positions = np.array([col[s] for s in f.sources], int)
-        if len(positions) == 1:
-            folded[:, positions[0]] += phi[:, k]
-        else:
-            shares = deviation_shares(phi[:, k], source_deviations(f, positions, derived, reference))
-            folded[:, positions] += phi[:, k, None] * shares
-    return pd.DataFrame(folded, index=contributions.index, columns=column_labels(tuple(col)))
+    folded = phi @ one_source
+    for k, positions in several:
+        dev = source_deviations(feature_set.features[k], positions, derived, reference)
+        folded[:, positions] += phi[:, k, None] * deviation_shares(phi[:, k], dev)
+    return pd.DataFrame(folded, index=contributions.index,
+                        columns=column_labels(tuple(feature_set.catalogue.indicator_ids)))
 
 
 def fold_to_categories(indicators: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
