@@ -21,6 +21,11 @@ import numpy as np
 import pandas as pd
 
 
+def pytest_round(value: float) -> float:
+    """A value as float text writes it back (0.426 for 0.42600000000000005)."""
+    return float(f"{value:.10g}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--firms", type=int, default=200)
@@ -50,7 +55,7 @@ def main() -> None:
     rows, _ = validate_frame(generate_portfolio(20_000, seed=77, catalogue=cat).data, cat)
     scored = score_frame(rows, model, validate=False)
     labels = model.grade_scale.labels
-    worse = scored["grade"].map(labels.index) > labels.index(args.target)
+    worse = scored["grade"].astype(str).map(labels.index) > labels.index(args.target)
     firms = rows[worse.to_numpy()].head(args.firms).reset_index(drop=True)
     target = Target(grade=args.target)
     bound = {g.grade: g.pd_max for g in model.grade_scale.grades}[args.target]
@@ -77,6 +82,19 @@ def main() -> None:
     both = pd.concat([originals, changed], ignore_index=True)
     truth = true_log_odds_of_rows(both)
     lowered = truth[len(originals):] < truth[: len(originals)]
+    raised = truth[len(originals):] > truth[: len(originals)] + 1e-12
+    from innoscore.model.explanation.reasons import format_value
+
+    def shown(ind, value: float) -> float:          # the number a reader sees, read back
+        if ind.type in ("ordinal", "boolean"):
+            return value                                # a level's label: the level itself
+        text = format_value(ind, value, "en").replace(",", "").replace(ind.unit.en, "").strip()
+        return pytest_round(float(text.rstrip("%")) / 100) if text.endswith("%") else float(text)
+
+    moves = [(cat.by_id[c.indicator], c.to) for _, a in alternatives for c in a.changes]
+    as_shown = sum(shown(ind, v) == pytest_round(v) for ind, v in moves)
+    linked = changed[[any(c.indicator == "rd_expense" for c in a.changes) for _, a in alternatives]]
+    gap = (linked["rd_intensity"] - linked["rd_expense"] / linked["revenue"]).abs() / linked["rd_intensity"]
     firsts = [cf.alternatives[0] for cf in found if cf.alternatives]
     print(f"innoscore: {len(firms)} firms rated below {args.target}, target {args.target}")
     print(f"  time per firm: median {1000 * np.median(times):.1f} ms, p90 {1000 * np.percentile(times, 90):.1f} ms "
@@ -86,7 +104,12 @@ def main() -> None:
     print(f"  validity (re-scored): {valid.mean():.1%}")
     print(f"  best alternative: mean changes {np.mean([len(a.changes) for a in firsts]):.2f}, "
           f"mean cost {np.mean([a.cost for a in firsts]):.2f}")
-    print(f"  fidelity: {lowered.mean():.1%} of alternatives also lower the true PD")
+    print(f"  values shown = values scored: {as_shown} of {len(moves)} changes")
+    print(f"  fidelity: {lowered.mean():.1%} of alternatives also lower the true PD; {int(raised.sum())} raise it")
+    print(f"  after a change of R&D expense ({len(linked)} alternatives): R&D intensity vs R&D expense / revenue, "
+          f"largest gap {100 * (gap.max() if len(gap) else 0):.2f}%")
+    print(f"  non-monotone indicators moved without a declared direction: "
+          f"{sum(ind.direction.value == 'non_monotone' and ind.action.direction is None for ind, _ in moves)}")
 
     try:
         import dice_ml

@@ -83,8 +83,9 @@ class Action(_Strict):
     actionable: bool = True                 # false: history, age, facts a firm cannot change (e.g. past overdue)
     direction: Literal["increase", "decrease", "either"] | None = None   # None: the way that lowers risk
     bounds: tuple[float, float] | None = None    # None: the indicator's valid_range
-    step: float | None = Field(None, gt=0)       # None: 1 for counts, ordinals and booleans; else continuous
-    cost: float = Field(1.0, gt=0)               # effort of moving one reference spread (10th to 90th percentile)
+    step: float | None = Field(None, gt=0)       # None: 1 for counts, ordinals and booleans; else the shown precision
+    cost: float = Field(1.0, gt=0)               # effort of moving from the 10th to the 90th percentile of peers
+    max_change: float | None = Field(None, gt=0)    # the most a value may move, relative (None: the search's default)
 
     @model_validator(mode="after")
     def _check(self) -> "Action":
@@ -209,13 +210,14 @@ class Indicator(_Strict):
 
     @property
     def feasible_direction(self) -> Literal["increase", "decrease", "either"] | None:
-        """How a firm may move this indicator: None if it cannot (not actionable, or categorical);
-        by default the way that lowers risk, either way where the risk is not monotone."""
+        """How a firm may move this indicator: None if it cannot (not actionable, or categorical); by
+        default the way that lowers risk; a non-monotone indicator only as its `action.direction`
+        says (which way helps depends on where the firm stands: not the model's to advise)."""
         if not self.action.actionable or self.type == "categorical":
             return None
         if self.action.direction is not None:
             return self.action.direction
-        return {Direction.higher_better: "increase", Direction.higher_worse: "decrease"}.get(self.direction, "either")
+        return {Direction.higher_better: "increase", Direction.higher_worse: "decrease"}.get(self.direction)
 
     @property
     def action_bounds(self) -> tuple[float, float]:
@@ -223,10 +225,19 @@ class Indicator(_Strict):
         return (float(bounds[0]), float(bounds[1])) if bounds is not None else (-np.inf, np.inf)
 
     @property
-    def action_step(self) -> float | None:
+    def action_step(self) -> float:
+        """The grid a changed value lies on: the declared step, 1 for counts, levels and booleans,
+        else the precision a reason shows (`display_step`), so that the value shown is the one scored."""
         if self.action.step is not None:
             return self.action.step
-        return 1.0 if self.type in ("count", "ordinal", "boolean") else None
+        return 1.0 if self.type in ("count", "ordinal", "boolean") else self.display_step
+
+    @property
+    def display_step(self) -> float:
+        """The precision a value is shown with: 0.1% for percentages, 0.01 for other numbers, coarser
+        where the catalogue's `decimals` says the data is recorded coarser."""
+        shown = 3 if self.format == "percent" else 2
+        return 10.0 ** -(shown if self.decimals is None else min(shown, self.decimals))
 
 
 ROW_ID_COLUMN = "row_number"   # the firm id of data without an id column: the row's number in its input
@@ -290,6 +301,17 @@ class DatasetColumns(_Strict):
         return f"违约概率（{h}个月）" if lang == "zh" else f"Probability of default ({h} months)"
 
 
+class Relation(_Strict):
+    """An indicator defined by two others, `id` = `numerator` / `denominator` (e.g. R&D intensity = R&D
+    expense / revenue): a change to either moves it, and `validate` reports rows that contradict it
+    by more than `tolerance` (relative)."""
+
+    id: str
+    numerator: str
+    denominator: str
+    tolerance: float = Field(0.05, ge=0)
+
+
 class ExplanationSettings(_Strict):
     min_contribution: float = Field(0.005, ge=0)    # smaller contributions (log-odds) are not said as reasons
 
@@ -304,6 +326,7 @@ class Catalogue(_Strict):
     indicators: list[Indicator]
     total_points: float | None = None
     explanations: ExplanationSettings = Field(default_factory=ExplanationSettings)
+    relations: list[Relation] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -346,6 +369,11 @@ class Catalogue(_Strict):
         clash = reserved & {i.id for i in self.indicators}
         if clash:
             raise ValueError(f"indicator ids {sorted(clash)} clash with dataset columns")
+        ids = {i.id for i in self.indicators}
+        for r in self.relations:
+            unknown = [x for x in (r.id, r.numerator, r.denominator) if x not in ids]
+            if unknown:
+                raise ValueError(f"relation '{r.id} = {r.numerator} / {r.denominator}' names unknown indicators {unknown}")
         return self
 
     def __repr__(self) -> str:

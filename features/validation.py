@@ -110,6 +110,7 @@ _REASONS = {
     "unterminated_line": ("the last line has no line end: the file may be cut short (accept it with "
                           "--accept-unterminated)", "末行没有换行符，文件可能被截断（确认完整可用--accept-unterminated）"),
     "empty": ("the file has no rows", "文件没有数据行"),
+    "relation": ("contradicts {} = {} / {}: {} expected", "与目录关系{} = {} / {}不符：应约为{}"),
 }
 
 
@@ -515,3 +516,31 @@ def validate_file(path: str | Path, catalogue: Catalogue, require_target: bool =
     if malformed:
         report.problems = [m.problem() for m in malformed] + report.problems
     return frame, report
+
+
+def relation_problems(frame: pd.DataFrame, catalogue: Catalogue) -> list[Problem]:
+    """Rows that contradict a declared relation `id = numerator / denominator` by more than its
+    relative tolerance, beyond what the recorded precision (`decimals`) of the three values allows."""
+    out = []
+    id_col = catalogue.dataset.firm_id_column
+    label = "firm" if catalogue.dataset.id_column else "row"
+
+    def half_step(ind_id: str) -> float:
+        decimals = catalogue.by_id[ind_id].decimals
+        return 0.0 if decimals is None else 0.5 * 10.0 ** -decimals
+
+    for r in catalogue.relations:
+        if not {r.id, r.numerator, r.denominator} <= set(frame.columns):
+            continue
+        value, num, den = (pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+                           for c in (r.id, r.numerator, r.denominator))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            implied = num / den
+            allowed = (r.tolerance * np.abs(value) + (half_step(r.numerator) + half_step(r.denominator) * np.abs(value))
+                       / np.abs(den) + half_step(r.id))
+            wrong = (den > 0) & ~np.isnan(value) & ~np.isnan(num) & (np.abs(implied - value) > allowed)
+        for i in np.flatnonzero(wrong):
+            out.append(problem("relation", firm_id=frame[id_col].iat[i] if id_col in frame else i + 1, column=r.id,
+                               value=value[i], row=int(i), id_label=label,
+                               detail=(r.id, r.numerator, r.denominator, f"{implied[i]:.4g}")))
+    return out

@@ -30,9 +30,10 @@ def test_actionability_defaults_and_the_catalogue_s_immutables(catalogue):
     by_id = catalogue.by_id
     assert by_id["invention_patents"].feasible_direction == "increase"        # higher is better: add patents
     assert by_id["debt_ratio"].feasible_direction == "decrease"
-    assert by_id["rd_intensity"].feasible_direction == "either"                # non-monotone
+    assert by_id["rd_intensity"].feasible_direction == "increase"     # non-monotone: as the catalogue declares
+    assert by_id["employees"].feasible_direction is None                # non-monotone, no declared way: not moved
     assert all(by_id[i].feasible_direction is None for i in IMMUTABLE)
-    assert by_id["invention_patents"].action_step == 1 and by_id["debt_ratio"].action_step is None
+    assert by_id["invention_patents"].action_step == 1 and by_id["debt_ratio"].action_step == 0.001   # 0.1%
     raw = catalogue.model_dump(mode="json")
     raw["indicators"][0]["action"] = {"bounds": [5, 1]}
     with pytest.raises(ValueError, match="min > max"):
@@ -41,13 +42,20 @@ def test_actionability_defaults_and_the_catalogue_s_immutables(catalogue):
 
 def test_candidates_keep_direction_bounds_and_steps(catalogue):
     space = IndicatorSpace(catalogue.by_id["invention_patents"], 0.0, 30.0, 1.0, 5.0,
-                           np.array([0.5, 2.7, 4.2, 9.9, 55.0]))
+                           np.array([0.5, 2.7, 4.2, 9.9, 55.0]), np.linspace(0, 30, 101), np.inf)
     values = space.candidates(3.0)
     assert set(values) == {5.0, 10.0, 30.0}                 # past 4.2 and 9.9, and the upper bound; not 55
-    down = IndicatorSpace(catalogue.by_id["debt_ratio"], 0.05, 0.95, None, 0.4, np.array([0.3, 0.5, 0.7, 0.9]))
+    peers = np.linspace(0, 1, 101)                          # percentile p at value p / 100
+    down = IndicatorSpace(catalogue.by_id["debt_ratio"], 0.05, 0.95, 0.001, 0.4, np.array([0.3, 0.5, 0.7, 0.9]),
+                          peers, np.inf)
     values = down.candidates(0.8)
     assert np.all(values < 0.8) and 0.7 in values and 0.05 in values and 0.9 not in values
-    assert down.cost(0.8, 0.4) == pytest.approx(1.0)        # one reference spread
+    assert down.cost(0.8, 0.4) == pytest.approx(40 / 80 + 0.1)      # 40 percentiles, and 0.1 of one spread
+    near = IndicatorSpace(catalogue.by_id["debt_ratio"], 0.05, 0.95, 0.001, 0.4, np.array([0.3, 0.5, 0.7, 0.9]),
+                          peers, 0.5)                       # at most half its value (or half a spread) down
+    assert near.candidates(0.8).min() == pytest.approx(0.4) and 0.3 not in near.candidates(0.8)
+    odd = IndicatorSpace(catalogue.by_id["debt_ratio"], 0.0, 1.0, 0.001, 0.4, np.array([0.42613]), peers, np.inf)
+    assert 0.426 in odd.candidates(0.8)                     # on the grid a reason shows (42.6%), left of 0.42613
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +122,7 @@ def test_every_counterfactual_reaches_its_target_and_respects_the_catalogue(mode
     bounds = {g.grade: g.pd_max for g in model.grade_scale.grades}
     for (cf, alt), p in zip(where, rescored["pd"]):
         assert p <= bounds[cf.target.grade] and p == pytest.approx(alt.pd, abs=1e-12)
-        assert 1 <= len(alt.changes) <= 3
+        assert 1 <= len(alt.moved) <= 3
         for c in alt.changes:
             ind = catalogue.by_id[c.indicator]
             direction = ind.feasible_direction
@@ -122,12 +130,11 @@ def test_every_counterfactual_reaches_its_target_and_respects_the_catalogue(mode
             assert (c.to > c.from_) if direction == "increase" else (c.to < c.from_) if direction == "decrease" else True
             low, high = ind.action_bounds
             assert low <= c.to <= high
-            if ind.action_step:
-                assert float(c.to / ind.action_step).is_integer()
-        assert alt.text_zh.startswith("若") and "PD falls" in alt.text_en
+            assert round(c.to / ind.action_step) == pytest.approx(c.to / ind.action_step, abs=1e-6)
+        assert alt.text_zh.startswith("若") and "PD falls" in alt.text_en and "模型估计" in alt.text_zh
     for cf in found:
         assert cf.status in ("found", "not_found") and (cf.alternatives or cf.status == "not_found")
-        sets = [frozenset(c.indicator for c in a.changes) for a in cf.alternatives]
+        sets = [frozenset(c.indicator for c in a.moved) for a in cf.alternatives]
         assert len(sets) == len(set(sets))                  # alternatives change different indicators
 
 
@@ -144,14 +151,20 @@ def test_a_firm_that_one_change_can_fix_gets_a_one_change_answer(models, firms):
         singles = []
         for ind, space in search.spaces_.items():
             x0 = row[ind].iloc[0]
-            if pd.isna(x0):
+            if pd.isna(x0) or ind == "rd_intensity":       # moved only with R&D expense (the relation)
                 continue
             for v in space.candidates(float(x0), limit=10_000):
                 changed = row.copy()
                 changed[ind] = v
+                if ind == "rd_expense":                     # R&D intensity follows, as the catalogue says
+                    now, implied = row["rd_intensity"].iloc[0], round(v / row["revenue"].iloc[0], 3)
+                    low, high = search.spaces_["rd_intensity"].reach(now)
+                    if not (now < v / row["revenue"].iloc[0] and low <= v / row["revenue"].iloc[0] <= high):
+                        continue
+                    changed["rd_intensity"] = implied
                 singles.append(changed)
         reachable = bool(singles) and (model.predict_pd(pd.concat(singles)) <= bound).any()
-        assert (cf.status == "found" and len(cf.alternatives[0].changes) == 1) == reachable, cf.firm_id
+        assert (cf.status == "found" and len(cf.alternatives[0].moved) == 1) == reachable, cf.firm_id
 
 
 def test_already_met_not_found_and_bad_targets(models, firms):
@@ -223,3 +236,44 @@ def test_cli_writes_the_json_contract_and_a_report_section(trained, tmp_path):
     result = CliRunner().invoke(app, ["explain", "--data", str(path), "--all", "--out-dir", str(tmp_path / "x"),
                                       "--counterfactual", "--model-uri", "models:/innoscore-pd@challenger"])
     assert result.exit_code == 2 and "exactly one of --target-grade" in result.output
+
+
+@pytest.mark.slow
+def test_on_a_banks_ratios_advice_stays_in_the_band_and_leaves_undirected_indicators_alone():
+    """Polish firms' 64 ratios (configs/examples): no indicator without a feasible direction moves
+    (non-monotone ones declare none), every moved value is within its band and maximum change, and
+    the sentence shows the value that was scored."""
+    from sklearn.model_selection import train_test_split
+
+    from innoscore.features.catalogue import load_catalogue
+    from innoscore.features.validation import read_table
+    from innoscore.model.explanation.reasons import format_value
+    from innoscore.paths import CONFIG_DIR
+
+    folder = CONFIG_DIR / "examples" / "polish_bankruptcy"
+    cat = load_catalogue(folder / "catalogue.yaml")
+    rows, _ = validate_frame(read_table(folder / "polish_bankruptcy_year5.csv"), cat, require_target=True)
+    y = rows["class"].to_numpy().astype(int)
+    fit, held = train_test_split(np.arange(len(rows)), test_size=0.3, stratify=y, random_state=0)
+    est = LightGBMPD(cat, params={"num_leaves": 15, "min_child_samples": 20}, seed=0)
+    est.fit(rows.iloc[fit], y[fit], eval_set=(rows.iloc[held], y[held]))
+    scale = TrainingConfig.load().grade_scale
+    p = est.predict_pd(rows.iloc[fit])
+    model = ScoringModel(est, cat, scale, "lightgbm", ReferenceProfile.build(
+        FeatureSet(cat).indicator_values(rows.iloc[fit]), p, scale.assign(p), scale.labels))
+    firms = rows.iloc[held].reset_index(drop=True)
+    p_held = model.predict_pd(firms)
+    search = CounterfactualSearch(model)
+    found = search.explain(firms[(p_held > 0.05) & (p_held < 0.3)].head(10), Target(grade="BB"))
+    moves = [(cf, c) for cf in found for a in cf.alternatives for c in a.moved]
+    assert sum(cf.status == "found" for cf in found) >= 6 and moves
+    quantiles = model.peer_quantiles
+    for cf, c in moves:
+        ind = cat.by_id[c.indicator]
+        assert ind.feasible_direction is not None and not (ind.direction.value == "non_monotone"
+                                                            and ind.action.direction is None)
+        q = quantiles[ind.id]
+        far = 1.0 * max(abs(c.from_), float(q.iloc[90] - q.iloc[10]))
+        assert max(q.iloc[5], c.from_ - far) - 1e-9 <= c.to <= min(q.iloc[95], c.from_ + far) + 1e-9
+        assert format_value(ind, c.to, "en") in cf.alternatives[0].text_en or any(
+            format_value(ind, c.to, "en") in a.text_en for a in cf.alternatives)

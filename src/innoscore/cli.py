@@ -95,13 +95,19 @@ def validate(
 ) -> None:
     """Check a data file against the catalogue; exit 2 listing each problem / 按指标目录校验数据，有问题时退出码为2."""
     _declare_encoding(encoding, data)
-    from innoscore.features.validation import DataReadError, validate_file
+    from innoscore.features.validation import DataReadError, relation_problems, validate_file
 
     cat = _catalogue(catalogue)
     try:
-        _, report = validate_file(data, cat, require_target=require_target, accept_unterminated=accept_unterminated)
+        frame, report = validate_file(data, cat, require_target=require_target, accept_unterminated=accept_unterminated)
     except DataReadError as exc:
         fail(str(exc))
+    contradictions = relation_problems(frame, cat)      # the catalogue's relations: reported, rows still scored
+    if contradictions:
+        import numpy as np
+
+        report.problems += contradictions
+        report.bad_rows = np.union1d(report.bad_rows, [p.row for p in contradictions]).astype(int)
     if report.ok:
         console.print(report.to_text(max_listed))
         return

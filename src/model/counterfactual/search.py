@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from innoscore.features.firm_columns import FirmColumns, column_array
-from innoscore.model.counterfactual.candidates import (current_value, indicator_spaces, lightgbm_thresholds,
-                                                       ratio_thresholds)
+from innoscore.model.counterfactual.candidates import (BAND, MAX_CHANGE, current_value, indicator_spaces,
+                                                       lightgbm_thresholds, ratio_thresholds)
 from innoscore.model.decision.decide import decision_columns
 from innoscore.model.decision.policy import Policy
 from innoscore.model.estimators.expert_scorecard import category_points
@@ -54,9 +54,11 @@ class Change:
     indicator: str
     from_: float
     to: float
+    implied_by: str | None = None    # moved by a catalogue relation with this indicator, not by itself
 
     def to_dict(self) -> dict:
-        return {"indicator": self.indicator, "from": self.from_, "to": self.to}
+        return {"indicator": self.indicator, "from": self.from_, "to": self.to,
+                **({"implied_by": self.implied_by} if self.implied_by else {})}
 
 
 @dataclass
@@ -66,13 +68,20 @@ class Alternative:
     grade: str
     cost: float
     decision: str | None = None
+    pd_drop: float = 0.0             # the firm's PD minus this one: the model's estimate, not a promise
     text_zh: str = ""
     text_en: str = ""
 
+    @property
+    def moved(self) -> list[Change]:
+        """The changes a firm makes (not those a relation implies)."""
+        return [c for c in self.changes if not c.implied_by]
+
     def to_dict(self) -> dict:
-        return {"changes": [c.to_dict() for c in self.changes], "pd": self.pd, "grade": self.grade,
-                "cost": self.cost, **({"decision": self.decision} if self.decision else {}),
-                "text_zh": self.text_zh, "text_en": self.text_en}
+        return {"changes": [c.to_dict() for c in self.changes], "pd": self.pd, "pd_drop": self.pd_drop,
+                "estimate": "model", "grade": self.grade, "cost": self.cost,
+                **({"decision": self.decision} if self.decision else {}), "text_zh": self.text_zh,
+                "text_en": self.text_en}
 
 
 @dataclass
@@ -111,26 +120,76 @@ class CounterfactualSearch:
         Values tried per indicator.
     policy : Policy or None
         Needed for the target decision "approve".
+    band : (float, float)
+        The training population's percentiles a moved value stays within.
+    max_change : float
+        How far a value may move, relative to max(|value|, the 10th-90th percentile spread), unless
+        the catalogue's `action.max_change` says otherwise.
     """
 
     def __init__(self, model: ScoringModel, k: int = 3, max_changes: int = 3, beam_width: int = 6,
-                 max_candidates: int = 8, policy: Policy | None = None):
+                 max_candidates: int = 8, policy: Policy | None = None, band: tuple[float, float] = BAND,
+                 max_change: float = MAX_CHANGE):
         self.model, self.k, self.max_changes = model, k, max_changes
         self.beam_width, self.max_candidates, self.policy = beam_width, max_candidates, policy
+        self.band, self.max_change = band, max_change
         est = model.estimator
         is_trees = hasattr(est, "booster_")
-        self.spaces_ = indicator_spaces(model.catalogue, model.peer_quantiles,
-                                        lightgbm_thresholds(est, model.catalogue) if is_trees else {})
+        thresholds = lightgbm_thresholds(est, model.catalogue) if is_trees else {}
+        self.spaces_ = indicator_spaces(model.catalogue, model.peer_quantiles, thresholds, band, max_change)
         self.ratios_ = ratio_thresholds(est) if is_trees else []
         self.bound_ = {g.grade: g.pd_max for g in model.grade_scale.grades}
+        cat = model.catalogue
+        self.relations_ = list(cat.relations)
+        self.defined_thresholds_ = {r.id: np.unique(np.concatenate(
+            [thresholds.get(r.id, []), cat.by_id[r.id].bins.thresholds if cat.by_id[r.id].bins else []]))
+            for r in self.relations_}
+
+    # --- relations between indicators (the catalogue's `relations`) ------------------------------
+    def _implied(self, base: dict, changes: dict[str, float]) -> dict[str, float]:
+        """The values a change set moves through the catalogue's relations (id = numerator /
+        denominator), on the grid a reason shows them with."""
+        out = {}
+        for r in self.relations_:
+            if r.numerator in changes or r.denominator in changes:
+                num = changes.get(r.numerator, base[r.numerator][0])
+                den = changes.get(r.denominator, base[r.denominator][0])
+                if den and den > 0 and not np.isnan(num):
+                    step = self.model.catalogue.by_id[r.id].display_step
+                    out[r.id] = float(np.round(num / den / step) * step)
+        return out
+
+    def _keeps_relations(self, ind: str, values: np.ndarray, base: dict, x0: dict) -> np.ndarray:
+        """Which values of `ind` move every indicator it defines only as that one may move: in its
+        feasible direction and within its reach (an indicator no firm may move cannot be moved this way)."""
+        ok = np.ones(len(values), bool)
+        for r in self.relations_:
+            if ind not in (r.numerator, r.denominator):
+                continue
+            space, now = self.spaces_.get(r.id), base[r.id][0]
+            num = values if ind == r.numerator else base[r.numerator][0]
+            den = values if ind == r.denominator else base[r.denominator][0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                implied = np.asarray(num, dtype=float) / np.asarray(den, dtype=float)
+            if space is None or np.isnan(now):
+                ok &= False
+                continue
+            low, high = space.reach(float(now))
+            direction = space.indicator.feasible_direction
+            ok &= (implied >= low) & (implied <= high) & ~np.isnan(implied)
+            if direction == "increase":
+                ok &= implied > now
+            elif direction == "decrease":
+                ok &= implied < now
+        return ok
 
     # --- evaluation ------------------------------------------------------------------------------
     def _rows(self, base: dict, sets: list[dict[str, float]]) -> FirmColumns:
-        """The firm repeated once per change set, with the set's values in place."""
+        """The firm repeated once per change set, with the set's values (and what they imply) in place."""
         n = len(sets)
         cols = {name: np.repeat(values, n) for name, values in base.items()}
         for r, changes in enumerate(sets):
-            for ind, value in changes.items():
+            for ind, value in {**changes, **self._implied(base, changes)}.items():
                 cols[ind][r] = value
         return FirmColumns(cols)
 
@@ -172,7 +231,7 @@ class CounterfactualSearch:
         if reached0[0]:
             return self._describe(result)
         x0 = {ind.id: current_value(ind, base[ind.id][0]) for ind in cat.indicators if ind.id in self.spaces_}
-        singles = self._single_changes(x0)
+        singles = self._single_changes(x0, base)
         if not singles:
             result.status = "not_found"
             return self._describe(result)
@@ -196,19 +255,23 @@ class CounterfactualSearch:
         result.alternatives = self._cheapest(base, x0, found, target)
         return self._describe(result)
 
-    def _single_changes(self, x0: dict[str, float | None]) -> list[tuple[str, float]]:
+    def _single_changes(self, x0: dict[str, float | None], base: dict) -> list[tuple[str, float]]:
         extra: dict[str, list[float]] = {}
-        for num, den, t in self.ratios_:          # a ratio's thresholds as values of its two indicators
-            n0, d0 = x0.get(num), x0.get(den)
+        ratios = self.ratios_ + [(r.numerator, r.denominator, self.defined_thresholds_[r.id]) for r in self.relations_]
+        for num, den, t in ratios:                # a ratio's thresholds as values of its two indicators
+            n0, d0 = current_value(self.model.catalogue.by_id[num], base[num][0]), \
+                current_value(self.model.catalogue.by_id[den], base[den][0])
             if num in self.spaces_ and n0 is not None and d0 is not None and d0 > 0:
                 extra.setdefault(num, []).extend(t * d0)
             if den in self.spaces_ and n0 is not None and d0 is not None:
                 extra.setdefault(den, []).extend(n0 / t[t > 0])
+        defined = {r.id for r in self.relations_}
         out = []
         for ind, space in self.spaces_.items():
-            if x0.get(ind) is None:
+            if x0.get(ind) is None or ind in defined:     # a defined indicator moves with what defines it
                 continue
             values = space.candidates(x0[ind], np.asarray(extra.get(ind, []), dtype=float), self.max_candidates)
+            values = values[self._keeps_relations(ind, values, base, x0)]
             out.extend((ind, float(v)) for v in values)
         return out
 
@@ -237,7 +300,8 @@ class CounterfactualSearch:
             changes = dict(changes)
             for ind in sorted(changes, key=lambda i: -self.spaces_[i].cost(x0[i], changes[i])):
                 space = self.spaces_[ind]
-                options = np.append(space.candidates(x0[ind], None, 4 * self.max_candidates), changes[ind])
+                options = space.candidates(x0[ind], None, 4 * self.max_candidates)
+                options = np.append(options[self._keeps_relations(ind, options, base, x0)], changes[ind])
                 options = options[np.argsort(space.cost(x0[ind], options), kind="stable")]
                 sets = [{**changes, ind: float(v)} for v in options]
                 _, reached, _, _ = self._evaluate(self._rows(base, sets), target)
@@ -245,10 +309,13 @@ class CounterfactualSearch:
             p, reached, _, outcome = self._evaluate(self._rows(base, [changes]), target)
             if not reached[0]:
                 continue
+            implied = self._implied(base, changes)
+            by = {r.id: (r.numerator if r.numerator in changes else r.denominator) for r in self.relations_}
             alternatives.append(Alternative(
-                [Change(i, x0[i], v) for i, v in changes.items()], float(p[0]), str(self.model.grade(p)[0]),
-                float(self._cost(x0, changes)), outcome[0]))
-        return sorted(alternatives, key=lambda a: (len(a.changes), a.cost))
+                [Change(i, x0[i], v) for i, v in changes.items()]
+                + [Change(i, float(base[i][0]), v, by[i]) for i, v in implied.items()],
+                float(p[0]), str(self.model.grade(p)[0]), float(self._cost(x0, changes)), outcome[0]))
+        return sorted(alternatives, key=lambda a: (len(a.moved), a.cost))
 
     def _cost(self, x0: dict, changes: dict) -> float:
         return float(sum(self.spaces_[i].cost(x0[i], v) for i, v in changes.items()))
@@ -258,18 +325,28 @@ class CounterfactualSearch:
         cat, target = self.model.catalogue, cf.target
         goal_zh, goal_en = target.text(self.model, "zh"), target.text(self.model, "en")
         for alt in cf.alternatives:
+            alt.pd_drop = cf.pd - alt.pd
             zh, en = [], []
             for c in alt.changes:
+                if c.implied_by:
+                    continue
                 ind = cat.by_id[c.indicator]
                 up = c.to > c.from_
+                follows = [(cat.by_id[d.indicator], d) for d in alt.changes if d.implied_by == c.indicator]
                 zh.append(f"{ind.name_zh}从{format_value(ind, c.from_, 'zh')}{'提高' if up else '降低'}到"
-                          f"{format_value(ind, c.to, 'zh')}")
+                          f"{format_value(ind, c.to, 'zh')}" + "".join(
+                              f"（{i.name_zh}随之从{format_value(i, d.from_, 'zh')}变为{format_value(i, d.to, 'zh')}）"
+                              for i, d in follows))
                 en.append(f"{'raise' if up else 'lower'} {ind.name_en} from {format_value(ind, c.from_, 'en')} "
-                          f"to {format_value(ind, c.to, 'en')}")
-            alt.text_zh = (f"若{'，'.join(zh)}，违约概率将从{cf.pd:.2%}降至{alt.pd:.2%}（{alt.grade}级），达到{goal_zh}。")
+                          f"to {format_value(ind, c.to, 'en')}" + "".join(
+                              f" ({i.name_en} {format_value(i, d.from_, 'en')} -> {format_value(i, d.to, 'en')})"
+                              for i, d in follows))
+            drop = 100 * alt.pd_drop
+            alt.text_zh = (f"若{'，'.join(zh)}，模型估计违约概率将从{cf.pd:.2%}降至{alt.pd:.2%}（下降{drop:.2f}个百分点，"
+                           f"{alt.grade}级），达到{goal_zh}。")
             sentence = "; ".join(en)
-            alt.text_en = (f"{sentence[:1].upper()}{sentence[1:]}: PD falls from {cf.pd:.2%} to {alt.pd:.2%} "
-                           f"(grade {alt.grade}), reaching {goal_en}.")
+            alt.text_en = (f"{sentence[:1].upper()}{sentence[1:]}: the model estimates the PD falls from {cf.pd:.2%} "
+                           f"to {alt.pd:.2%} ({drop:.2f} points lower, grade {alt.grade}), reaching {goal_en}.")
         if cf.status == "already_met":
             cf.text_zh, cf.text_en = f"已达到{goal_zh}，无需改变。", f"Already at {goal_en}: nothing needs to change."
         elif cf.status == "not_found":

@@ -25,9 +25,10 @@ def format_value(ind: Indicator, value, lang: str) -> str:
     if ind.type == "boolean":
         yes = bool(value)
         return ("是" if yes else "否") if lang == "zh" else ("yes" if yes else "no")
+    digits = max(0, round(-math.log10(ind.display_step)))       # the precision `display_step` promises
     if ind.format == "percent":
-        return f"{100 * value:.1f}%"
-    number = f"{value:,.0f}" if ind.type == "count" else f"{value:,.2f}".rstrip("0").rstrip(".")
+        return f"{100 * value:.{max(0, digits - 2)}f}%"
+    number = f"{value:,.0f}" if ind.type == "count" else f"{value:,.{digits}f}".rstrip("0").rstrip(".")
     return f"{number}{ind.unit.zh}" if lang == "zh" else f"{number} {ind.unit.en}".rstrip()
 
 
