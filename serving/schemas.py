@@ -222,11 +222,14 @@ class CounterfactualChange(BaseModel):
     indicator: str
     from_: float = Field(alias="from")
     to: float
+    implied_by: str | None = Field(None, description="moved with this indicator by a catalogue relation "
+                                                     "(e.g. R&D intensity = R&D expense / revenue), not by itself")
 
 
 class CounterfactualAlternative(BaseModel):
     changes: list[CounterfactualChange]
     pd: float
+    pd_drop: float = Field(description="the firm's PD minus this one: the model's estimate")
     grade: str
     cost: float
     decision: str | None = None
@@ -245,9 +248,9 @@ class CounterfactualResult(BaseModel):
     def reply_of(cf, lang: str) -> dict:
         """A counterfactual (innoscore.model.counterfactual.search) in this shape, as plain data."""
         return {"target": cf.target.to_dict(), "status": cf.status, "text": getattr(cf, f"text_{lang}"),
-                "alternatives": [{"changes": [{"indicator": c.indicator, "from": float(c.from_), "to": float(c.to)}
-                                              for c in a.changes],
-                                  "pd": float(a.pd), "grade": a.grade, "cost": float(a.cost), "decision": a.decision,
+                "alternatives": [{"changes": [{"indicator": c.indicator, "from": float(c.from_), "to": float(c.to),
+                                               "implied_by": c.implied_by} for c in a.changes],
+                                  "pd": float(a.pd), "pd_drop": float(a.pd_drop), "grade": a.grade, "cost": float(a.cost), "decision": a.decision,
                                   "text": getattr(a, f"text_{lang}")} for a in cf.alternatives]}
 
 
