@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from innoscore.features.catalogue import Catalogue, Indicator, both_languages
+from innoscore.model.decision.pricing import PRICE_FIELDS
 from innoscore.features.validation import problem, problem_detail
 from innoscore.model.counterfactual.search import STATUSES, Target
 
@@ -63,6 +64,7 @@ def firm_model(catalogue: Catalogue, policy=None, max_string_length: int = 200) 
         if lim.revenue_multiple:
             loan[lim.revenue_multiple.column] = _number(0)
         loan.update({k.column: _number() for k in policy.knock_outs})
+        loan.update({c: _number() for c in sorted(policy.pricing_columns())})
         for name, kind in loan.items():
             if name not in fields:
                 fields[name] = (Optional[kind], Field(None, description=f"Loan field for the credit decision / "
@@ -144,6 +146,13 @@ class Decision(BaseModel):
     reasons_zh: list[str]
     policy_version: str
     policy_hash: str
+    ftp_rate: float | None = Field(None, description="funds-transfer price after any inclusive discount, annual "
+                                                     "(null for a decline; docs/pricing.md)")
+    expected_loss_rate: float | None = Field(None, description="PD x LGD of the guarantee type, annual")
+    capital_per_unit: float | None = Field(None, description="capital held per unit of exposure")
+    rate_floor: float | None = Field(None, description="the lowest annual rate that earns the cost of capital")
+    inclusive: bool = Field(False, description="an inclusive small and micro loan (the FTP discount applies)")
+    spread_over_lpr_bp: float | None = Field(None, description="rate floor over the loan prime rate, bp")
 
 
 class ScoreResult(BaseModel):
@@ -169,12 +178,16 @@ class ScoreResult(BaseModel):
                  "missing_indicators": list(record["missing_indicators"]), "decision": None}
         if "decision" in record:
             reply["decision"] = {**{k: record[k] for k in _DECISION_RECORD_FIELDS},
+                                 **{k: None if record[k] != record[k] else float(record[k]) for k in _PRICE_FIELDS},
+                                 "inclusive": bool(record["inclusive"]),
                                  "reasons": list(record["decision_reasons"]),
                                  "reasons_zh": list(record["decision_reasons_zh"])}
         return reply
 
 
-_DECISION_RECORD_FIELDS = tuple(k for k in Decision.model_fields if k not in ("reasons", "reasons_zh"))
+_PRICE_FIELDS = tuple(k for k in PRICE_FIELDS if k != "inclusive")    # numbers: NaN (a decline) is null
+_DECISION_RECORD_FIELDS = tuple(k for k in Decision.model_fields
+                                if k not in ("reasons", "reasons_zh", "inclusive", *_PRICE_FIELDS))
 
 
 class ScoreReply(BaseModel):

@@ -9,6 +9,8 @@
 3. Bands on the score: approve, refer to the credit committee, decline.
 4. The limit (approve and refer): the smallest of the requested amount, the guarantee type's cap, a
    multiple of revenue, and the amount whose expected loss PD x LGD x EAD fits the budget.
+5. The price (approve and refer, `decision.pricing`): the lowest rate the loan must earn; above the
+   policy's rate cap an approval becomes a referral, the reason named.
 Vectorised over firms (benchmarks/decision.py measures what it adds to batch scoring).
 """
 from __future__ import annotations
@@ -23,11 +25,10 @@ import pyarrow.compute as pc
 from innoscore.features.catalogue import Catalogue, MissingMeaning
 from innoscore.model.columns import SMALL, coded_labels, masked_lists
 from innoscore.model.decision.policy import Policy
+from innoscore.model.decision.pricing import PRICE_FIELDS, price
 
 OUTCOMES = {"approve": ("批准", "approve"), "refer": ("提交授信评审会", "refer to the credit committee"),
             "decline": ("拒绝", "decline")}
-_OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "==": np.equal,
-        "!=": np.not_equal}
 
 
 LIMIT_BASES = ("requested", "guarantee_cap", "revenue", "expected_loss_budget")   # the bounds, in `decide`'s order
@@ -58,11 +59,13 @@ def decision_tables(policy: Policy) -> DecisionTables:
                       *(f"{k.en}: not checked, {k.column} missing" for k in policy.knock_outs),
                       f"model PD above {pd_cap:g}%",
                       f"decision score below the refer band ({bands.refer_min:g})",
-                      f"decision score below the approve band ({bands.approve_min:g})")
+                      f"decision score below the approve band ({bands.approve_min:g})",
+                      f"rate floor above the rate cap ({100 * (policy.pricing.rate_cap or 1):g}%)")
         reasons_zh = (*(k.zh for k in policy.knock_outs),
                       *(f"{k.zh}：{k.column}缺失，无法核查" for k in policy.knock_outs),
                       f"模型违约概率高于{pd_cap:g}%",
-                      f"决策得分低于提交评审线（{bands.refer_min:g}）", f"决策得分低于批准线（{bands.approve_min:g}）")
+                      f"决策得分低于提交评审线（{bands.refer_min:g}）", f"决策得分低于批准线（{bands.approve_min:g}）",
+                      f"最低定价高于利率上限（{100 * (policy.pricing.rate_cap or 1):g}%）")
         levels = {"decision": tuple(OUTCOMES), "decision_zh": tuple(z for z, _ in OUTCOMES.values()),
                   "decision_en": tuple(e for _, e in OUTCOMES.values()), "limit_basis": ("", *LIMIT_BASES),
                   "guarantee": tuple(policy.limits.guarantees), "policy_version": (policy.version,),
@@ -80,7 +83,8 @@ def decision_fields() -> list[tuple[str, pa.DataType]]:
             ("decision_score", pa.float64()), ("model_score", pa.float64()), ("limit", pa.float64()),
             ("limit_basis", pa.string()), ("guarantee", pa.string()), ("expected_loss", pa.float64()),
             ("decision_reasons", pa.list_(pa.string())), ("decision_reasons_zh", pa.list_(pa.string())),
-            ("policy_version", pa.string()), ("policy_hash", pa.string())]
+            ("policy_version", pa.string()), ("policy_hash", pa.string()),
+            *((name, pa.bool_() if name == "inclusive" else pa.float64()) for name in PRICE_FIELDS)]
 
 
 def model_score(pd_values: np.ndarray, policy: Policy) -> np.ndarray:
@@ -148,7 +152,7 @@ def hard_declines(pd_values: np.ndarray, rows, policy: Policy, catalogue: Catalo
     never approved), and which the PD ceiling declines, whatever the score."""
     values = knock_out_values(rows, policy, catalogue)
     unknown = [np.isnan(v) for v in values]
-    knocked = [_OPS[k.op](v, k.value) & ~u for k, v, u in zip(policy.knock_outs, values, unknown)]   # NaN != x holds
+    knocked = [k.holds(v) & ~u for k, v, u in zip(policy.knock_outs, values, unknown)]   # NaN != x holds
     return knocked, unknown, np.asarray(pd_values, dtype=float) > policy.pd_decline_above
 
 
@@ -167,7 +171,7 @@ def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Ca
     score, m_score = decision_score(pd_values, category_points, catalogue, policy)
     knocked, unchecked, pd_ceiling = hard_declines(pd_values, rows, policy, catalogue)
     k = len(knocked)
-    masks = np.empty((n, 2 * k + 3), dtype=bool)      # one column per reason, as `DecisionTables.reasons_en`
+    masks = np.zeros((n, 2 * k + 4), dtype=bool)      # one column per reason, as `DecisionTables.reasons_en`
     for j, (rule, open_) in enumerate(zip(knocked, unchecked)):
         masks[:, j], masks[:, k + j] = rule, open_
     any_knock = masks[:, :k].any(axis=1)
@@ -193,6 +197,12 @@ def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Ca
     limit = np.floor(bounds.min(axis=1) * 10) / 10                  # CNY 10k, down to 1,000 CNY
     limit = np.where(decline, 0.0, np.maximum(limit, 0.0))
     basis_code = np.where(decline, 0, bounds.argmin(axis=1) + 1)
+    prices = price(pd_values, lgd, limit, rows, policy.pricing, _numbers)     # what the loan must earn
+    for name, values in prices.items():
+        prices[name] = np.where(decline, False if name == "inclusive" else np.nan, values)
+    if policy.pricing.rate_cap is not None:                   # a price above the cap: the committee's call
+        masks[:, 2 * k + 3] = over = ~decline & (prices["rate_floor"] > policy.pricing.rate_cap)
+        code = np.where(over & (code == 0), 1, code)
     constant = np.zeros(n, dtype=int)
     reasons_en, reasons_zh = masked_lists(masks, tables.reasons_en, tables.reasons_zh)
 
@@ -207,4 +217,4 @@ def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Ca
         "guarantee": categorical("guarantee", g), "expected_loss": pd_values * lgd * limit,
         "decision_reasons": reasons_en, "decision_reasons_zh": reasons_zh,
         "policy_version": categorical("policy_version", constant),
-        "policy_hash": categorical("policy_hash", constant)}
+        "policy_hash": categorical("policy_hash", constant), **prices}

@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
 from innoscore.features.catalogue import Catalogue
@@ -51,11 +52,22 @@ class Bands(PolicySettings):
         return self
 
 
-class KnockOut(PolicySettings):
-    id: str
+class Condition(PolicySettings):
     column: str
     op: Literal[">", ">=", "<", "<=", "==", "!="]
     value: float
+
+    def holds(self, values: np.ndarray) -> np.ndarray:
+        """Where the condition holds for numbers `values` (NaN never holds, except for `!=`)."""
+        return CONDITION_OPS[self.op](values, self.value)
+
+
+CONDITION_OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "==": np.equal,
+                 "!=": np.not_equal}
+
+
+class KnockOut(Condition):
+    id: str
     zh: str
     en: str
 
@@ -87,6 +99,47 @@ class Limits(PolicySettings):
         return self
 
 
+class Inclusive(PolicySettings):
+    """Which loans are inclusive small and micro loans (普惠型小微企业贷款) and get the FTP discount."""
+    max_credit: float = Field(1000, gt=0)         # single-borrower credit (the limit) up to 10M CNY
+    small_firm_any: list[Condition] = [            # small or micro: any holds (MIIT 2011, industry)
+        Condition(column="employees", op="<", value=300), Condition(column="revenue", op="<", value=2000)]
+
+
+class Capital(PolicySettings):
+    """Capital held per unit of exposure: standardized risk weights or the Basel IRB corporate formula."""
+    approach: Literal["standardized", "irb"] = "standardized"
+    retail_max_credit: float = Field(1000, gt=0)  # standardized: an SME loan up to this is regulatory retail
+    risk_weights: dict[Literal["retail", "corporate"], float] = {"retail": 0.75, "corporate": 0.85}
+    pd_floor: float = Field(0.0005, ge=0, lt=1)   # IRB: PD floor (0.05%)
+    maturity_column: str | None = "loan_term_months"   # IRB: effective maturity from the term, in months
+    default_maturity_years: float = Field(1.0, ge=1, le=5)
+    sales_column: str | None = "revenue"          # IRB: the SME firm-size adjustment on annual sales
+    sales_min: float = Field(3000, gt=0)          # sales at or below: the full adjustment (-0.04)
+    sales_max: float = Field(30000, gt=0)         # sales at or above: none (not an SME)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Capital":
+        if self.sales_min >= self.sales_max:
+            raise ValueError(f"sales_min {self.sales_min:g} must be below sales_max {self.sales_max:g}")
+        return self
+
+
+class Pricing(PolicySettings):
+    """What each approved or referred loan must earn (docs/pricing.md gives every formula)."""
+    ftp_rate: float = Field(0.025, ge=0, lt=1)             # funds-transfer price, annual
+    inclusive_discount: float = Field(0.011, ge=0, lt=1)   # 110 bp off the FTP for inclusive loans
+    inclusive: Inclusive = Inclusive()
+    operating_cost_rate: float = Field(0.01, ge=0, lt=1)
+    tax_rate: float = Field(0.25, ge=0, lt=1)
+    hurdle_rate: float = Field(0.10, ge=0, lt=1)           # cost of equity
+    capital_ratio: float = Field(0.105, gt=0, lt=1)        # capital held per unit of risk-weighted assets
+    capital: Capital = Capital()
+    rate_cap: float | None = Field(None, gt=0, lt=1)       # a floor above it refers the loan
+    lpr: float | None = Field(0.03, ge=0, lt=1)            # the loan prime rate quotes are spread over
+    offered_rate_column: str | None = "offered_rate"       # the rate offered, where the data has it
+
+
 class Policy(PolicySettings):
     version: str
     name_zh: str
@@ -97,12 +150,20 @@ class Policy(PolicySettings):
     pd_decline_above: float = Field(1.0, gt=0, le=1)
     knock_outs: list[KnockOut] = []
     limits: Limits
+    pricing: Pricing = Pricing()
 
     def loan_columns(self) -> set[str]:
         """The input columns the decision reads besides the model's: knock-outs and loan fields."""
         lim = self.limits
         return ({k.column for k in self.knock_outs} | {lim.requested_column, lim.guarantee_column}
-                | ({lim.revenue_multiple.column} if lim.revenue_multiple else set()))
+                | ({lim.revenue_multiple.column} if lim.revenue_multiple else set())
+                | self.pricing_columns())
+
+    def pricing_columns(self) -> set[str]:
+        """The optional columns pricing reads: the term, the firm's size, the offered rate."""
+        pr = self.pricing
+        return ({c.column for c in pr.inclusive.small_firm_any}
+                | {c for c in (pr.capital.maturity_column, pr.capital.sales_column, pr.offered_rate_column) if c})
 
     def loan_column_types(self, catalogue: Catalogue) -> dict[str, type]:
         """The loan columns that are not catalogue indicators, with their type (the guarantee is text)."""
@@ -160,7 +221,8 @@ class Policy(PolicySettings):
 
         Keys: `category_weight.<C>`, `model_weight`, `tech_innovation_weight` (the categories in
         `tech_innovation_categories` together, their proportions kept), `bands.approve_min`,
-        `bands.refer_min`, `pd_decline_above`, `limits.expected_loss_budget`.
+        `bands.refer_min`, `pd_decline_above`, `limits.expected_loss_budget`, `pricing.inclusive_discount`,
+        `pricing.ftp_rate`, `pricing.hurdle_rate`, `pricing.rate_cap`.
         """
         raw = self.model_dump(mode="json")
         weights = {"model": raw["blend"]["model_weight"], **raw["blend"]["category_weight"]}
@@ -184,6 +246,8 @@ class Policy(PolicySettings):
                 raw[key] = value
             elif key == "limits.expected_loss_budget":
                 raw["limits"]["expected_loss_budget"] = value
+            elif key in ("pricing.inclusive_discount", "pricing.ftp_rate", "pricing.hurdle_rate", "pricing.rate_cap"):
+                raw["pricing"][key.split(".")[1]] = value
             else:
                 raise SettingsError(f"--set {key}: not a key the what-if can change")
         if fixed:

@@ -16,6 +16,7 @@ import pandas as pd
 from innoscore.features.catalogue import Catalogue
 from innoscore.model.decision.decide import decide, decision_score, hard_declines
 from innoscore.model.decision.policy import Policy
+from innoscore.model.decision.pricing import PRICE_FIELDS, net_income
 
 
 @dataclass
@@ -36,8 +37,30 @@ def _rate(values: np.ndarray | None, mask: np.ndarray) -> float | None:
     return float(np.mean(values[mask]))
 
 
-def book(decisions: pd.DataFrame, portfolio: Portfolio) -> dict:
-    """Approval rate, expected default rate and loss of the approved book (and observed/true rates)."""
+def book_income(decisions: pd.DataFrame, portfolio: Portfolio, policy: Policy, approved: np.ndarray) -> dict:
+    """Expected annual net income and RAROC (net income / capital) of the approved book at the rate
+    floors (RAROC is then the hurdle rate, a check) and at the offered rates where the data has them."""
+    pricing = policy.pricing
+    prices = {name: decisions[name].to_numpy()[approved] for name in PRICE_FIELDS}
+    limit = decisions["limit"].to_numpy()[approved]
+    capital = float((prices["capital_per_unit"] * limit).sum())
+    out = {"mean_rate_floor": float(prices["rate_floor"].mean()) if approved.any() else None,
+           "inclusive_share": float(prices["inclusive"].mean()) if approved.any() else None,
+           "capital": capital}
+    rates = {"": prices["rate_floor"]}
+    column = pricing.offered_rate_column
+    if column and column in portfolio.rows:
+        rates["_offered"] = pd.to_numeric(portfolio.rows[column], errors="coerce").to_numpy(dtype=float)[approved]
+    for suffix, rate in rates.items():
+        income = float(np.nansum(net_income(rate, prices, limit, pricing)))
+        out[f"expected_net_income{suffix}"] = income
+        out[f"raroc{suffix}"] = income / capital if capital > 0 else None
+    return out
+
+
+def book(decisions: pd.DataFrame, portfolio: Portfolio, policy: Policy) -> dict:
+    """Approval rate, expected default rate and loss of the approved book (and observed/true rates),
+    and its income at the rate floors (`book_income`)."""
     approved = (decisions["decision"] == "approve").to_numpy()
     return {"n": int(len(approved)), "n_approved": int(approved.sum()), "approval_rate": float(approved.mean()),
             "refer_rate": float((decisions["decision"] == "refer").mean()),
@@ -45,7 +68,8 @@ def book(decisions: pd.DataFrame, portfolio: Portfolio) -> dict:
             "expected_loss": float(decisions["expected_loss"].to_numpy()[approved].sum()),
             "approved_limit": float(decisions["limit"].to_numpy()[approved].sum()),
             "observed_default_rate": _rate(portfolio.outcome, approved),
-            "true_default_rate": _rate(portfolio.true_pd, approved)}
+            "true_default_rate": _rate(portfolio.true_pd, approved),
+            **book_income(decisions, portfolio, policy, approved)}
 
 
 def swap_set(current: pd.DataFrame, proposed: pd.DataFrame, portfolio: Portfolio) -> dict:
@@ -79,9 +103,22 @@ def tech_weight_sweep(policy: Policy, portfolio: Portfolio, catalogue: Catalogue
     blend goes from 0 to 1 (`steps` + 1 points, the other weights scaled to make room)."""
     rows = []
     for weight in np.linspace(0, 1, steps + 1):
-        decided = decide(portfolio.pd, portfolio.category_points, portfolio.rows, catalogue,
-                         policy.with_overrides({"tech_innovation_weight": float(weight)}))
-        rows.append({"tech_innovation_weight": float(weight), **book(decided, portfolio)})
+        changed = policy.with_overrides({"tech_innovation_weight": float(weight)})
+        decided = decide(portfolio.pd, portfolio.category_points, portfolio.rows, catalogue, changed)
+        rows.append({"tech_innovation_weight": float(weight), **book(decided, portfolio, changed)})
+    return pd.DataFrame(rows)
+
+
+def ftp_discount_sweep(policy: Policy, portfolio: Portfolio, catalogue: Catalogue,
+                       discounts_bp=range(0, 201, 10)) -> pd.DataFrame:
+    """The approved book as the inclusive FTP discount goes from 0 to 200 bp: its mean rate floor,
+    and its income at the offered rates where the data has them (with a rate cap, also how many
+    loans it can price)."""
+    rows = []
+    for bp in discounts_bp:
+        changed = policy.with_overrides({"pricing.inclusive_discount": bp / 1e4})
+        decided = decide(portfolio.pd, portfolio.category_points, portfolio.rows, catalogue, changed)
+        rows.append({"ftp_discount_bp": int(bp), **book(decided, portfolio, changed)})
     return pd.DataFrame(rows)
 
 
@@ -91,13 +128,14 @@ def what_if(portfolio: Portfolio, catalogue: Catalogue, current: Policy, propose
     new = decide(portfolio.pd, portfolio.category_points, portfolio.rows, catalogue, proposed)
     tech = current.tech_innovation_categories
     return {
-        "current": {**book(cur, portfolio), "policy_hash": current.fingerprint,
+        "current": {**book(cur, portfolio, current), "policy_hash": current.fingerprint,
                     "tech_innovation_weight": sum(current.blend.category_weight[c] for c in tech)},
-        "proposed": {**book(new, portfolio), "policy_hash": proposed.fingerprint,
+        "proposed": {**book(new, portfolio, proposed), "policy_hash": proposed.fingerprint,
                      "tech_innovation_weight": sum(proposed.blend.category_weight[c] for c in tech)},
         "swap_set": swap_set(cur, new, portfolio),
         "strategy_curve": {"current": strategy_curve(current, portfolio, catalogue).to_dict("records"),
                            "proposed": strategy_curve(proposed, portfolio, catalogue).to_dict("records")},
         "sweep": tech_weight_sweep(current, portfolio, catalogue, steps).to_dict("records"),
+        "ftp_discount_sweep": ftp_discount_sweep(current, portfolio, catalogue).to_dict("records"),
         "blend": {"current": current.blend.model_dump(), "proposed": proposed.blend.model_dump()},
     }

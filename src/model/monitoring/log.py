@@ -38,7 +38,8 @@ logger = logging.getLogger("innoscore.monitoring")
 META_FIELDS = [("logged_at", pa.timestamp("ms", tz="UTC")), ("source", pa.string()),
                ("model_name", pa.string()), ("model_version", pa.string())]
 OUTCOME_FIELDS = [("pd", pa.float64()), ("grade", pa.string())]
-DECISION_FIELDS = [("decision", pa.string()), ("limit", pa.float64()), ("policy_hash", pa.string())]
+DECISION_FIELDS = [("decision", pa.string()), ("limit", pa.float64()), ("rate_floor", pa.float64()),
+                   ("policy_hash", pa.string())]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ LABELS = {
            "provenance": "模型与数据来源", "model": "模型", "version": "注册版本", "run": "训练运行", "data": "数据指纹",
            "catalogue": "指标目录版本", "firm_id": "企业编号", "credit_decision": "审批建议",
            "outcome": "结论", "limit": "建议额度（万元）", "guarantee": "担保方式", "decision_score": "决策得分",
-           "expected_loss": "预期损失（万元）", "rules": "触发的政策规则", "model_reasons": "模型主要风险原因",
+           "expected_loss": "预期损失（万元）", "rate_floor": "最低定价（年化）", "inclusive": "普惠型小微贷款（内部资金转移价格优惠）",
+           "rules": "触发的政策规则", "model_reasons": "模型主要风险原因",
            "policy": "政策版本", "row_number": "行号 (数据无编号列)", "date": "申请日期", "index_title": "授信评审会材料",
            "counterfactual": "如何达到目标：可行的改进方案", "cf_changes": "需要的改变", "cf_cost": "难度",
            "cf_note": "每个方案只调整可改变的指标，且只朝降低风险的方向、在合理范围内调整；违约概率为模型对调整后企业的重新评分。"
@@ -46,6 +47,7 @@ LABELS = {
            "data": "Data fingerprint", "catalogue": "Catalogue version", "firm_id": "Firm id",
            "credit_decision": "Credit decision", "outcome": "Outcome", "limit": "Limit (CNY 10k)",
            "guarantee": "Guarantee", "decision_score": "Decision score", "expected_loss": "Expected loss (CNY 10k)",
+           "rate_floor": "Rate floor (annual)", "inclusive": "inclusive small and micro loan (FTP discount)",
            "rules": "Policy rules that fired", "model_reasons": "Top model reasons", "policy": "Policy",
            "row_number": "Row number (the data has no id column)",
            "date": "Application date", "index_title": "Credit committee meeting pack",
@@ -170,6 +172,10 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
             "outcome": decision[f"decision_{lang}"], "code": decision["decision"],
             "limit": f"{decision['limit']:,.1f}", "guarantee": decision["guarantee"],
             "score": f"{decision['decision_score']:.1f}", "expected_loss": f"{decision['expected_loss']:,.2f}",
+            "rate_floor": "-" if decision["rate_floor"] != decision["rate_floor"] else
+            f"{100 * decision['rate_floor']:.2f}% (LPR {decision['spread_over_lpr_bp']:+.0f} bp)"
+            if decision["spread_over_lpr_bp"] == decision["spread_over_lpr_bp"] else f"{100 * decision['rate_floor']:.2f}%",
+            "inclusive": bool(decision["inclusive"]),
             "rules": list(decision["decision_reasons_zh" if lang == "zh" else "decision_reasons"]),
             "policy": f"{decision['policy_version']} ({decision['policy_hash']})"},
         "counterfactual": None if counterfactual is None else {

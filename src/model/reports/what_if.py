@@ -50,6 +50,25 @@ def sweep_plot(result: dict):
     return fig
 
 
+def ftp_sweep_plot(result: dict):
+    """The approved book's mean rate floor (and income at offered rates, where known) as the inclusive
+    FTP discount moves."""
+    sweep = pd.DataFrame(result["ftp_discount_sweep"])
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(sweep["ftp_discount_bp"], 100 * sweep["mean_rate_floor"], label="mean rate floor, %")
+    ax.set_xlabel("inclusive FTP discount, bp")
+    ax.set_ylabel("mean rate floor of the approved book, %")
+    if "expected_net_income_offered" in sweep:
+        twin = ax.twinx()
+        twin.plot(sweep["ftp_discount_bp"], sweep["expected_net_income_offered"], color="#2e8b57",
+                  label="net income at offered rates")
+        twin.set_ylabel("expected net income, CNY 10k")
+    ax.axvline(110, color="#8a97a6", ls="--")
+    ax.set_title("The FTP discount for inclusive loans (110 bp in the bank's report)")
+    fig.legend(fontsize=8, loc="upper center", ncol=2, bbox_to_anchor=(0.5, -0.02))
+    return fig
+
+
 def render_what_if(result: dict, title: str) -> str:
     """The page: what changes between the current and the proposed policy, in Chinese and English."""
     rows = [("approval rate / 批准率", "approval_rate", _pct), ("referral rate / 提交评审率", "refer_rate", _pct),
@@ -58,7 +77,15 @@ def render_what_if(result: dict, title: str) -> str:
             ("true default rate (synthetic) / 真实违约率", "true_default_rate", _pct),
             ("expected loss, CNY 10k / 预期损失（万元）", "expected_loss", lambda v: f"{v:,.1f}"),
             ("approved limits, CNY 10k / 批准额度（万元）", "approved_limit", lambda v: f"{v:,.0f}"),
+            ("mean rate floor / 平均最低定价", "mean_rate_floor", _pct),
+            ("inclusive loans / 普惠型小微贷款占比", "inclusive_share", _pct),
+            ("expected net income at the floors, CNY 10k / 最低定价下预期净收入（万元）", "expected_net_income",
+             lambda v: f"{v:,.1f}"),
+            ("RAROC at the floors / 最低定价下RAROC", "raroc", _pct),
             ("tech-innovation weight / 科技创新权重", "tech_innovation_weight", lambda v: f"{v:.2f}")]
+    if "raroc_offered" in result["current"]:
+        rows[-1:-1] = [("expected net income at offered rates / 报价下预期净收入（万元）", "expected_net_income_offered",
+                        lambda v: f"{v:,.1f}"), ("RAROC at offered rates / 报价下RAROC", "raroc_offered", _pct)]
     summary = "".join(f"<tr><th>{html.escape(label)}</th><td>{fmt(result['current'][k])}</td>"
                       f"<td>{fmt(result['proposed'][k])}</td></tr>" for label, k, fmt in rows)
     names = {"both": "approved by both / 两者均批准", "only_proposed": "only the proposed / 仅新政策批准",
@@ -88,4 +115,5 @@ inference). 批准指直接批准（提交评审尚未放款）。预期违约�
 <table><tr><th></th><th>firms / 企业数</th><th>mean model PD</th><th>bad rate / 违约率</th><th>true PD</th></tr>{swap}</table>
 <h2>Strategy curves / 策略曲线</h2>{png_img(strategy_plot(result))}
 <h2>Tech-innovation share sweep / 科技创新权重扫描</h2>{png_img(sweep_plot(result))}
+<h2>FTP discount sweep / 内部资金转移价格优惠扫描</h2>{png_img(ftp_sweep_plot(result))}
 </body></html>"""
