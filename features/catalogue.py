@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from innoscore.hashing import short_hash
 from innoscore.settings import SettingsError, read_yaml
 
 IndicatorType = Literal["numeric", "count", "boolean", "ordinal", "categorical"]
@@ -429,8 +430,7 @@ class Catalogue(_Strict):
 
     def fingerprint(self) -> str:
         """A short hash of the catalogue content, recorded with every model and report."""
-        import hashlib
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+        return short_hash(self.model_dump_json())
 
 
 def _no_duplicates(kind: str, ids: list[str]) -> None:

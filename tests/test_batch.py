@@ -83,7 +83,7 @@ def test_unscorable_input_fails_clearly_and_keeps_the_previous_output(trained, b
     missing = _score("--data", tmp / "nope.parquet", "--out", out)
     assert missing.exit_code == 2 and "not found" in missing.output
     bad_engine = _score("--data", path, "--out", out, "--engine", "spark")
-    assert bad_engine.exit_code == 2 and "--engine must be local or dask" in bad_engine.output
+    assert bad_engine.exit_code == 2 and "'spark' is not one of 'local', 'dask'" in " ".join(bad_engine.output.replace("│", " ").split())
 
 
 def test_repeated_hashes_across_chunks():

@@ -174,3 +174,10 @@ def test_peer_shares_of_many_values_equal_searching_each_one():
         lo, hi = np.searchsorted(q[:, j], values[j], "left"), np.searchsorted(q[:, j], values[j], "right")
         assert below[j] == pytest.approx(100 * min(lo, 100) / 100)
         assert above[j] == pytest.approx(min(100 * max(0, 101 - max(hi, 1)) / 100, 100 - below[j]))
+
+
+def test_the_cli_offers_every_split_kind_and_only_those():
+    from innoscore.cli import SplitKind
+    from innoscore.model.evaluation.split import SPLIT_KINDS
+
+    assert tuple(k.value for k in SplitKind) == SPLIT_KINDS

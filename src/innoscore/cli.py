@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -30,6 +31,34 @@ CatalogueOpt = typer.Option(None, "--catalogue", help="Indicator catalogue YAML 
 
 def _interrupted(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+class Lang(str, Enum):
+    """--lang: the language of reports and texts."""
+    zh = "zh"
+    en = "en"
+
+
+class Engine(str, Enum):
+    """--engine: where batch scoring runs."""
+    local = "local"
+    dask = "dask"
+
+
+class Light(str, Enum):
+    """--fail-on: the monitoring light that makes the exit code 1."""
+    red = "red"
+    amber = "amber"
+
+
+class SplitKind(str, Enum):
+    """--split: how rows are split (`model.evaluation.split.SPLIT_KINDS`, not imported: the CLI starts
+    without pandas; tests/test_units.py holds the two equal)."""
+    auto = "auto"
+    time = "time"
+    random = "random"
+    column = "column"
+    cv = "cv"
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> None:
@@ -123,7 +152,7 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", help="Training config / 训练配置 (default: configs/training.yaml)"),
     experiment: Optional[str] = typer.Option(None, "--experiment", help="MLflow experiment name / 实验名称"),
     metrics_out: Optional[Path] = typer.Option(None, "--metrics-out", help="Write metrics JSON here / 指标输出文件"),
-    split: Optional[str] = typer.Option(None, "--split", help="auto | time | random | column | cv / 样本划分方式 "
+    split: Optional[SplitKind] = typer.Option(None, "--split", help="auto | time | random | column | cv / 样本划分方式 "
                                         "(default: configs/training.yaml split.kind)"),
     name: Optional[str] = typer.Option(None, "--name", help="Model family: registers <name>-pd, ... / 模型族名称 "
                                        "(default: the catalogue's model_family, else configs/training.yaml)"),
@@ -146,7 +175,7 @@ def train(
     quiet_mlflow()
     try:
         with console.status("training / 训练中") as status:
-            result = train_models(frame, cat, cfg, experiment=experiment, split_kind=split, family=name,
+            result = train_models(frame, cat, cfg, experiment=experiment, split_kind=split.value if split else None, family=name,
                                   truth=load_truth(data, cat.dataset.firm_id_column),
                                   data_source=str(data.resolve()), dataset_name=data.name,
                                   progress=lambda msg: (status.update(msg), console.log(msg, log_locals=False)))
@@ -252,7 +281,7 @@ def explain(
                                           "when the catalogue has no id column) / 企业编号"),
     all_firms: bool = typer.Option(False, "--all", help="Every firm in the file: a meeting pack / 全部企业"),
     model_uri: Optional[str] = ModelUriOpt,
-    lang: str = typer.Option("zh", "--lang", help="zh | en / 报告语言"),
+    lang: Lang = typer.Option(Lang.zh, "--lang", help="zh | en / 报告语言"),
     out: Optional[Path] = typer.Option(None, "--out", help="Report file (.html) for --firm-id / 报告文件"),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for --all, with index.html / 输出目录"),
     top_k: int = typer.Option(5, "--top-k", min=1, max=20, help="Reasons each way / 每方向原因数"),
@@ -275,8 +304,7 @@ def explain(
     from innoscore.features.validation import DataReadError, read_table, validate_frame, with_row_ids
     from innoscore.model.reports.committee import ModelInfo, write_reports
 
-    if lang not in ("zh", "en"):
-        fail(f"--lang must be zh or en, got '{lang}'")
+    lang = lang.value
     if all_firms == (firm_id is not None):
         fail("give exactly one of --firm-id ID or --all")
     if counterfactual and (target_grade is None) == (target_decision is None):
@@ -369,7 +397,7 @@ def score(
     model_uri: Optional[str] = ModelUriOpt,
     with_explanations: bool = typer.Option(False, "--explain", help="Add category contributions and top-k reasons / 附带解释"),
     top_k: int = typer.Option(5, "--top-k", min=1, max=20, help="Reasons per firm / 每户原因数"),
-    engine: str = typer.Option("local", "--engine", help="local | dask / 计算引擎"),
+    engine: Engine = typer.Option(Engine.local, "--engine", help="local | dask / 计算引擎"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address; default a LocalCluster / Dask调度器地址"),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", min=1000, help="Rows per chunk (local engine) / 每批行数"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Add the credit decision by this policy (e.g. "
@@ -388,8 +416,7 @@ def score(
                                                score_file_local)
     from innoscore.settings import SettingsError
 
-    if engine not in ("local", "dask"):
-        fail(f"--engine must be local or dask, got '{engine}'")
+    engine = engine.value
     model, version = _load_registered(model_uri, explanations_for="--explain" if with_explanations else None)
     decision_policy = _policy(policy, model.catalogue, input_columns(data) or None, data) if policy else None
     log = LogTarget(str(log_dir), version.name, str(version.version)) if log_dir else None
@@ -433,7 +460,7 @@ def monitor(
     json_out: Optional[Path] = typer.Option(None, "--json-out", help="The same figures as JSON / JSON输出"),
     config: Optional[Path] = typer.Option(None, "--config", help="Thresholds (default configs/monitoring.yaml) / 阈值配置"),
     log_mlflow: bool = typer.Option(False, "--log-mlflow", help="Log the figures to MLflow against the model version / 记录到MLflow"),
-    fail_on: str = typer.Option("red", "--fail-on", help="red | amber: the light that makes the exit code 1 / 告警级别"),
+    fail_on: Light = typer.Option(Light.red, "--fail-on", help="red | amber: the light that makes the exit code 1 / 告警级别"),
 ) -> None:
     """Drift, stability and per-grade backtest against the model's reference; exit 1 on a red light /
     监测人群漂移、稳定性与分级回测，红灯时退出码为1."""
@@ -449,8 +476,7 @@ def monitor(
 
     if (data is None) == (log is None):
         fail("give exactly one of --data PATH or --log DIR")
-    if fail_on not in ("red", "amber"):
-        fail(f"--fail-on must be red or amber, got '{fail_on}'")
+    fail_on = fail_on.value
     try:
         settings = MonitoringConfig.load(config)
     except SettingsError as exc:

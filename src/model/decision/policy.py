@@ -1,7 +1,6 @@
 """The credit policy as data (configs/policy.yaml): typed, validated, versioned by its hash."""
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cached_property
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Literal
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
+from innoscore.hashing import short_hash
 from innoscore.features.catalogue import Catalogue
 from innoscore.settings import Settings, SettingsError, load_settings
 
@@ -174,7 +174,7 @@ class Policy(PolicySettings):
     def fingerprint(self) -> str:
         """A short hash of the policy content: logged with every decision and in MLflow (computed once:
         /score reads it on every request)."""
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+        return short_hash(json.dumps(self.model_dump(mode="json"), sort_keys=True))
 
     def require_columns(self, columns, source: str = "the input") -> "Policy":
         """Refuse input without a column a knock-out rule reads (`columns`: anything `in` works on):

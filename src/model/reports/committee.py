@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from innoscore.hashing import short_hash
 from innoscore.features.catalogue import Catalogue
 from innoscore.model.estimators.expert_scorecard import category_points
 from innoscore.model.explanation.contributions import Explanations
@@ -244,14 +245,13 @@ def report_file_names(firm_ids: list[str]) -> list[str]:
     """One file name per firm, never the same for two firms and never `index.html`: the id itself where
     it is a safe, unique name; otherwise its safe form plus a short hash of the exact id (so `a/b`
     and `a_b`, or `F1` and `f1` on a case-insensitive disk, get their own pages)."""
-    import hashlib
 
     safe = [_safe(f) for f in firm_ids]
     taken = pd.Series([s.lower() for s in safe]).value_counts()
     names = []
     for firm, name in zip(firm_ids, safe):
         if name != firm or taken[name.lower()] > 1 or name.lower() == "index":
-            name = f"{name}-{hashlib.sha256(firm.encode('utf-8')).hexdigest()[:10]}"
+            name = f"{name}-{short_hash(firm, length=10)}"
         names.append(f"{name}.html")
     if len({n.lower() for n in names}) != len(names):
         raise ValueError("the same firm id appears twice in the reports' input")

@@ -1,13 +1,13 @@
 """MLflow set-up and run bookkeeping: local SQLite under mlruns/ by default, a server if configured."""
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
+from innoscore.hashing import short_hash
 
 
 def configure_mlflow(tracking_uri: str | None = None) -> str:
@@ -92,9 +92,8 @@ def ensure_experiment(name: str) -> str:
 
 def data_fingerprint(data: pd.DataFrame) -> str:
     """A content hash of the data (values and column names), recorded with every run and model."""
-    h = hashlib.sha256(",".join(map(str, data.columns)).encode())
-    h.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
-    return h.hexdigest()[:16]
+    return short_hash(",".join(map(str, data.columns)),
+                      pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes(), length=16)
 
 
 def git_commit() -> str:
