@@ -95,6 +95,9 @@ def generate(
     out: Path = typer.Option(Path("data/portfolio.parquet"), "--out", help="Output .parquet or .csv / 输出文件"),
     base_default_rate: Optional[float] = typer.Option(None, "--base-default-rate", help="Override configs/synthetic.yaml / 基准违约率"),
     scenario: Optional[str] = typer.Option(None, "--scenario", help="A later vintage with a known shift, named in configs/synthetic.yaml (financial_stress, industry_mix, ...) / 漂移情景"),
+    history_policy: Optional[str] = typer.Option(None, "--history-policy", help="Simulate the bank's past decisions: "
+                                                 "'expert' (configs/history.yaml) or a file of that form; declined "
+                                                 "applicants get booked=false and no outcome / 模拟历史审批（拒绝者无违约标签）"),
     catalogue: Optional[Path] = CatalogueOpt,
 ) -> None:
     """Generate a synthetic portfolio with known true PD / 生成已知真实违约概率的模拟贷款组合."""
@@ -108,6 +111,15 @@ def generate(
     except ValueError as exc:
         fail(str(exc))
     portfolio = generate_portfolio(n_firms, seed=seed, config=cfg, catalogue=cat, scenario=chosen)
+    if history_policy:
+        from innoscore.features.history import BOOKED_COLUMN, HistoryPolicy, with_history
+
+        try:
+            portfolio = with_history(portfolio, cat, HistoryPolicy.load(history_policy))
+        except ValueError as exc:
+            fail(str(exc))
+        console.print(f"history / 历史审批: {1 - portfolio.data[BOOKED_COLUMN].mean():.1%} of applicants declined, "
+                      "their outcomes only in the truth file")
     data_path, truth_path = write_portfolio(portfolio, out)
     console.print(f"wrote {len(portfolio.data):,} firms to {data_path} (true contributions: {truth_path})")
     console.print(summarise_portfolio(portfolio.data, cat).to_string())

@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from innoscore.hashing import short_hash
 from innoscore.features.catalogue import Catalogue
+from innoscore.features.conditions import Operator, holds
 from innoscore.settings import Settings, SettingsError, load_settings
 
 _WEIGHT_TOLERANCE = 1e-6
@@ -54,16 +55,12 @@ class Bands(PolicySettings):
 
 class Condition(PolicySettings):
     column: str
-    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    op: Operator
     value: float
 
     def holds(self, values: np.ndarray) -> np.ndarray:
         """Where the condition holds for numbers `values` (NaN never holds, except for `!=`)."""
-        return CONDITION_OPS[self.op](values, self.value)
-
-
-CONDITION_OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "==": np.equal,
-                 "!=": np.not_equal}
+        return holds(self.op, values, self.value)
 
 
 class KnockOut(Condition):

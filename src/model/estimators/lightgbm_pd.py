@@ -15,8 +15,9 @@ from innoscore.model.estimators.single_row import CONTRIBUTIONS, RAW_SCORE, sing
 from innoscore.model.grades import GradeScale
 
 
-def _platt(raw: np.ndarray, y) -> tuple[float, float]:
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(raw).reshape(-1, 1), np.asarray(y).astype(int))
+def _platt(raw: np.ndarray, y, weight=None) -> tuple[float, float]:
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(raw).reshape(-1, 1), np.asarray(y).astype(int),
+                                                      sample_weight=weight)
     return float(lr.intercept_[0]), float(lr.coef_[0, 0])
 
 
@@ -101,17 +102,21 @@ class LightGBMPD(CatalogueClassifier):
             params["min_child_samples"] = min(int(params.get("min_child_samples", 20)), cap)
         return params
 
-    def dataset(self, X, y, feature_set: FeatureSet, reference: lgb.Dataset | None = None) -> lgb.Dataset:
+    def dataset(self, X, y, feature_set: FeatureSet, reference: lgb.Dataset | None = None,
+                weight=None) -> lgb.Dataset:
         return lgb.Dataset(feature_set.transform(self._as_frame(X)), label=np.asarray(y), reference=reference,
+                           weight=None if weight is None else np.asarray(weight, dtype=float),
                            categorical_feature=feature_set.categorical_names or "auto", free_raw_data=False,
                            params={"feature_pre_filter": False})
 
-    def fit(self, X, y, eval_set: tuple | None = None):
+    def fit(self, X, y, eval_set: tuple | None = None, sample_weight=None):
+        """`sample_weight`: per training row (e.g. reject inference's weights); the validation rows
+        weigh 1. Calibration uses the weights too."""
         check_parameters(self, calibration={"platt_cross_fitted", "platt", "none"})
         X, y = self._start_fit(X, y)
         self.feature_set_ = self.make_feature_set()
         self.source_reference_ = SourceReference.of(self.feature_set_.derive(X), y)
-        train = self.dataset(X, y, self.feature_set_)
+        train = self.dataset(X, y, self.feature_set_, weight=sample_weight)
         callbacks, valid_sets = [], []
         if eval_set is not None:
             Xv, yv = eval_set
@@ -126,27 +131,32 @@ class LightGBMPD(CatalogueClassifier):
         Xc, yc = (eval_set if eval_set is not None else (X, y))
         rows = X if eval_set is None else pd.concat([X, self._as_frame(Xc)], ignore_index=True)
         outcomes = np.asarray(y) if eval_set is None else np.concatenate([y, np.asarray(yc)])
+        weights = None if sample_weight is None else np.concatenate(
+            [np.asarray(sample_weight, dtype=float), np.ones(len(outcomes) - len(X))])
         folds = min(self.calibration_folds, int(np.bincount(outcomes.astype(int), minlength=2).min()))
         if self.calibration == "platt_cross_fitted" and folds >= 2:    # (fewer than 2 defaults: the window)
-            self.calibration_ = _platt(self._out_of_fold_raw(rows, outcomes, params, folds), outcomes)
+            self.calibration_ = _platt(self._out_of_fold_raw(rows, outcomes, params, folds, weights), outcomes,
+                                       weights)
         elif self.calibration != "none" and np.unique(np.asarray(yc)).size == 2:
             self.calibration_ = _platt(self.decision_function(Xc), yc)
         else:                                                          # nothing to calibrate on
             self.calibration_ = (0.0, 1.0)
         self.refitted_ = eval_set is not None and len(X) + len(Xc) < self.refit_below_rows
         if self.refitted_:
-            self.booster_ = lgb.train(params, self.dataset(rows, outcomes, self.feature_set_),
+            self.booster_ = lgb.train(params, self.dataset(rows, outcomes, self.feature_set_, weight=weights),
                                       num_boost_round=self.best_iteration_)
         return self
 
-    def _out_of_fold_raw(self, X: pd.DataFrame, y: np.ndarray, params: dict, folds: int) -> np.ndarray:
+    def _out_of_fold_raw(self, X: pd.DataFrame, y: np.ndarray, params: dict, folds: int,
+                         weights: np.ndarray | None = None) -> np.ndarray:
         """Raw log-odds of every row from a booster of the final recipe (`best_iteration_` trees)
         that did not see it: what the calibration is fitted on."""
         from sklearn.model_selection import StratifiedKFold
 
         raw = np.empty(len(y))
         for fit_rows, held_rows in StratifiedKFold(folds, shuffle=True, random_state=self.seed).split(X, y):
-            booster = lgb.train(params, self.dataset(X.iloc[fit_rows], y[fit_rows], self.feature_set_),
+            booster = lgb.train(params, self.dataset(X.iloc[fit_rows], y[fit_rows], self.feature_set_,
+                                                     weight=None if weights is None else weights[fit_rows]),
                                 num_boost_round=self.best_iteration_)
             raw[held_rows] = booster.predict(self.feature_set_.transform_array(X.iloc[held_rows]), raw_score=True,
                                              num_threads=self.num_threads)

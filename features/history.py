@@ -1,0 +1,68 @@
+"""The bank's past decisions on a synthetic portfolio: which applicants were booked, so that outcomes
+exist only for them (docs/reject-inference.md).
+
+The default history is the hand-weighted expert scorecard with a cut-off (the lowest
+`decline_share` of expert totals declined) and knock-out rules, as a branch without a model would
+have decided. A declined applicant keeps its true PD and outcome in the truth file only: the data
+says `booked: false` and has no outcome for it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from innoscore.features.catalogue import Catalogue
+from innoscore.features.conditions import Operator, holds
+from innoscore.features.derive import expert_points_array
+from innoscore.features.firm_columns import column_array
+from innoscore.settings import Settings, load_settings
+
+BOOKED_COLUMN = "booked"
+OUTCOME_PREFIX = "truth_outcome"       # the truth file's outcome of every applicant, booked or not
+
+
+class HistoryRule(Settings):
+    column: str
+    op: Operator
+    value: float
+
+
+class HistoryPolicy(Settings):
+    """How the bank decided before (configs/history.yaml)."""
+    decline_share: float = Field(0.3, ge=0, lt=1)    # the lowest expert totals declined
+    knock_outs: list[HistoryRule] = []
+
+    @classmethod
+    def load(cls, name_or_path: str | Path = "expert") -> "HistoryPolicy":
+        """`expert` (configs/history.yaml) or a file of the same form."""
+        from innoscore.paths import CONFIG_DIR
+
+        path = CONFIG_DIR / "history.yaml" if str(name_or_path) == "expert" else Path(name_or_path)
+        return load_settings(cls, path)
+
+
+def booked(data, catalogue: Catalogue, history: HistoryPolicy) -> np.ndarray:
+    """Which applicants the past policy booked: expert total above the cut-off, no knock-out."""
+    total = expert_points_array(data, catalogue).sum(axis=1)
+    cutoff = np.quantile(total, history.decline_share) if history.decline_share > 0 else -np.inf
+    out = total > cutoff if history.decline_share > 0 else np.ones(len(total), bool)
+    for rule in history.knock_outs:
+        values = np.asarray(column_array(data, rule.column), dtype=float)
+        out &= ~holds(rule.op, values, rule.value)             # a missing value fires no rule
+    return out
+
+
+def with_history(portfolio, catalogue: Catalogue, history: HistoryPolicy):
+    """The portfolio as the bank saw it: a `booked` column, the outcome only where booked (missing
+    elsewhere), every applicant's outcome kept in the truth (`truth_outcome`)."""
+    from innoscore.features.synthetic import SyntheticPortfolio
+
+    data, truth = portfolio.data.copy(), portfolio.true_contributions.copy()
+    target = catalogue.dataset.target_column
+    took = booked(data, catalogue, history)
+    truth[OUTCOME_PREFIX] = data[target].to_numpy()
+    data[BOOKED_COLUMN] = took
+    data[target] = data[target].astype("Int8").where(took)
+    return SyntheticPortfolio(data=data, true_contributions=truth)
