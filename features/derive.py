@@ -133,6 +133,30 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class SourceGroup:
+    """The features of one kind built from several indicators, their sources padded to one width:
+    `positions` (features x width) of the sources among the indicators, `mask` where a source is
+    real, and `scatter` ((features x width) x indicators) that adds per-source values onto indicators."""
+    kind: str
+    features: np.ndarray
+    positions: np.ndarray
+    mask: np.ndarray
+    scatter: np.ndarray
+
+    @classmethod
+    def of(cls, kind: str, chosen: list[tuple[int, "DerivedFeature"]], col: dict[str, int]) -> "SourceGroup":
+        width = max(len(f.sources) for _, f in chosen)
+        positions = np.zeros((len(chosen), width), int)
+        mask = np.zeros((len(chosen), width), bool)
+        for r, (_, f) in enumerate(chosen):
+            positions[r, :len(f.sources)] = [col[s] for s in f.sources]
+            mask[r, :len(f.sources)] = True
+        scatter = np.zeros((positions.size, len(col)))
+        scatter[np.flatnonzero(mask.ravel()), positions.ravel()[mask.ravel()]] = 1.0
+        return cls(kind, np.array([k for k, _ in chosen], int), positions, mask, scatter)
+
+
+@dataclass(frozen=True)
 class _FeaturePlan:
     """A feature set as index arrays, one group per kind of derived feature (see `FeatureSet.derive`)."""
     indicator_ids: list[str]
@@ -148,7 +172,7 @@ class _FeaturePlan:
     category_out: list[tuple[int, str]]
     flagged: tuple[np.ndarray, np.ndarray]
     one_source: np.ndarray               # features x indicators: 1 where a one-source feature comes from
-    several_sources: list[tuple[int, np.ndarray]]   # (feature position, its sources' positions)
+    several_sources: list["SourceGroup"]  # features of several indicators, one group per kind
 
     @classmethod
     def of(cls, features: "FeatureSet") -> "_FeaturePlan":
@@ -176,8 +200,10 @@ class _FeaturePlan:
             flagged=pairs("missing_flag"),
             one_source=np.array([[float(len(f.sources) == 1 and f.sources[0] == ind) for ind in cat.indicator_ids]
                                  for f in features.features]).reshape(len(features.features), len(col)),
-            several_sources=[(k, np.array([col[s] for s in f.sources], int))
-                             for k, f in enumerate(features.features) if len(f.sources) > 1])
+            several_sources=[SourceGroup.of(kind, [(k, f) for k, f in enumerate(features.features)
+                                                   if f.kind == kind and len(f.sources) > 1], col)
+                             for kind in ("category_points", "ratio")
+                             if any(f.kind == kind and len(f.sources) > 1 for f in features.features)])
 
 
 class FeatureSet:
@@ -300,9 +326,9 @@ class FeatureSet:
         out[:, plan.flagged[0]] = missing[:, plan.flagged[1]]
         return Derived(values, points, out, missing, totals)
 
-    def source_positions(self) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+    def source_positions(self) -> tuple[np.ndarray, list[SourceGroup]]:
         """Where features come from: a features x indicators matrix of the one-source features (1 at
-        their indicator) and, for each feature of several indicators, its position and theirs."""
+        their indicator) and the features of several indicators, one `SourceGroup` per kind."""
         plan = self._compiled()
         return plan.one_source, plan.several_sources
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from innoscore.features.derive import Derived, DerivedFeature
+from innoscore.features.derive import Derived, SourceGroup
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,17 @@ class SourceReference:
 
 @dataclass(frozen=True)
 class SourceDeviations:
-    """One multi-source feature's sources for every firm: `deviation` (rows x sources) oriented to
-    raise the feature; `effect` the declared sign of the feature on the PD (0: none); `room_up` and
-    `room_down` how far each source could still raise or lower the feature (None: unbounded)."""
+    """Features' sources for every firm: `deviation` (rows x [features x] sources) oriented to raise
+    the feature; `effect` the declared sign of the features on the PD (0: none); `room_up` and
+    `room_down` how far each source could still raise or lower it (None: unbounded); `mask` which
+    sources are real (features of a group have different numbers of sources; None: all)."""
 
     positions: np.ndarray       # the sources' positions among the catalogue's indicators
     deviation: np.ndarray
     effect: int
     room_up: np.ndarray | None = None
     room_down: np.ndarray | None = None
+    mask: np.ndarray | None = None
 
 
 def _logged(values: np.ndarray) -> np.ndarray:
@@ -65,15 +67,16 @@ def _logged(values: np.ndarray) -> np.ndarray:
         return np.log1p(np.where(values >= 0, values, np.nan))
 
 
-def source_deviations(feature: DerivedFeature, positions: np.ndarray, derived: Derived,
-                      reference: SourceReference) -> SourceDeviations:
-    """The deviations of `feature`'s sources (at `positions`) for the rows of `derived`."""
-    if feature.kind == "category_points":
-        points = derived.points[:, positions]
-        return SourceDeviations(positions, points - reference.points_mean[positions], -1,
-                                reference.points_max[positions] - points, points - reference.points_min[positions])
-    if feature.kind == "ratio":
-        dev = _logged(derived.values[:, positions]) - reference.log_mean[positions]
-        dev[:, 1:] *= -1                       # a larger denominator lowers the ratio
-        return SourceDeviations(positions, np.nan_to_num(dev, nan=0.0), 0)
-    raise ValueError(f"feature {feature.id!r} of kind {feature.kind!r} has one source; it needs no deviations")
+def source_deviations(group: SourceGroup, derived: Derived, reference: SourceReference) -> SourceDeviations:
+    """The deviations of a group's sources (rows x features x sources) for the rows of `derived`."""
+    pos, mask = group.positions, group.mask
+    if group.kind == "category_points":
+        points = derived.points[:, pos]
+        return SourceDeviations(pos, np.where(mask, points - reference.points_mean[pos], 0.0), -1,
+                                np.where(mask, reference.points_max[pos] - points, 0.0),
+                                np.where(mask, points - reference.points_min[pos], 0.0), mask)
+    if group.kind == "ratio":
+        dev = _logged(derived.values[:, pos]) - reference.log_mean[pos]
+        dev[:, :, 1:] *= -1                    # a larger denominator lowers the ratio
+        return SourceDeviations(pos, np.where(mask, np.nan_to_num(dev, nan=0.0), 0.0), 0, mask=mask)
+    raise ValueError(f"features of kind {group.kind!r} have one source; they need no deviations")

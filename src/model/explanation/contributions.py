@@ -65,7 +65,8 @@ MAX_GAIN = 4.0
 
 
 def deviation_shares(phi: np.ndarray, dev: SourceDeviations, max_gain: float = MAX_GAIN) -> np.ndarray:
-    """Each source's share (rows x sources; a row sums to 1) of one derived feature's contribution `phi`.
+    """Each source's share (rows x [features x] sources; shares of a feature sum to 1) of derived
+    features' contributions `phi` (rows [x features]).
 
     The chain rule: a source's share is its own deviation over the sum of deviations, d_i / sum(d),
     so that a source on the risk-lowering side of the reference takes a risk-lowering part. It is
@@ -73,46 +74,49 @@ def deviation_shares(phi: np.ndarray, dev: SourceDeviations, max_gain: float = M
     and sum(|d|) / |sum(d)| is at most `max_gain`. Elsewhere (the sources nearly cancel, or the
     trees' response runs against the reference), `phi` goes to the sources deviating in the
     direction that explains it, by size; if none does, to those short of their best level (a credit:
-    those above their worst), by the distance; for a
-    feature with no declared effect, by the size of each deviation. A source at its best level can
-    then not take a share of a risk-raising contribution.
+    those above their worst), by the distance; for a feature with no declared effect, by the size of
+    each deviation. A source at its best level can then not take a share of a risk-raising contribution.
     """
     d = dev.deviation
-    n, m = d.shape
-    total, size = d.sum(axis=1), np.abs(d).sum(axis=1)
+    mask = np.ones(d.shape[-1], bool) if dev.mask is None else dev.mask
+    total, size = d.sum(axis=-1), np.abs(d).sum(axis=-1)
     sign = np.sign(phi)
     with np.errstate(divide="ignore", invalid="ignore"):
-        chain = d / total[:, None]
+        chain = d / total[..., None]
     ok = (size > 0) & (np.abs(total) * max_gain >= size)
     if dev.effect:
         ok &= sign == dev.effect * np.sign(total)
-        towards = (sign * dev.effect)[:, None]             # the direction of the feature that explains phi
+        towards = (sign * dev.effect)[..., None]          # the direction of the features that explains phi
         fallback = np.maximum(towards * d, 0)
         if dev.room_up is not None:
             room = np.where(towards < 0, dev.room_up, dev.room_down)     # how far from the best (or worst)
-            fallback = np.where((fallback.sum(axis=1) > 0)[:, None], fallback, np.maximum(room, 0))
+            fallback = np.where((fallback.sum(axis=-1) > 0)[..., None], fallback, np.maximum(room, 0))
     else:
         fallback = np.abs(d)
-    weight = fallback.sum(axis=1, keepdims=True)
-    fallback = np.where(weight > 0, fallback / np.where(weight > 0, weight, 1), 1.0 / m)
-    return np.where(ok[:, None], chain, fallback).reshape(n, m)
+    fallback = fallback * mask
+    weight = fallback.sum(axis=-1, keepdims=True)
+    even = mask / mask.sum(axis=-1, keepdims=True)
+    fallback = np.where(weight > 0, fallback / np.where(weight > 0, weight, 1), even)
+    return np.where(ok[..., None], chain, fallback)
 
 
 def fold_to_indicators(contributions: pd.DataFrame, feature_set: FeatureSet, derived: Derived,
                        reference: SourceReference | None) -> pd.DataFrame:
     """Each derived feature's contribution passed to the indicators it comes from (totals kept):
     a one-source feature's whole, a several-source feature's by `deviation_shares` of the firm's own
-    values against the training `reference` (None, for a model stored before it: by fixed weights)."""
+    values against the training `reference` (None, for a model stored before it: by fixed weights).
+    One array step per kind of feature, whatever the number of features or firms."""
     if reference is None:
         sources = feature_set.sources_matrix()
         folded = in_order(contributions, sources.index) @ sources.to_numpy()
         return pd.DataFrame(folded, index=contributions.index, columns=sources.columns)
-    one_source, several = feature_set.source_positions()
+    one_source, groups = feature_set.source_positions()
     phi = contributions.to_numpy()
     folded = phi @ one_source
-    for k, positions in several:
-        dev = source_deviations(feature_set.features[k], positions, derived, reference)
-        folded[:, positions] += phi[:, k, None] * deviation_shares(phi[:, k], dev)
+    for group in groups:
+        part = phi[:, group.features]
+        shares = deviation_shares(part, source_deviations(group, derived, reference))
+        folded += (part[:, :, None] * shares).reshape(len(phi), -1) @ group.scatter
     return pd.DataFrame(folded, index=contributions.index,
                         columns=column_labels(tuple(feature_set.catalogue.indicator_ids)))
 
