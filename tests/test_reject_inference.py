@@ -1,0 +1,63 @@
+"""The bank's past decisions on a synthetic portfolio, and the training sets of reject inference."""
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from innoscore.cli import app
+from innoscore.features.history import BOOKED_COLUMN, OUTCOME_PREFIX, HistoryPolicy, booked, with_history
+from innoscore.features.synthetic import generate_portfolio
+from innoscore.model.estimators.reject_inference import METHODS, augmented_training_set
+
+
+@pytest.fixture(scope="module")
+def history(catalogue):
+    portfolio = generate_portfolio(5000, seed=8, catalogue=catalogue)
+    return portfolio, with_history(portfolio, catalogue, HistoryPolicy.load())
+
+
+def test_the_past_policy_declines_a_third_and_hides_only_their_outcomes(history, catalogue):
+    original, seen = history
+    took = seen.data[BOOKED_COLUMN].to_numpy(bool)
+    target = catalogue.dataset.target_column
+    assert 0.3 <= 1 - took.mean() <= 0.4
+    assert seen.data.loc[~took, target].isna().all() and seen.data.loc[took, target].notna().all()
+    np.testing.assert_array_equal(seen.true_contributions[OUTCOME_PREFIX], original.data[target])
+    assert seen.data.loc[~took, "true_pd"].mean() > 2 * seen.data.loc[took, "true_pd"].mean()
+    assert not (seen.data.loc[took, "credit_overdue_24m"] >= 3).any()   # a knock-out declines whatever the points
+
+
+def test_generate_writes_the_history_and_refuses_a_bad_file(tmp_path, catalogue):
+    out = tmp_path / "p.parquet"
+    result = CliRunner().invoke(app, ["generate", "--n-firms", "800", "--out", str(out), "--history-policy", "expert"])
+    assert result.exit_code == 0, result.output
+    data = pd.read_parquet(out)
+    assert BOOKED_COLUMN in data and data[catalogue.dataset.target_column].isna().sum() == (~data[BOOKED_COLUMN]).sum()
+    assert OUTCOME_PREFIX in pd.read_parquet(tmp_path / "p.truth.parquet")
+    bad = tmp_path / "h.yaml"
+    bad.write_text("decline_share: 1.5\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["generate", "--n-firms", "50", "--out", str(out), "--history-policy", str(bad)])
+    assert result.exit_code != 0 and "decline_share" in result.output
+
+
+def test_each_method_builds_its_training_set():
+    accepts = pd.DataFrame({"x": np.arange(6.0)})
+    rejects = pd.DataFrame({"x": np.arange(10.0, 20.0)})
+    y = np.array([0, 0, 1, 0, 0, 1], float)
+    pd_of = lambda rows: rows["x"].to_numpy() / 40                        # noqa: E731  (0.25-0.475 for rejects)
+    booked_p = lambda rows: np.linspace(0.9, 0.1, len(rows))              # noqa: E731
+    none = augmented_training_set("none", accepts, y, rejects, pd_of)
+    assert len(none.rows) == 6 and (none.weight == 1).all()
+    rew = augmented_training_set("reweighting", accepts, y, rejects, pd_of, booked_p)
+    assert rew.weight.mean() == pytest.approx(1) and rew.weight[-1] > rew.weight[0]   # rarely booked: weighs more
+    fuzzy = augmented_training_set("fuzzy", accepts, y, rejects, pd_of)
+    assert len(fuzzy.rows) == 26 and fuzzy.weight[6:16] == pytest.approx(pd_of(rejects))
+    assert fuzzy.weight[6:16] + fuzzy.weight[16:] == pytest.approx(np.ones(10)) and fuzzy.y[6:16].all()
+    a = augmented_training_set("parcelling", accepts, y, rejects, pd_of, seed=3, parcel_factor=2.0)
+    b = augmented_training_set("parcelling", accepts, y, rejects, pd_of, seed=3, parcel_factor=2.0)
+    np.testing.assert_array_equal(a.y, b.y)                             # seeded
+    sure = augmented_training_set("self_learning", accepts, y, rejects, pd_of, confident_share=0.2)
+    assert len(sure.rows) == 6 + 4 and sure.y[6:].tolist() == [0, 0, 1, 1]
+    assert set(METHODS) == {"none", "reweighting", "fuzzy", "parcelling", "self_learning"}
+    with pytest.raises(ValueError, match="must be one of"):
+        augmented_training_set("magic", accepts, y, rejects, pd_of)
