@@ -61,3 +61,22 @@ def test_each_method_builds_its_training_set():
     assert set(METHODS) == {"none", "reweighting", "fuzzy", "parcelling", "self_learning"}
     with pytest.raises(ValueError, match="must be one of"):
         augmented_training_set("magic", accepts, y, rejects, pd_of)
+
+
+def test_training_learns_from_the_declined_with_the_chosen_method(history, catalogue):
+    from innoscore.features.validation import validate_frame
+    from innoscore.model.config import TrainingConfig
+    from innoscore.model.training import declined_applicants, fit_and_evaluate
+
+    _, seen = history
+    accepts, rejects = declined_applicants(seen.data, catalogue)
+    assert len(rejects) == (~seen.data[BOOKED_COLUMN]).sum() and catalogue.dataset.target_column not in rejects
+    accepts, _ = validate_frame(accepts, catalogue, require_target=True)
+    rejects, _ = validate_frame(rejects, catalogue)
+    config = TrainingConfig.load().with_search_trials(0)
+    mean_pd = {}
+    for method in ("none", "parcelling"):
+        result = fit_and_evaluate(accepts, catalogue, config.with_reject_inference(method), rejects=rejects)
+        mean_pd[method] = result.models["lightgbm"].predict_pd(rejects).mean()
+    truth = seen.data.loc[~seen.data[BOOKED_COLUMN], "true_pd"].mean()
+    assert mean_pd["none"] < mean_pd["parcelling"] and abs(mean_pd["parcelling"] - truth) < abs(mean_pd["none"] - truth)

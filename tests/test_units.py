@@ -181,3 +181,10 @@ def test_the_cli_offers_every_split_kind_and_only_those():
     from innoscore.model.evaluation.split import SPLIT_KINDS
 
     assert tuple(k.value for k in SplitKind) == SPLIT_KINDS
+
+
+def test_the_cli_offers_every_reject_inference_method_and_only_those():
+    from innoscore.cli import RejectInference
+    from innoscore.model.estimators.reject_inference import METHODS
+
+    assert tuple(k.value for k in RejectInference) == METHODS

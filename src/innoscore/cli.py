@@ -51,6 +51,15 @@ class Light(str, Enum):
     amber = "amber"
 
 
+class RejectInference(str, Enum):
+    """--reject-inference (`model.estimators.reject_inference.METHODS`; tests/test_units.py holds them equal)."""
+    none = "none"
+    reweighting = "reweighting"
+    fuzzy = "fuzzy"
+    parcelling = "parcelling"
+    self_learning = "self_learning"
+
+
 class SplitKind(str, Enum):
     """--split: how rows are split (`model.evaluation.split.SPLIT_KINDS`, not imported: the CLI starts
     without pandas; tests/test_units.py holds the two equal)."""
@@ -168,6 +177,9 @@ def train(
                                         "(default: configs/training.yaml split.kind)"),
     name: Optional[str] = typer.Option(None, "--name", help="Model family: registers <name>-pd, ... / 模型族名称 "
                                        "(default: the catalogue's model_family, else configs/training.yaml)"),
+    reject_inference: Optional[RejectInference] = typer.Option(
+        None, "--reject-inference", help="How declined applicants (booked false, no outcome) enter LightGBM's training "
+        "(docs/reject-inference.md) / 拒绝推断方法 (default: configs/training.yaml reject_inference.method)"),
 ) -> None:
     """Train the expert, WoE and LightGBM models, log and register them in MLflow / 训练三种模型并登记到MLflow."""
     _declare_encoding(encoding, data)
@@ -181,6 +193,8 @@ def train(
     cat = _catalogue(catalogue)
     try:
         cfg = TrainingConfig.load(config)
+        if reject_inference is not None:
+            cfg = cfg.with_reject_inference(reject_inference.value)
         frame = read_table(data)
     except (ValueError, DataReadError) as exc:
         fail(str(exc))

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from innoscore.features.derive import FeatureConfig
+from innoscore.model.estimators.reject_inference import Method as RejectMethod
 from innoscore.model.grades import GradeScale
 from innoscore.settings import Settings, load_settings
 
@@ -77,6 +78,15 @@ class LightGBMSettings(Settings):
     search: SearchSettings = SearchSettings()
 
 
+class RejectInferenceSettings(Settings):
+    """How the declined applicants (`booked` false, no outcome) enter the LightGBM's training
+    (innoscore.model.estimators.reject_inference; docs/reject-inference.md)."""
+
+    method: RejectMethod = "none"
+    parcel_factor: float = Field(1.5, gt=0)        # parcelling: a reject is bad with min(1, factor x PD)
+    confident_share: float = Field(0.1, gt=0, lt=0.5)   # self-learning: the share labelled at each end
+
+
 class TrainingSettings(Settings):
     """configs/training.yaml."""
 
@@ -86,6 +96,7 @@ class TrainingSettings(Settings):
     registry: RegistrySettings
     lightgbm: LightGBMSettings
     features: FeatureConfig = FeatureConfig()
+    reject_inference: RejectInferenceSettings = RejectInferenceSettings()
 
 
 class GradeBand(Settings):
@@ -127,6 +138,7 @@ class TrainingConfig:
     expert_scorecard: ExpertScorecardSettings
     woe_scorecard: WoEScorecardSettings
     source_paths: tuple[Path, ...]
+    reject_inference: RejectInferenceSettings = RejectInferenceSettings()
 
     @classmethod
     def load(cls, path: str | Path | None = None, scorecard_path: str | Path | None = None) -> "TrainingConfig":
@@ -140,7 +152,11 @@ class TrainingConfig:
                    registry=training.registry, lightgbm=training.lightgbm, features=training.features,
                    grade_scale=GradeScale.from_list([b.model_dump() for b in scorecard.grade_scale]),
                    expert_scorecard=scorecard.expert_scorecard, woe_scorecard=scorecard.woe_scorecard,
-                   source_paths=(path, scorecard_path))
+                   source_paths=(path, scorecard_path), reject_inference=training.reject_inference)
+
+    def with_reject_inference(self, method: str) -> "TrainingConfig":
+        """The same settings with another reject-inference method (`innoscore train --reject-inference`)."""
+        return replace(self, reject_inference=self.reject_inference.model_copy(update={"method": method}))
 
     def with_search_trials(self, n_trials: int) -> "TrainingConfig":
         """The same settings with another LightGBM search budget (notebooks, tests, benchmarks)."""

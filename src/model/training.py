@@ -20,11 +20,13 @@ from mlflow.tracking import MlflowClient
 from sklearn.base import clone
 
 from innoscore.features.catalogue import Catalogue
+from innoscore.features.history import BOOKED_COLUMN
 from innoscore.features.derive import FeatureSet
 from innoscore.features.validation import ValidationReport, validate_frame
 from innoscore.model.config import MODEL_KINDS, TrainingConfig
 from innoscore.model.estimators.expert_scorecard import ExpertScorecard, category_points
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
+from innoscore.model.estimators.reject_inference import augmented_training_set
 from innoscore.model.estimators.monotone import applied_signs, monotone_report
 from innoscore.model.estimators.tuning import tune_lightgbm
 from innoscore.model.estimators.woe_scorecard import WoEScorecard
@@ -114,9 +116,12 @@ class _Fit:
 
 
 def _fit_window(data: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.ndarray, catalogue: Catalogue,
-                config: TrainingConfig, kinds: tuple[str, ...], progress: Callable[[str], None]) -> _Fit:
+                config: TrainingConfig, kinds: tuple[str, ...], progress: Callable[[str], None],
+                rejects: pd.DataFrame | None = None) -> _Fit:
     """Fit every model on `train` (LightGBM tuned, early-stopped and calibrated on `valid`), and the
-    unconstrained LightGBM with the same parameters, which prices the monotone constraints."""
+    unconstrained LightGBM with the same parameters, which prices the monotone constraints. With
+    `rejects` (declined applicants of the training window, no outcome) and a reject-inference method,
+    the final LightGBM is refitted on the method's training set."""
     models = build_models(catalogue, config, kinds)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
@@ -146,14 +151,41 @@ def _fit_window(data: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.
         lgbm.fit(data[train], y[train], eval_set=(data[valid], y[valid]))
         unconstrained = clone(lgbm).set_params(monotone={}, calibration="none").fit(    # its AUC prices the
             data[train], y[train], eval_set=(data[valid], y[valid]))                     # constraints: no calibration
+        ri = config.reject_inference
+        if ri.method != "none" and rejects is not None and len(rejects):
+            progress(f"reject inference: {ri.method}, {len(rejects):,} declined applicants / 拒绝推断")
+            booked_probability = None
+            if ri.method == "reweighting":                 # the past decisions, modelled on every applicant
+                everyone = pd.concat([data[train], rejects], ignore_index=True)
+                past = clone(lgbm).set_params(monotone={}, n_estimators=lgbm.best_iteration_, early_stopping_rounds=None)
+                booked_probability = past.fit(everyone, np.r_[np.ones(int(train.sum())), np.zeros(len(rejects))]
+                                              ).predict_pd
+            aug = augmented_training_set(ri.method, data[train], y[train], rejects, lgbm.predict_pd, booked_probability,
+                                         seed=config.seed, parcel_factor=ri.parcel_factor,
+                                         confident_share=ri.confident_share)
+            models["lightgbm"] = clone(lgbm).fit(aug.rows, aug.y, eval_set=(data[valid], y[valid]),
+                                                 sample_weight=aug.weight)
     return _Fit(models, unconstrained, trials, monotone)
 
 
+def _rejects_of_window(rejects: pd.DataFrame | None, data: pd.DataFrame, split: Split, catalogue: Catalogue
+                       ) -> pd.DataFrame | None:
+    """The declined applicants a training window may learn from: under a time split, those of its
+    years (a later year's declines would leak the test period)."""
+    date = catalogue.dataset.date_column
+    if rejects is None or not len(rejects) or split.kind != "time" or not date or date not in rejects:
+        return rejects
+    years = set(pd.to_datetime(data.loc[split.train, date]).dt.year)
+    return rejects[pd.to_datetime(rejects[date]).dt.year.isin(years).to_numpy()]
+
+
 def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig,
-                     progress: Callable[[str], None] = lambda msg: None, split_kind: str | None = None
-                     ) -> TrainingResult:
+                     progress: Callable[[str], None] = lambda msg: None, split_kind: str | None = None,
+                     rejects: pd.DataFrame | None = None) -> TrainingResult:
     """Fit the models on the split (`split_kind`, default configs/training.yaml `split.kind`) and
-    evaluate them (no MLflow). With `cv`, the test window is every row scored out of fold."""
+    evaluate them (no MLflow). With `cv`, the test window is every row scored out of fold.
+    `rejects`: declined applicants without outcomes, for `config.reject_inference` (those dated in
+    the training years of a time split; all of them otherwise)."""
     ds = catalogue.dataset
     y = data[ds.target_column].to_numpy().astype(int)
     sc = config.split
@@ -163,7 +195,8 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
     kinds, skipped = model_kinds(catalogue)
     for kind, why in skipped.items():
         progress(f"skipping {kind}: {why}")
-    fit = _fit_window(data, y, split.train, split.valid, catalogue, config, kinds, progress)
+    rejects = _rejects_of_window(rejects, data, split, catalogue)
+    fit = _fit_window(data, y, split.train, split.valid, catalogue, config, kinds, progress, rejects)
     models = {**fit.models, "lightgbm_unconstrained": fit.unconstrained}
     pds = {name: {w: model.predict_pd(data[getattr(split, w)]) for w in ("train", "valid")}
            for name, model in models.items()}
@@ -172,7 +205,8 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
         for f in range(split.detail["k"]):
             progress(f"cross-validation fold {f + 1}/{split.detail['k']} / 交叉验证")
             window = fold_split(split, f, y, config.seed, sc.valid_share)
-            fold = _fit_window(data, y, window.train, window.valid, catalogue, config, kinds, lambda msg: None)
+            fold = _fit_window(data, y, window.train, window.valid, catalogue, config, kinds, lambda msg: None,
+                               rejects)
             for name, model in {**fold.models, "lightgbm_unconstrained": fold.unconstrained}.items():
                 oof[name][window.test] = model.predict_pd(data[window.test])
         for name in models:
@@ -242,6 +276,16 @@ def _flat_params(model) -> dict:
     return out
 
 
+def declined_applicants(data: pd.DataFrame, catalogue: Catalogue) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The booked applicants and the declined ones (`booked` false, no outcome: what reject inference
+    learns from), or all rows and None where the data has no `booked` column."""
+    target = catalogue.dataset.target_column
+    if BOOKED_COLUMN not in data or target not in data:
+        return data, None
+    declined = ~data[BOOKED_COLUMN].astype(bool).to_numpy() & data[target].isna().to_numpy()
+    return data[~declined].reset_index(drop=True), data[declined].drop(columns=[target]).reset_index(drop=True)
+
+
 def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig | None = None,
                  experiment: str | None = None, tracking_uri: str | None = None, register: bool = True,
                  progress: Callable[[str], None] = lambda msg: None,
@@ -261,10 +305,14 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
     config = config or TrainingConfig.load()
     registry = config.registry.for_family(family or catalogue.model_family)
     progress("validating data / 数据校验")
+    data, rejects = declined_applicants(data, catalogue)
     data, report = validate_frame(data, catalogue, require_target=True)
+    if rejects is not None:
+        rejects, reject_report = validate_frame(rejects, catalogue)
+        report.problems += reject_report.problems
     if not report.ok:
         raise DataValidationError(report)
-    result = fit_and_evaluate(data, catalogue, config, progress, split_kind)
+    result = fit_and_evaluate(data, catalogue, config, progress, split_kind, rejects)
     fingerprint = data_fingerprint(data)
     result.data_fingerprint = fingerprint
     ds = catalogue.dataset
@@ -283,7 +331,9 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
         result.parent_run_id = parent.info.run_id
         mlflow.log_params({f"split.{k}": v for k, v in result.split_summary.items()})
         mlflow.log_params({"seed": config.seed, "search.n_trials": config.lightgbm.search.n_trials,
-                           "monotone.policy": config.lightgbm.monotone})
+                           "monotone.policy": config.lightgbm.monotone,
+                           **{f"reject_inference.{k}": v for k, v in config.reject_inference.model_dump().items()},
+                           "reject_inference.n_declined": 0 if rejects is None else len(rejects)})
         base = result.baselines
         mlflow.log_metrics({**{f"baseline.{name}.test_auc": auc for name, auc in base["test_auc"].items()
                                if name not in result.models},

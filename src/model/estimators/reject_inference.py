@@ -19,11 +19,13 @@ final fit (`LightGBMPD.fit(..., sample_weight=...)`):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-METHODS = ("none", "reweighting", "fuzzy", "parcelling", "self_learning")
+Method = Literal["none", "reweighting", "fuzzy", "parcelling", "self_learning"]
+METHODS = get_args(Method)
 
 
 @dataclass(frozen=True)
