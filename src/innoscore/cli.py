@@ -33,41 +33,18 @@ def _interrupted(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-class Lang(str, Enum):
-    """--lang: the language of reports and texts."""
-    zh = "zh"
-    en = "en"
+def _choices(name: str, *values: str) -> type[Enum]:
+    """An option's fixed values as a str Enum: typer lists them in --help and refuses others (exit 2)."""
+    return Enum(name, {v: v for v in values}, type=str)
 
 
-class Engine(str, Enum):
-    """--engine: where batch scoring runs."""
-    local = "local"
-    dask = "dask"
-
-
-class Light(str, Enum):
-    """--fail-on: the monitoring light that makes the exit code 1."""
-    red = "red"
-    amber = "amber"
-
-
-class RejectInference(str, Enum):
-    """--reject-inference (`model.estimators.reject_inference.METHODS`; tests/test_units.py holds them equal)."""
-    none = "none"
-    reweighting = "reweighting"
-    fuzzy = "fuzzy"
-    parcelling = "parcelling"
-    self_learning = "self_learning"
-
-
-class SplitKind(str, Enum):
-    """--split: how rows are split (`model.evaluation.split.SPLIT_KINDS`, not imported: the CLI starts
-    without pandas; tests/test_units.py holds the two equal)."""
-    auto = "auto"
-    time = "time"
-    random = "random"
-    column = "column"
-    cv = "cv"
+Lang = _choices("Lang", "zh", "en")                       # --lang: reports and texts
+Engine = _choices("Engine", "local", "dask")              # --engine: where batch scoring runs
+Light = _choices("Light", "red", "amber")                 # --fail-on: the light that makes the exit code 1
+# The next two repeat tuples of the model layer, not imported (the CLI starts without pandas);
+# tests/test_units.py holds them equal to `reject_inference.METHODS` and `split.SPLIT_KINDS`.
+RejectInference = _choices("RejectInference", "none", "reweighting", "fuzzy", "parcelling", "self_learning")
+SplitKind = _choices("SplitKind", "auto", "time", "random", "column", "cv")
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> None:
