@@ -19,6 +19,7 @@ def test_the_demo_runs_end_to_end(tmp_path, monkeypatch):
     reports = sorted(p.name for p in (out / "reports").glob("*.html"))
     assert len(reports) == 6 and {r.split("-")[0] for r in reports} == {"approve", "refer", "decline"}
     refer = next((out / "reports").glob("refer-*.en.html")).read_text(encoding="utf-8")
-    assert "What it would take" in refer and "Credit decision" in refer
+    assert "What it would take" in refer and "Credit decision" in refer and "Rate floor" in refer
+    assert "pricing / 定价" in result.output and "RAROC 10.0% (the hurdle)" in " ".join(result.output.split())
     for name in ("what-if-tech-innovation.html", "what-if-tech-innovation.json", "monitoring-financial-stress.html"):
         assert (out / name).stat().st_size > 1000, name

@@ -123,10 +123,10 @@ def run_demo(n_firms: int, seed: int, out_dir: Path, console: Console, experimen
         f"book {cur['expected_default_rate']:.2%} -> {new['expected_default_rate']:.2%} (true "
         f"{cur['true_default_rate']:.2%} -> {new['true_default_rate']:.2%}): {_relative(what_if_path)}")
     priced = records[records["decision"] == "approve"]
-    say(f"pricing / 定价: approved loans' rate floor {100 * priced['rate_floor'].mean():.2f}% on average "
-        f"({priced['inclusive'].mean():.0%} inclusive, FTP {100 * policy.pricing.ftp_rate:.2f}% less "
-        f"{1e4 * policy.pricing.inclusive_discount:.0f} bp); the book at its floors earns "
-        f"{cur['expected_net_income']:,.0f} (CNY 10k) a year, RAROC {cur['raroc']:.1%} (the hurdle)")
+    console.print(f"    pricing / 定价: approved loans' rate floor {100 * priced['rate_floor'].mean():.2f}% on average "
+                  f"({priced['inclusive'].mean():.0%} inclusive, FTP {100 * policy.pricing.ftp_rate:.2f}% less "
+                  f"{1e4 * policy.pricing.inclusive_discount:.0f} bp); the book at its floors earns "
+                  f"{cur['expected_net_income']:,.0f} (CNY 10k) a year, RAROC {cur['raroc']:.1%} (the hurdle)")
 
     with console.status("monitoring a later, stressed vintage / 监测"):
         later = generate_portfolio(max(n_firms // 4, 2000), seed=seed + 1, catalogue=catalogue,

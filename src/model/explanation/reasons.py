@@ -178,7 +178,10 @@ def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.Dat
               for u, u_ok, d, d_ok in zip(up.tolist(), up_ok.tolist(), down.tolist(), down_ok.tolist())]
     pairs = [(i, j) for i, (up, down) in zip(rows, chosen) for j in (*up, *down)]
     firm_of, column_of = np.array([i for i, _ in pairs], int), np.array([j for _, j in pairs], int)
-    numbers = np.array([float(values[i, j]) if _is_number(indicators[j], values[i, j]) else np.nan for i, j in pairs])
+    numeric = np.array([ind.type != "categorical" for ind in indicators], bool)
+    as_numbers = np.full(values.shape, np.nan)             # every value as a number, NaN for levels and gaps
+    as_numbers[:, numeric] = pd.DataFrame(values[:, numeric]).apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    numbers = as_numbers[firm_of, column_of] if len(pairs) else np.empty(0)
     below, above = peer_shares_many(numbers, q[:, column_of])
     medians = [float(m) if ind.type != "categorical" else None for ind, m in zip(indicators, q[len(q) // 2])]
     median_texts = {j: {lang: format_value(indicators[j], medians[j], lang) for lang in langs}
