@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable, Mapping
 
+import anyio
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 logger = logging.getLogger("innoscore.serving")
@@ -194,17 +195,8 @@ class RequestGuard:
                 return
             if path in self.api_paths and scope["method"] == "POST":
                 body = await self._read_body(scope, receive)
-                parsed = parse_strict_json(body)
+                parsed, problems = await _off_loop_if_large(len(body), self._checked, body)
                 firms = parsed.get("firms")
-                if isinstance(firms, list):
-                    if not firms:
-                        raise Refusal(422, "no firms in the request / 请求中没有企业")
-                    if len(firms) > self.limits.max_firms:
-                        raise Refusal(413, f"{len(firms)} firms in one request; the maximum is "
-                                           f"{self.limits.max_firms} / 单次请求企业数超过上限")
-                problems = firm_value_problems(parsed, self.id_column, self.limits.max_string_length)
-                if not problems and isinstance(firms, list):
-                    problems = self.firm_check(firms)
                 if problems:
                     raise Refusal(422, "invalid firm data / 企业数据无效", problems)
                 handler = self.direct.get(path)
@@ -223,6 +215,21 @@ class RequestGuard:
             await refusal.response()(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _checked(self, body: bytes) -> tuple[dict, list[dict]]:
+        """The body parsed, and the problems of its firms (a Refusal for a body that is not a request)."""
+        parsed = parse_strict_json(body)
+        firms = parsed.get("firms")
+        if isinstance(firms, list):
+            if not firms:
+                raise Refusal(422, "no firms in the request / 请求中没有企业")
+            if len(firms) > self.limits.max_firms:
+                raise Refusal(413, f"{len(firms)} firms in one request; the maximum is "
+                                   f"{self.limits.max_firms} / 单次请求企业数超过上限")
+        problems = firm_value_problems(parsed, self.id_column, self.limits.max_string_length)
+        if not problems and isinstance(firms, list):
+            problems = self.firm_check(firms)
+        return parsed, problems
 
     def _documentation(self, path: str, method: str) -> Response | None:
         """The Swagger UI page (`/`, `/docs`) and the OpenAPI document (`/docs.json`), else None."""
@@ -278,6 +285,17 @@ class RequestGuard:
         if optional and not media_type and body.strip():
             raise Refusal(415, "send the body as application/json / 请求体须为application/json")
         return body
+
+
+INLINE_BODY_BYTES = 65_536     # about 30 firms: a larger body is parsed and checked on a thread
+
+
+async def _off_loop_if_large(size: int, work, *args):
+    """`work(*args)` on the event loop for a small body, on a thread for a large one: parsing and
+    checking 2,000 firms held the loop for 0.3 s, and /livez waited behind it."""
+    if size <= INLINE_BODY_BYTES:
+        return work(*args)
+    return await anyio.to_thread.run_sync(work, *args)
 
 
 async def _answer(handler: Callable[[dict], Awaitable[Response | None]], body: dict, path: str) -> Response | None:
