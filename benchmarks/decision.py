@@ -69,12 +69,23 @@ def main() -> None:
     limit = records["limit"].to_numpy()
 
     def numbers(rows, column):
-        return pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float) if column in rows else \
+        return np.asarray(pd.to_numeric(rows[column], errors="coerce"), dtype=float) if column in rows else \
             np.full(len(rows), np.nan)
 
     pricing = best(lambda: price(scores.pd, lgd, limit, book, policy.pricing, numbers), 5)
     print(f"pricing {len(book):,} loans (part of the decision): {pricing:.3f} s, {100 * pricing / batch_decided:.1f}% "
           f"of batch scoring with the decision, {100 * pricing / decided:.1f}% of the in-memory record + decision")
+    from innoscore.features.firm_columns import FirmColumns
+    from innoscore.model.scoring.score import score_records
+
+    one = book.head(1)
+    request = FirmColumns({c: one[c].to_numpy() for c in one.columns})
+    record = [dict(zip(one.columns, one.iloc[0].tolist()))]
+    loan = policy.loan_column_types(cat)
+    scored_one = best(lambda: score_records(record, model, policy, loan), 200)    # /score's in-process path
+    priced_one = best(lambda: price(scores.pd[:1], lgd[:1], limit[:1], request, policy.pricing, numbers), 200)
+    print(f"one firm: scoring with the decision {1e6 * scored_one:.0f} us, of which pricing {1e6 * priced_one:.0f} us "
+          f"({100 * priced_one / scored_one:.1f}%)")
     portfolio = Portfolio(scores.pd, scores.expert, book, book["default_12m"].to_numpy(float),
                           book["true_pd"].to_numpy(float))
     proposed = policy.with_overrides({"tech_innovation_weight": 0.4})
