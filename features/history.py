@@ -47,7 +47,7 @@ def booked(data, catalogue: Catalogue, history: HistoryPolicy) -> np.ndarray:
     """Which applicants the past policy booked: expert total above the cut-off, no knock-out."""
     total = expert_points_array(data, catalogue).sum(axis=1)
     cutoff = np.quantile(total, history.decline_share) if history.decline_share > 0 else -np.inf
-    out = total > cutoff if history.decline_share > 0 else np.ones(len(total), bool)
+    out = total > cutoff
     for rule in history.knock_outs:
         values = np.asarray(column_array(data, rule.column), dtype=float)
         out &= ~holds(rule.op, values, rule.value)             # a missing value fires no rule
