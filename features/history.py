@@ -54,6 +54,17 @@ def booked(data, catalogue: Catalogue, history: HistoryPolicy) -> np.ndarray:
     return out
 
 
+def previously_declined(rows) -> np.ndarray | None:
+    """Which firms the bank's past policy declined, from the data's `booked` column (None without
+    one); a missing entry counts as booked."""
+    if BOOKED_COLUMN not in rows:
+        return None
+    try:
+        return ~rows[BOOKED_COLUMN].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    except (TypeError, ValueError):
+        raise ValueError(f"column {BOOKED_COLUMN!r} must hold true/false (or 1/0) / {BOOKED_COLUMN} 列须为 true/false") from None
+
+
 def with_history(portfolio, catalogue: Catalogue, history: HistoryPolicy):
     """The portfolio as the bank saw it: a `booked` column, the outcome only where booked (missing
     elsewhere), every applicant's outcome kept in the truth (`truth_outcome`)."""

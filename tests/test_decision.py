@@ -158,6 +158,32 @@ def test_what_if_from_model_pd_tracks_the_true_pd_and_the_swap_set_adds_up(train
     assert len(result["sweep"]) == 11 and result["sweep"][0]["tech_innovation_weight"] == 0
 
 
+def test_the_firms_the_past_policy_declined_are_a_segment_of_the_what_if(trained, catalogue, policy):
+    from innoscore.features.history import HistoryPolicy, booked
+    from innoscore.model.tracking.registry import load_pd_model
+
+    model, _ = load_pd_model("models:/innoscore-pd@challenger")
+    data = trained["data"]
+    rows = data[data["application_date"].dt.year == 2024].reset_index(drop=True)
+    scores = model.score(rows)
+    declined = ~booked(rows, catalogue, HistoryPolicy.load())
+    outcome = np.where(declined, np.nan, rows["default_12m"].to_numpy(float))      # never seen where declined
+    portfolio = Portfolio(scores.pd, scores.expert, rows, outcome, rows["true_pd"].to_numpy(float), declined)
+    result = what_if(portfolio, catalogue, policy, policy.with_overrides({"tech_innovation_weight": 0.4}), steps=2)
+    seg = result["previously_declined"]
+    assert seg["count"] == declined.sum() and seg["share"] == pytest.approx(declined.mean())
+    assert seg["mean_pd"] == pytest.approx(scores.pd[declined].mean())
+    assert seg["true_pd"] == pytest.approx(rows.loc[declined, "true_pd"].mean()) and seg["bad_rate"] is None
+    assert sum(c["count"] for c in seg["swap_set"].values()) == seg["count"]
+    cells = {k: c["count"] for k, c in seg["swap_set"].items()}
+    assert cells["both"] + cells["only_proposed"] == seg["approved_proposed"]
+    assert cells["both"] + cells["only_current"] == seg["approved_current"] > 0
+    approved = (decide(scores.pd, scores.expert, rows, catalogue, policy)["decision"] == "approve").to_numpy()
+    assert result["current"]["observed_default_rate"] == pytest.approx(np.nanmean(outcome[approved]))  # known only
+    without = what_if(Portfolio(scores.pd, scores.expert, rows), catalogue, policy, policy, steps=1)
+    assert "previously_declined" not in without
+
+
 @pytest.mark.slow
 def test_the_what_if_command_writes_html_and_json(trained, tmp_path):
     data = tmp_path / "book.parquet"
@@ -174,6 +200,23 @@ def test_the_what_if_command_writes_html_and_json(trained, tmp_path):
     page = out.read_text(encoding="utf-8")
     assert "审批结果迁移" in page and "Swap set" in page and page.count("data:image/png;base64") == 3
     assert "FTP discount sweep" in page and "RAROC" in page
+    assert "previously_declined" not in doc and doc["model"]["reject_inference"] == {"method": "none", "n_declined": 0}
+    assert "no reject inference" in page and "未做拒绝推断" in page
+    # a book that says which firms the bank declined before: their segment, outcomes unknown
+    book = trained["data"].tail(3000).reset_index(drop=True)
+    book["booked"] = np.arange(len(book)) % 3 != 0
+    book.loc[~book["booked"], "default_12m"] = np.nan
+    book.to_parquet(data)
+    result = runner.invoke(app, ["policy", "what-if", "--data", str(data), "--out", str(out), "--json-out", str(js),
+                                 "--model-uri", "models:/innoscore-pd@challenger", "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    seg = json.loads(js.read_text(encoding="utf-8"))["previously_declined"]
+    assert seg["count"] == 1000 and seg["bad_rate"] is None and seg["true_pd"] > 0
+    assert "以往政策拒绝的企业" in out.read_text(encoding="utf-8") and "declined by the past policy" in result.output
+    book["booked"] = "perhaps"
+    book.to_parquet(data)
+    result = runner.invoke(app, ["policy", "what-if", "--data", str(data), "--model-uri", "models:/innoscore-pd@challenger"])
+    assert result.exit_code != 0 and "'booked' must hold true/false" in result.output
     bad = runner.invoke(app, ["policy", "what-if", "--data", str(data), "--set", "category_weight.Q=0.3",
                               "--model-uri", "models:/innoscore-pd@challenger"])
     assert bad.exit_code == 2 and "unknown category 'Q'" in bad.output

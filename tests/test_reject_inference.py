@@ -8,6 +8,7 @@ from innoscore.cli import app
 from innoscore.features.history import BOOKED_COLUMN, OUTCOME_PREFIX, HistoryPolicy, booked, with_history
 from innoscore.features.synthetic import generate_portfolio
 from innoscore.model.estimators.reject_inference import METHODS, augmented_training_set
+from innoscore.model.evaluation.kickout import accepted, kickout
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,26 @@ def test_each_method_builds_its_training_set():
         augmented_training_set("magic", accepts, y, rejects, pd_of)
 
 
+def test_kickout_counts_the_known_outcomes_the_new_model_kicks_out():
+    outcome = np.array([0, 0, 0, 0, 1, 0, 1, 1, np.nan, np.nan])
+    benchmark = np.arange(10) / 10                         # accepts the first 6 at 60%
+    np.testing.assert_array_equal(accepted(benchmark, 0.6), np.arange(10) < 6)
+    assert kickout(benchmark, benchmark, outcome, 0.6) == 0
+    # the new model swaps firm 4 (bad) for firm 8 (unknown): one bad kicked out of S_B = 1
+    swapped = benchmark.copy()
+    swapped[[4, 8]] = swapped[[8, 4]]
+    assert kickout(benchmark, swapped, outcome, 0.6) == pytest.approx(1.0)
+    # ... or firm 0 (good) for firm 8: p_B = 3/8, (0 - 1 / (5/8)) / (1 / (3/8)) = -0.6
+    good_out = benchmark.copy()
+    good_out[[0, 8]] = good_out[[8, 0]]
+    assert kickout(benchmark, good_out, outcome, 0.6) == pytest.approx(-0.6)
+    assert np.isnan(kickout(benchmark, swapped, np.zeros(10), 0.6))        # no bad firm: undefined
+    with pytest.raises(ValueError, match="strictly between"):
+        kickout(benchmark, swapped, outcome, 1.0)
+    with pytest.raises(ValueError, match="one outcome per applicant"):
+        kickout(benchmark, swapped[:5], outcome, 0.5)
+
+
 def test_training_learns_from_the_declined_with_the_chosen_method(history, catalogue):
     from innoscore.features.validation import validate_frame
     from innoscore.model.config import TrainingConfig
@@ -78,5 +99,15 @@ def test_training_learns_from_the_declined_with_the_chosen_method(history, catal
     for method in ("none", "parcelling"):
         result = fit_and_evaluate(accepts, catalogue, config.with_reject_inference(method), rejects=rejects)
         mean_pd[method] = result.models["lightgbm"].predict_pd(rejects).mean()
+        ri = result.reject_inference
+        assert ri["method"] == method and ri["n_declined"] == len(rejects)
+        if method == "none":
+            assert "kickout" not in ri and not hasattr(result.models["lightgbm"], "reject_inference_")
+        else:      # kickout over the test year's booked and declined applicants, at the booked share
+            declined_test = (rejects["application_date"].dt.year == accepts["application_date"].dt.year.max()).sum()
+            assert ri["kickout_rows"] == result.split.test.sum() + declined_test
+            assert ri["kickout_acceptance_rate"] == pytest.approx(len(accepts) / len(seen.data))
+            assert -1 <= ri["kickout"] <= 1 and 0 < ri["n_declined_trained_on"] < len(rejects)
+            assert result.metrics_json()["reject_inference"] == ri
     truth = seen.data.loc[~seen.data[BOOKED_COLUMN], "true_pd"].mean()
     assert mean_pd["none"] < mean_pd["parcelling"] and abs(mean_pd["parcelling"] - truth) < abs(mean_pd["none"] - truth)

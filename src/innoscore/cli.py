@@ -197,6 +197,12 @@ def train(
         f"{k} {v:.4f}" for k, v in base["test_auc"].items() if k in ("plain_lightgbm", "logistic_one_hot"))
         + f"; LightGBM minus plain LightGBM {base['lightgbm_minus_plain_lightgbm']:+.4f}, "
           f"WoE scorecard minus logistic {base['woe_minus_logistic_one_hot']:+.4f}")
+    ri = result.reject_inference
+    if ri:
+        kicked = (f"; kickout against the accepts-only LightGBM {ri['kickout']:+.3f} on {ri['kickout_rows']:,} test "
+                  f"applicants at {ri['kickout_acceptance_rate']:.0%} accepted" if "kickout" in ri else "")
+        used = f" ({ri['n_declined_trained_on']:,} of them in training)" if "n_declined_trained_on" in ri else ""
+        console.print(f"reject inference / 拒绝推断: {ri['method']}, {ri['n_declined']:,} declined applicants{used}{kicked}")
     if result.fidelity:
         console.print("explanation fidelity vs the true contributions (test window) / 解释与真实贡献的一致性: "
                       + ", ".join(f"{k} {v:.3f}" for k, v in result.fidelity.items()))
@@ -607,6 +613,7 @@ def what_if_command(
 
     from innoscore.features.validation import DataReadError, read_table, validate_frame
     from innoscore.model.decision.policy import load_policy, parse_overrides
+    from innoscore.features.history import previously_declined
     from innoscore.model.decision.what_if import Portfolio, what_if
     from innoscore.model.reports.what_if import render_what_if
     from innoscore.settings import SettingsError
@@ -618,7 +625,8 @@ def what_if_command(
         proposed = current.with_overrides(parse_overrides(set_))
         frame = read_table(data)
         current.require_columns(frame, str(data))
-    except (SettingsError, DataReadError) as exc:
+        declined = previously_declined(frame)
+    except (SettingsError, DataReadError, ValueError) as exc:
         fail(str(exc))
     rows, report = validate_frame(frame, cat)
     if not report.ok:
@@ -629,9 +637,10 @@ def what_if_command(
         ds = cat.dataset
         portfolio = Portfolio(scores.pd, scores.expert, rows,
                               rows[ds.target_column].to_numpy(float) if ds.target_column in rows else None,
-                              rows[ds.truth_column].to_numpy(float) if ds.truth_column and ds.truth_column in rows else None)
+                              rows[ds.truth_column].to_numpy(float) if ds.truth_column and ds.truth_column in rows else None,
+                              declined)
         result = what_if(portfolio, cat, current, proposed, steps)
-    result["model"] = {"name": version.name, "version": version.version}
+    result["model"] = {"name": version.name, "version": version.version, "reject_inference": model.reject_inference}
     result["changes"] = parse_overrides(set_)
     result["assumptions"] = current.assumptions(frame.columns)
     for assumed in result["assumptions"]:
@@ -644,6 +653,11 @@ def what_if_command(
         console.print(f"{label}: current {fmt(cur)} -> proposed {fmt(new)}")
     swap = result["swap_set"]
     console.print("swap set / 迁移: " + ", ".join(f"{k} {v['count']:,}" for k, v in swap.items()))
+    if seg := result.get("previously_declined"):
+        truth = "" if seg["true_pd"] is None else f" (true {100 * seg['true_pd']:.2f}%)"
+        console.print(f"declined by the past policy / 以往被拒: {seg['count']:,} firms, approved {seg['approved_current']:,} "
+                      f"-> {seg['approved_proposed']:,}, mean model PD {100 * seg['mean_pd']:.2f}%{truth}; model trained "
+                      f"with reject inference {model.reject_inference['method']}")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(render_what_if(result, f"{current.name_en} / {current.name_zh}: what-if"), encoding="utf-8")

@@ -85,6 +85,7 @@ class RejectInferenceSettings(Settings):
     method: RejectMethod = "none"
     parcel_factor: float = Field(1.5, gt=0)        # parcelling: a reject is bad with min(1, factor x PD)
     confident_share: float = Field(0.1, gt=0, lt=0.5)   # self-learning: the share labelled at each end
+    kickout_acceptance_rate: float | None = Field(None, gt=0, lt=1)   # the kickout's share accepted (None: booked share)
 
 
 class TrainingSettings(Settings):

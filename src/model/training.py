@@ -27,6 +27,7 @@ from innoscore.model.config import MODEL_KINDS, TrainingConfig
 from innoscore.model.estimators.expert_scorecard import ExpertScorecard, category_points
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 from innoscore.model.estimators.reject_inference import augmented_training_set
+from innoscore.model.evaluation.kickout import kickout
 from innoscore.model.estimators.monotone import applied_signs, monotone_report
 from innoscore.model.estimators.tuning import tune_lightgbm
 from innoscore.model.estimators.woe_scorecard import WoEScorecard
@@ -71,12 +72,14 @@ class TrainingResult:
     monotonicity: dict = field(default_factory=dict)    # policy, applied, contradicted, price in test AUC
     skipped: dict = field(default_factory=dict)         # model kind -> why it was not trained
     baselines: dict = field(default_factory=dict)       # plain models' test AUC on the same rows, and the gaps
+    reject_inference: dict = field(default_factory=dict)  # method, declined applicants, kickout on the test window
 
     def metrics_json(self) -> dict:
         """The `--metrics-out` document: split, per-model metrics by window, monotonicity, the plain
         baselines on the same rows, skipped models."""
         return {"split": self.split_summary, "models": self.metrics, "monotonicity": self.monotonicity,
-                "baselines": self.baselines, "skipped": self.skipped}
+                "baselines": self.baselines, "skipped": self.skipped,
+                **({"reject_inference": self.reject_inference} if self.reject_inference else {})}
 
 
 def model_kinds(catalogue: Catalogue) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -113,6 +116,7 @@ class _Fit:
     unconstrained: LightGBMPD
     trials: list
     monotone: pd.DataFrame
+    accepts_only: LightGBMPD | None = None       # the LightGBM before reject inference, for the kickout
 
 
 def _fit_window(data: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.ndarray, catalogue: Catalogue,
@@ -165,18 +169,41 @@ def _fit_window(data: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.
                                          confident_share=ri.confident_share)
             models["lightgbm"] = clone(lgbm).fit(aug.rows, aug.y, eval_set=(data[valid], y[valid]),
                                                  sample_weight=aug.weight)
+            models["lightgbm"].reject_inference_ = {"method": ri.method, "n_declined": len(rejects)}
+            return _Fit(models, unconstrained, trials, monotone, accepts_only=lgbm)
     return _Fit(models, unconstrained, trials, monotone)
 
 
-def _rejects_of_window(rejects: pd.DataFrame | None, data: pd.DataFrame, split: Split, catalogue: Catalogue
-                       ) -> pd.DataFrame | None:
-    """The declined applicants a training window may learn from: under a time split, those of its
-    years (a later year's declines would leak the test period)."""
+def _rejects_of_window(rejects: pd.DataFrame | None, data: pd.DataFrame, split: Split, catalogue: Catalogue,
+                       window: str = "train") -> pd.DataFrame | None:
+    """The declined applicants dated in a window's years under a time split (training learns from
+    the training years' only: a later year's declines would leak the test period); under any other
+    split every declined applicant belongs to training and none to the test window."""
     date = catalogue.dataset.date_column
-    if rejects is None or not len(rejects) or split.kind != "time" or not date or date not in rejects:
+    if rejects is None or not len(rejects):
         return rejects
-    years = set(pd.to_datetime(data.loc[split.train, date]).dt.year)
+    if split.kind != "time" or not date or date not in rejects:
+        return rejects if window == "train" else rejects.iloc[:0]
+    years = set(pd.to_datetime(data.loc[getattr(split, window), date]).dt.year)
     return rejects[pd.to_datetime(rejects[date]).dt.year.isin(years).to_numpy()]
+
+
+def reject_inference_summary(fit: _Fit, data: pd.DataFrame, y: np.ndarray, test: np.ndarray,
+                             test_rejects: pd.DataFrame | None, config: TrainingConfig, n_declined: int) -> dict:
+    """The method, how many declined applicants the data has and the model learned from and, against the accepts-only
+    LightGBM, the kickout on the test window's applicants (booked ones with their outcomes and the
+    declined ones of its years without), accepting the share the bank booked."""
+    ri = config.reject_inference
+    out = {"method": ri.method, "n_declined": n_declined}
+    if fit.accepts_only is None:
+        return out
+    out["n_declined_trained_on"] = fit.models["lightgbm"].reject_inference_["n_declined"]
+    rows = pd.concat([data[test], test_rejects], ignore_index=True) if test_rejects is not None else data[test]
+    outcome = np.r_[y[test].astype(float), np.full(len(rows) - int(test.sum()), np.nan)]
+    rate = ri.kickout_acceptance_rate or len(data) / (len(data) + n_declined)
+    out.update(kickout=kickout(fit.accepts_only.predict_pd(rows), fit.models["lightgbm"].predict_pd(rows), outcome,
+                               rate), kickout_acceptance_rate=rate, kickout_rows=len(rows))
+    return out
 
 
 def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig,
@@ -195,6 +222,8 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
     kinds, skipped = model_kinds(catalogue)
     for kind, why in skipped.items():
         progress(f"skipping {kind}: {why}")
+    n_declined = 0 if rejects is None else len(rejects)
+    test_rejects = _rejects_of_window(rejects, data, split, catalogue, "test") if split.kind != "cv" else None
     rejects = _rejects_of_window(rejects, data, split, catalogue)
     fit = _fit_window(data, y, split.train, split.valid, catalogue, config, kinds, progress, rejects)
     models = {**fit.models, "lightgbm_unconstrained": fit.unconstrained}
@@ -242,6 +271,8 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
     result = TrainingResult(metrics=metrics, split=split, models=fit.models, pds=pds, scoring_models=scoring_models,
                             search_trials=fit.trials, split_summary=split.summary(y), monotone=report,
                             monotonicity=monotonicity, skipped=skipped)
+    if n_declined:
+        result.reject_inference = reject_inference_summary(fit, data, y, split.test, test_rejects, config, n_declined)
     progress("plain baselines on the same rows / 基准模型对照")
     result.baselines = compare_with_baselines(result, data, catalogue, config.seed)
     return result
@@ -333,12 +364,14 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
         mlflow.log_params({"seed": config.seed, "search.n_trials": config.lightgbm.search.n_trials,
                            "monotone.policy": config.lightgbm.monotone,
                            **{f"reject_inference.{k}": v for k, v in config.reject_inference.model_dump().items()},
-                           "reject_inference.n_declined": 0 if rejects is None else len(rejects)})
+                           "reject_inference.n_declined": result.reject_inference.get("n_declined", 0)})
         base = result.baselines
         mlflow.log_metrics({**{f"baseline.{name}.test_auc": auc for name, auc in base["test_auc"].items()
                                if name not in result.models},
                             "lightgbm_minus_plain_lightgbm_test_auc": base["lightgbm_minus_plain_lightgbm"],
                             "woe_minus_logistic_one_hot_test_auc": base["woe_minus_logistic_one_hot"]})
+        if "kickout" in result.reject_inference and np.isfinite(result.reject_inference["kickout"]):
+            mlflow.log_metric("reject_inference_kickout", result.reject_inference["kickout"])
         mlflow.log_input(mlflow.data.from_pandas(data, source=data_source, name=dataset_name or catalogue.version,
                                                  targets=ds.target_column), context="training")
         mono = result.monotonicity

@@ -5,6 +5,9 @@ is the mean model PD of the approved firms, its expected loss the sum of PD x LG
 portfolio has outcomes (or, synthetic, a true PD) the observed (true) rate is given beside it. The
 limit of reject inference applies: firms a policy declined have no outcomes in a real book, so the
 observed rates of newly approved firms are unknown there and only the model's estimate remains.
+Where the portfolio says which firms the bank's past policy declined (`previously_declined`, e.g.
+from a `booked` column), they are a segment of their own: the firms a model trained on the booked
+ones knows least (docs/reject-inference.md). Observed rates count the firms with an outcome.
 """
 from __future__ import annotations
 
@@ -27,14 +30,18 @@ class Portfolio:
     pd: np.ndarray
     category_points: pd.DataFrame
     rows: pd.DataFrame
-    outcome: np.ndarray | None = None
+    outcome: np.ndarray | None = None          # 1 bad, 0 good, NaN unknown (a firm the bank did not book)
     true_pd: np.ndarray | None = None
+    previously_declined: np.ndarray | None = None   # declined by the bank's past policy (no outcome seen)
 
 
 def _rate(values: np.ndarray | None, mask: np.ndarray) -> float | None:
-    if values is None or not mask.any():
+    """The mean of `values` over `mask` where known (None: nothing known there)."""
+    if values is None:
         return None
-    return float(np.mean(values[mask]))
+    known = values[mask]
+    known = known[~np.isnan(known)]
+    return float(known.mean()) if len(known) else None
 
 
 def book_income(decisions: pd.DataFrame, portfolio: Portfolio, policy: Policy, approved: np.ndarray) -> dict:
@@ -72,14 +79,33 @@ def book(decisions: pd.DataFrame, portfolio: Portfolio, policy: Policy) -> dict:
             **book_income(decisions, portfolio, policy, approved)}
 
 
-def swap_set(current: pd.DataFrame, proposed: pd.DataFrame, portfolio: Portfolio) -> dict:
+def swap_set(current: pd.DataFrame, proposed: pd.DataFrame, portfolio: Portfolio, within: np.ndarray | None = None
+             ) -> dict:
     """Approved by both / only the proposed / only the current policy / neither: counts, mean PD and,
-    where known, the bad rate and the true PD of each cell."""
+    where known, the bad rate and the true PD of each cell (of the firms `within`, default all)."""
     a, b = (current["decision"] == "approve").to_numpy(), (proposed["decision"] == "approve").to_numpy()
-    cells = {"both": a & b, "only_proposed": b & ~a, "only_current": a & ~b, "neither": ~a & ~b}
+    within = np.ones(len(a), dtype=bool) if within is None else within
+    cells = {"both": a & b & within, "only_proposed": b & ~a & within, "only_current": a & ~b & within,
+             "neither": ~a & ~b & within}
     return {name: {"count": int(mask.sum()), "mean_pd": _rate(portfolio.pd, mask),
                    "bad_rate": _rate(portfolio.outcome, mask), "true_pd": _rate(portfolio.true_pd, mask)}
             for name, mask in cells.items()}
+
+
+def previously_declined(current: pd.DataFrame, proposed: pd.DataFrame, portfolio: Portfolio) -> dict | None:
+    """The firms the bank's past policy declined: how many, how many each policy approves, their mean
+    model PD against the true PD where known (the model's error where it has seen no outcome), and
+    the swap set among them."""
+    declined = portfolio.previously_declined
+    if declined is None:
+        return None
+    model_pd, true_pd = _rate(portfolio.pd, declined), _rate(portfolio.true_pd, declined)
+    return {"count": int(declined.sum()), "share": float(declined.mean()),
+            "approved_current": int(((current["decision"] == "approve").to_numpy() & declined).sum()),
+            "approved_proposed": int(((proposed["decision"] == "approve").to_numpy() & declined).sum()),
+            "mean_pd": model_pd, "true_pd": true_pd, "bad_rate": _rate(portfolio.outcome, declined),
+            "pd_over_true": model_pd / true_pd if model_pd is not None and true_pd else None,
+            "swap_set": swap_set(current, proposed, portfolio, within=declined)}
 
 
 def strategy_curve(policy: Policy, portfolio: Portfolio, catalogue: Catalogue, n_points: int = 41) -> pd.DataFrame:
@@ -133,6 +159,7 @@ def what_if(portfolio: Portfolio, catalogue: Catalogue, current: Policy, propose
         "proposed": {**book(new, portfolio, proposed), "policy_hash": proposed.fingerprint,
                      "tech_innovation_weight": sum(proposed.blend.category_weight[c] for c in tech)},
         "swap_set": swap_set(cur, new, portfolio),
+        **({"previously_declined": segment} if (segment := previously_declined(cur, new, portfolio)) else {}),
         "strategy_curve": {"current": strategy_curve(current, portfolio, catalogue).to_dict("records"),
                            "proposed": strategy_curve(proposed, portfolio, catalogue).to_dict("records")},
         "sweep": tech_weight_sweep(current, portfolio, catalogue, steps).to_dict("records"),

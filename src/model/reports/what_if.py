@@ -69,6 +69,50 @@ def ftp_sweep_plot(result: dict):
     return fig
 
 
+SWAP_NAMES = {"both": "approved by both / 两者均批准", "only_proposed": "only the proposed / 仅新政策批准",
+              "only_current": "only the current / 仅现政策批准", "neither": "neither / 均不批准"}
+
+
+def _swap_rows(cells: dict) -> str:
+    return "".join(f"<tr><th>{SWAP_NAMES[k]}</th><td>{c['count']:,}</td><td>{_pct(c['mean_pd'])}</td>"
+                   f"<td>{_pct(c['bad_rate'])}</td><td>{_pct(c['true_pd'])}</td></tr>" for k, c in cells.items())
+
+
+SWAP_HEAD = "<tr><th></th><th>firms / 企业数</th><th>mean model PD</th><th>bad rate / 违约率</th><th>true PD</th></tr>"
+
+
+def training_line(result: dict) -> str:
+    """How the model met the declined applicants in training (reject inference), in both languages."""
+    ri = result.get("model", {}).get("reject_inference")
+    if not ri:
+        return ""
+    if ri["method"] == "none" or not ri["n_declined"]:
+        how = ("no reject inference: it learned from the booked firms' outcomes alone",
+               "未做拒绝推断：仅以已放款企业的结果训练")
+    else:
+        how = (f"reject inference by {ri['method']} over {ri['n_declined']:,} declined applicants",
+               f"拒绝推断方法 {ri['method']}，使用 {ri['n_declined']:,} 家被拒申请企业")
+    return f'<p class="note">The model was trained with {how[0]} / 模型训练：{how[1]}。</p>'
+
+
+def declined_section(result: dict) -> str:
+    """The firms the past policy declined, as a segment of the swap set."""
+    seg = result.get("previously_declined")
+    if not seg:
+        return ""
+    ratio = "-" if seg["pd_over_true"] is None else f"{seg['pd_over_true']:.2f}"
+    return f"""<h2>Firms the past policy declined / 以往政策拒绝的企业</h2>
+<p class="note">{seg['count']:,} firms ({_pct(seg['share'])}) were declined by the bank's past policy, so no outcome of
+theirs was seen in training: the model knows them least (docs/reject-inference.md). 这些企业曾被以往政策拒绝，训练数据中
+没有其结果，模型对其了解最少。</p>
+<table><tr><th>approved by the current policy / 现政策批准</th><td>{seg['approved_current']:,}</td></tr>
+<tr><th>approved by the proposed policy / 新政策批准</th><td>{seg['approved_proposed']:,}</td></tr>
+<tr><th>mean model PD / 平均模型违约概率</th><td>{_pct(seg['mean_pd'])}</td></tr>
+<tr><th>mean true PD (synthetic) / 平均真实违约概率</th><td>{_pct(seg['true_pd'])}</td></tr>
+<tr><th>model PD / true PD / 模型与真实之比</th><td>{ratio}</td></tr></table>
+<table>{SWAP_HEAD}{_swap_rows(seg['swap_set'])}</table>"""
+
+
 def render_what_if(result: dict, title: str) -> str:
     """The page: what changes between the current and the proposed policy, in Chinese and English."""
     rows = [("approval rate / 批准率", "approval_rate", _pct), ("referral rate / 提交评审率", "refer_rate", _pct),
@@ -88,11 +132,7 @@ def render_what_if(result: dict, title: str) -> str:
                         lambda v: f"{v:,.1f}"), ("RAROC at offered rates / 报价下RAROC", "raroc_offered", _pct)]
     summary = "".join(f"<tr><th>{html.escape(label)}</th><td>{fmt(result['current'][k])}</td>"
                       f"<td>{fmt(result['proposed'][k])}</td></tr>" for label, k, fmt in rows)
-    names = {"both": "approved by both / 两者均批准", "only_proposed": "only the proposed / 仅新政策批准",
-             "only_current": "only the current / 仅现政策批准", "neither": "neither / 均不批准"}
-    swap = "".join(f"<tr><th>{names[k]}</th><td>{c['count']:,}</td><td>{_pct(c['mean_pd'])}</td>"
-                   f"<td>{_pct(c['bad_rate'])}</td><td>{_pct(c['true_pd'])}</td></tr>"
-                   for k, c in result["swap_set"].items())
+    swap = _swap_rows(result["swap_set"])
     weights = "".join(f"<tr><th>{html.escape(k)}</th><td>{result['blend']['current']['category_weight'].get(k, 0):.3f}"
                       f"</td><td>{result['blend']['proposed']['category_weight'].get(k, 0):.3f}</td></tr>"
                       for k in result["blend"]["current"]["category_weight"])
@@ -106,13 +146,14 @@ def render_what_if(result: dict, title: str) -> str:
 <p class="note">Approved means approve (a referral is not yet a loan). Expected rates come from the model PD; observed
 rates exist only where the portfolio has outcomes, and a real book has none for firms its policy declined (reject
 inference). 批准指直接批准（提交评审尚未放款）。预期违约率来自模型违约概率；实际违约率仅在有结果的样本上可得。</p>
-{assumed}
+{training_line(result)}{assumed}
 <h2>Current vs proposed / 现政策与新政策</h2>
 <table><tr><th></th><th>current / 现政策 ({result['current']['policy_hash']})</th><th>proposed / 新政策 ({result['proposed']['policy_hash']})</th></tr>{summary}</table>
 <h2>Blend weights / 决策得分权重</h2>
 <table><tr><th></th><th>current</th><th>proposed</th></tr>{model_w}{weights}</table>
 <h2>Swap set / 审批结果迁移</h2>
-<table><tr><th></th><th>firms / 企业数</th><th>mean model PD</th><th>bad rate / 违约率</th><th>true PD</th></tr>{swap}</table>
+<table>{SWAP_HEAD}{swap}</table>
+{declined_section(result)}
 <h2>Strategy curves / 策略曲线</h2>{png_img(strategy_plot(result))}
 <h2>Tech-innovation share sweep / 科技创新权重扫描</h2>{png_img(sweep_plot(result))}
 <h2>FTP discount sweep / 内部资金转移价格优惠扫描</h2>{png_img(ftp_sweep_plot(result))}

@@ -64,6 +64,12 @@ class ScoringModel:
             raise ValueError(f"the {self.kind} model was stored without a reference profile")
         return self.reference.indicator_quantiles
 
+    @property
+    def reject_inference(self) -> dict:
+        """How declined applicants entered the model's training: `method` and `n_declined` (none, 0:
+        the booked firms alone, or data without declined applicants)."""
+        return getattr(self.estimator, "reject_inference_", None) or {"method": "none", "n_declined": 0}
+
     def grade(self, pd_values) -> np.ndarray:
         return self.grade_scale.assign(pd_values)
 
