@@ -17,6 +17,7 @@ from innoscore.features.catalogue import Catalogue
 from innoscore.features.conditions import Operator, holds
 from innoscore.features.derive import expert_points_array
 from innoscore.features.firm_columns import column_array
+from innoscore.features.validation import validate_frame
 from innoscore.settings import Settings, load_settings
 
 BOOKED_COLUMN = "booked"
@@ -63,6 +64,28 @@ def previously_declined(rows) -> np.ndarray | None:
         return ~rows[BOOKED_COLUMN].astype("boolean").fillna(True).to_numpy(dtype=bool)
     except (TypeError, ValueError):
         raise ValueError(f"column {BOOKED_COLUMN!r} must hold true/false (or 1/0) / {BOOKED_COLUMN} 列须为 true/false") from None
+
+
+def declined_applicants(data, catalogue: Catalogue):
+    """The booked applicants and the declined ones (`booked` false, no outcome: what reject inference
+    learns from, the target column dropped), or all rows and None where the data has no `booked` or
+    no target column."""
+    target = catalogue.dataset.target_column
+    if BOOKED_COLUMN not in data or target not in data:
+        return data, None
+    declined = previously_declined(data) & data[target].isna().to_numpy()
+    return data[~declined].reset_index(drop=True), data[declined].drop(columns=[target]).reset_index(drop=True)
+
+
+def validated_applicants(data, catalogue: Catalogue, require_target: bool = False):
+    """`declined_applicants`, each part checked against the catalogue (a declined applicant has no
+    outcome to check): booked rows, declined rows (or None) and one report of both."""
+    booked_rows, declined = declined_applicants(data, catalogue)
+    booked_rows, report = validate_frame(booked_rows, catalogue, require_target=require_target)
+    if declined is not None:
+        declined, more = validate_frame(declined, catalogue)
+        report.problems += more.problems
+    return booked_rows, declined, report
 
 
 def with_history(portfolio, catalogue: Catalogue, history: HistoryPolicy):

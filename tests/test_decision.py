@@ -201,7 +201,7 @@ def test_the_what_if_command_writes_html_and_json(trained, tmp_path):
     assert "审批结果迁移" in page and "Swap set" in page and page.count("data:image/png;base64") == 3
     assert "FTP discount sweep" in page and "RAROC" in page
     assert "previously_declined" not in doc and doc["model"]["reject_inference"] == {"method": "none", "n_declined": 0}
-    assert "no reject inference" in page and "未做拒绝推断" in page
+    assert "had no declined applicants" in page and "训练数据中没有被拒申请企业" in page
     # a book that says which firms the bank declined before: their segment, outcomes unknown
     book = trained["data"].tail(3000).reset_index(drop=True)
     book["booked"] = np.arange(len(book)) % 3 != 0

@@ -87,7 +87,8 @@ def test_kickout_counts_the_known_outcomes_the_new_model_kicks_out():
 def test_training_learns_from_the_declined_with_the_chosen_method(history, catalogue):
     from innoscore.features.validation import validate_frame
     from innoscore.model.config import TrainingConfig
-    from innoscore.model.training import declined_applicants, fit_and_evaluate
+    from innoscore.features.history import declined_applicants
+    from innoscore.model.training import fit_and_evaluate
 
     _, seen = history
     accepts, rejects = declined_applicants(seen.data, catalogue)
@@ -101,8 +102,10 @@ def test_training_learns_from_the_declined_with_the_chosen_method(history, catal
         mean_pd[method] = result.models["lightgbm"].predict_pd(rejects).mean()
         ri = result.reject_inference
         assert ri["method"] == method and ri["n_declined"] == len(rejects)
+        trained_on = result.models["lightgbm"].reject_inference_
+        assert trained_on == {"method": method, "n_declined": ri["n_declined_trained_on"]}
         if method == "none":
-            assert "kickout" not in ri and not hasattr(result.models["lightgbm"], "reject_inference_")
+            assert "kickout" not in ri and 0 < ri["n_declined_trained_on"] < len(rejects)
         else:      # kickout over the test year's booked and declined applicants, at the booked share
             declined_test = (rejects["application_date"].dt.year == accepts["application_date"].dt.year.max()).sum()
             assert ri["kickout_rows"] == result.split.test.sum() + declined_test
@@ -111,3 +114,34 @@ def test_training_learns_from_the_declined_with_the_chosen_method(history, catal
             assert result.metrics_json()["reject_inference"] == ri
     truth = seen.data.loc[~seen.data[BOOKED_COLUMN], "true_pd"].mean()
     assert mean_pd["none"] < mean_pd["parcelling"] and abs(mean_pd["parcelling"] - truth) < abs(mean_pd["none"] - truth)
+
+
+@pytest.mark.slow
+def test_train_command_reports_the_method_and_kickout_everywhere(tmp_path, monkeypatch):
+    import json
+
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    data, metrics = tmp_path / "h.parquet", tmp_path / "m.json"
+    runner = CliRunner()
+    assert runner.invoke(app, ["generate", "--n-firms", "4000", "--seed", "5", "--out", str(data),
+                               "--history-policy", "expert"]).exit_code == 0
+    result = runner.invoke(app, ["train", "--data", str(data), "--reject-inference", "parcelling",
+                                 "--metrics-out", str(metrics)])
+    assert result.exit_code == 0, result.output
+    ri = json.loads(metrics.read_text(encoding="utf-8"))["reject_inference"]
+    assert ri["method"] == "parcelling" and ri["n_declined"] == pd.read_parquet(data)[BOOKED_COLUMN].eq(False).sum()
+    said = " ".join(result.output.replace("│", " ").split())
+    assert f"reject inference / 拒绝推断: parcelling, {ri['n_declined']:,} declined applicants" in said
+    assert f"kickout against the accepts-only LightGBM {ri['kickout']:+.3f}" in said
+    run = mlflow.search_runs(experiment_names=["innoscore"], filter_string="tags.role = 'parent'",
+                             output_format="list")[0]
+    assert run.data.metrics["reject_inference_kickout"] == pytest.approx(ri["kickout"])
+    assert run.data.params["reject_inference.method"] == "parcelling"
+    children = mlflow.search_runs(experiment_names=["innoscore"], filter_string="tags.role = 'model'",
+                                  output_format="list")
+    cards = {r.data.tags["model_kind"]: mlflow.artifacts.load_text(f"runs:/{r.info.run_id}/model_card.md")
+             for r in children}
+    assert f"Reject inference by `parcelling` over the {ri['n_declined_trained_on']:,}" in cards["lightgbm"]
+    assert "learned from the booked firms alone" in cards["woe_scorecard"]

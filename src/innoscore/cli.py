@@ -611,9 +611,11 @@ def what_if_command(
     _declare_encoding(encoding, data)
     import json
 
-    from innoscore.features.validation import DataReadError, read_table, validate_frame
+    import pandas as pd
+
+    from innoscore.features.history import previously_declined, validated_applicants
+    from innoscore.features.validation import DataReadError, read_table
     from innoscore.model.decision.policy import load_policy, parse_overrides
-    from innoscore.features.history import previously_declined
     from innoscore.model.decision.what_if import Portfolio, what_if
     from innoscore.model.reports.what_if import render_what_if
     from innoscore.settings import SettingsError
@@ -625,20 +627,22 @@ def what_if_command(
         proposed = current.with_overrides(parse_overrides(set_))
         frame = read_table(data)
         current.require_columns(frame, str(data))
-        declined = previously_declined(frame)
+        previously_declined(frame)              # a booked column that is not true/false fails here, by name
     except (SettingsError, DataReadError, ValueError) as exc:
         fail(str(exc))
-    rows, report = validate_frame(frame, cat)
+    rows, declined_rows, report = validated_applicants(frame, cat)      # declined: no outcome to check
     if not report.ok:
         err_console.print(report.to_text())
         raise typer.Exit(EXIT_INVALID)
+    if declined_rows is not None:
+        rows = pd.concat([rows, declined_rows], ignore_index=True)
     with console.status("re-deciding the portfolio / 重新审批"):
         scores = model.score(rows)
         ds = cat.dataset
         portfolio = Portfolio(scores.pd, scores.expert, rows,
                               rows[ds.target_column].to_numpy(float) if ds.target_column in rows else None,
                               rows[ds.truth_column].to_numpy(float) if ds.truth_column and ds.truth_column in rows else None,
-                              declined)
+                              previously_declined(rows))
         result = what_if(portfolio, cat, current, proposed, steps)
     result["model"] = {"name": version.name, "version": version.version, "reject_inference": model.reject_inference}
     result["changes"] = parse_overrides(set_)

@@ -20,9 +20,9 @@ from mlflow.tracking import MlflowClient
 from sklearn.base import clone
 
 from innoscore.features.catalogue import Catalogue
-from innoscore.features.history import BOOKED_COLUMN
+from innoscore.features.history import validated_applicants
 from innoscore.features.derive import FeatureSet
-from innoscore.features.validation import ValidationReport, validate_frame
+from innoscore.features.validation import ValidationReport
 from innoscore.model.config import MODEL_KINDS, TrainingConfig
 from innoscore.model.estimators.expert_scorecard import ExpertScorecard, category_points
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
@@ -169,9 +169,10 @@ def _fit_window(data: pd.DataFrame, y: np.ndarray, train: np.ndarray, valid: np.
                                          confident_share=ri.confident_share)
             models["lightgbm"] = clone(lgbm).fit(aug.rows, aug.y, eval_set=(data[valid], y[valid]),
                                                  sample_weight=aug.weight)
+        if rejects is not None and len(rejects):          # what the model's reports say of its training
             models["lightgbm"].reject_inference_ = {"method": ri.method, "n_declined": len(rejects)}
-            return _Fit(models, unconstrained, trials, monotone, accepts_only=lgbm)
-    return _Fit(models, unconstrained, trials, monotone)
+    return _Fit(models, unconstrained, trials, monotone,
+                accepts_only=lgbm if models["lightgbm"] is not lgbm else None)
 
 
 def _rejects_of_window(rejects: pd.DataFrame | None, data: pd.DataFrame, split: Split, catalogue: Catalogue,
@@ -195,9 +196,11 @@ def reject_inference_summary(fit: _Fit, data: pd.DataFrame, y: np.ndarray, test:
     declined ones of its years without), accepting the share the bank booked."""
     ri = config.reject_inference
     out = {"method": ri.method, "n_declined": n_declined}
+    trained = getattr(fit.models["lightgbm"], "reject_inference_", None)
+    if trained:
+        out["n_declined_trained_on"] = trained["n_declined"]
     if fit.accepts_only is None:
         return out
-    out["n_declined_trained_on"] = fit.models["lightgbm"].reject_inference_["n_declined"]
     rows = pd.concat([data[test], test_rejects], ignore_index=True) if test_rejects is not None else data[test]
     outcome = np.r_[y[test].astype(float), np.full(len(rows) - int(test.sum()), np.nan)]
     rate = ri.kickout_acceptance_rate or len(data) / (len(data) + n_declined)
@@ -307,16 +310,6 @@ def _flat_params(model) -> dict:
     return out
 
 
-def declined_applicants(data: pd.DataFrame, catalogue: Catalogue) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The booked applicants and the declined ones (`booked` false, no outcome: what reject inference
-    learns from), or all rows and None where the data has no `booked` column."""
-    target = catalogue.dataset.target_column
-    if BOOKED_COLUMN not in data or target not in data:
-        return data, None
-    declined = ~data[BOOKED_COLUMN].astype(bool).to_numpy() & data[target].isna().to_numpy()
-    return data[~declined].reset_index(drop=True), data[declined].drop(columns=[target]).reset_index(drop=True)
-
-
 def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfig | None = None,
                  experiment: str | None = None, tracking_uri: str | None = None, register: bool = True,
                  progress: Callable[[str], None] = lambda msg: None,
@@ -336,11 +329,7 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
     config = config or TrainingConfig.load()
     registry = config.registry.for_family(family or catalogue.model_family)
     progress("validating data / 数据校验")
-    data, rejects = declined_applicants(data, catalogue)
-    data, report = validate_frame(data, catalogue, require_target=True)
-    if rejects is not None:
-        rejects, reject_report = validate_frame(rejects, catalogue)
-        report.problems += reject_report.problems
+    data, rejects, report = validated_applicants(data, catalogue, require_target=True)
     if not report.ok:
         raise DataValidationError(report)
     result = fit_and_evaluate(data, catalogue, config, progress, split_kind, rejects)
@@ -439,8 +428,8 @@ def train_models(data: pd.DataFrame, catalogue: Catalogue, config: TrainingConfi
                         client.set_model_version_tag(registered_name, version, k, v)
                     result.versions[name] = (registered_name, version)
                 mlflow.log_text(model_card(name, result.metrics[name], result.split_summary, catalogue, fingerprint,
-                                           result.versions.get(name), result.fidelity if name == "lightgbm" else None),
-                                "model_card.md")
+                                           result.versions.get(name), result.fidelity if name == "lightgbm" else None,
+                                           result.reject_inference), "model_card.md")
     progress("done / 完成")
     return result
 

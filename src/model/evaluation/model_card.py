@@ -12,7 +12,10 @@ _PURPOSE = {
 
 
 def model_card(name: str, metrics: dict, split: dict, catalogue: Catalogue, data_fingerprint: str,
-               registered: tuple[str, str] | None, fidelity: dict | None = None) -> str:
+               registered: tuple[str, str] | None, fidelity: dict | None = None,
+               declined: dict | None = None) -> str:
+    """The card in Markdown; `declined`: the training's reject-inference summary where the data had
+    declined applicants (TrainingResult.reject_inference)."""
     rows = "\n".join(f"| {w} | " + " | ".join(f"{metrics[w][k]:.4f}" for k in HEADLINE_METRICS) + " |"
                      for w in ("train", "valid", "test"))
     gap = metrics["test"].get("auc_gap_to_oracle")
@@ -30,6 +33,8 @@ def model_card(name: str, metrics: dict, split: dict, catalogue: Catalogue, data
         "**Metrics by window.**", "", "| window | " + " | ".join(HEADLINE_METRICS) + " |",
         "|---" * (len(HEADLINE_METRICS) + 1) + "|", rows, "",
     ]
+    if declined:
+        lines += [_declined_text(name, declined), ""]
     if gap is not None:
         lines += [f"Test-year AUC gap to the oracle (true PD): {gap:+.4f}.", ""]
     if fidelity:
@@ -42,6 +47,17 @@ def model_card(name: str, metrics: dict, split: dict, catalogue: Catalogue, data
               "recalibrate when the portfolio default rate moves (watch the PSI logged with the run). Grades come "
               "from the PD bands in configs/scorecard.yaml."]
     return "\n".join(lines) + "\n"
+
+
+def _declined_text(name: str, declined: dict) -> str:
+    """How the applicants the bank declined (no outcome) entered this model's training."""
+    head = f"**Declined applicants.** The data had {declined['n_declined']:,} (booked false, no outcome). "
+    if name != "lightgbm" or declined["method"] == "none":
+        return head + "This model learned from the booked firms alone: its PD for firms like the declined ones is an " \
+                      "extrapolation (docs/reject-inference.md)."
+    kick = f"; kickout against the accepts-only LightGBM {declined['kickout']:+.3f}" if "kickout" in declined else ""
+    return head + (f"Reject inference by `{declined['method']}` over the {declined['n_declined_trained_on']:,} of the "
+                   f"training window{kick} (docs/reject-inference.md).")
 
 
 def _population_text(split: dict) -> str:

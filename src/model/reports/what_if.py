@@ -86,9 +86,12 @@ def training_line(result: dict) -> str:
     ri = result.get("model", {}).get("reject_inference")
     if not ri:
         return ""
-    if ri["method"] == "none" or not ri["n_declined"]:
-        how = ("no reject inference: it learned from the booked firms' outcomes alone",
-               "未做拒绝推断：仅以已放款企业的结果训练")
+    if not ri["n_declined"]:
+        how = ("data that had no declined applicants (no booked column, or every firm booked)",
+               "训练数据中没有被拒申请企业")
+    elif ri["method"] == "none":
+        how = (f"no reject inference: it learned from the booked firms alone, leaving out {ri['n_declined']:,} "
+               "declined applicants", f"未做拒绝推断：仅以已放款企业训练，未使用 {ri['n_declined']:,} 家被拒申请企业")
     else:
         how = (f"reject inference by {ri['method']} over {ri['n_declined']:,} declined applicants",
                f"拒绝推断方法 {ri['method']}，使用 {ri['n_declined']:,} 家被拒申请企业")

@@ -66,8 +66,8 @@ class ScoringModel:
 
     @property
     def reject_inference(self) -> dict:
-        """How declined applicants entered the model's training: `method` and `n_declined` (none, 0:
-        the booked firms alone, or data without declined applicants)."""
+        """How declined applicants entered the model's training: `method` and `n_declined`, the
+        declined applicants of its training window (none, 0: its data had none)."""
         return getattr(self.estimator, "reject_inference_", None) or {"method": "none", "n_declined": 0}
 
     def grade(self, pd_values) -> np.ndarray:
