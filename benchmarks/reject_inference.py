@@ -30,6 +30,7 @@ from innoscore.model.config import TrainingConfig
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 from innoscore.model.estimators.reject_inference import METHODS, augmented_training_set
 from innoscore.model.evaluation.kickout import kickout
+from innoscore.model.training import fit_and_evaluate
 
 DECLINE_SHARE = 0.3
 
@@ -128,14 +129,42 @@ def compare(cat: Catalogue, data: pd.DataFrame, booked: np.ndarray, outcome: np.
     return pd.DataFrame(table).set_index("method")
 
 
+def pipeline(n_firms: int, seed: int, methods: list[str]) -> pd.DataFrame:
+    """The same measures for the whole training pipeline (`fit_and_evaluate`: the configured search,
+    calibration, time split) on the synthetic portfolio, method by method."""
+    from innoscore.features.history import validated_applicants
+
+    cat, data, booked, outcome, true_pd, (w,) = synthetic(n_firms, seed)
+    accepts, rejects, report = validated_applicants(data, cat, require_target=True)
+    assert report.ok, report.to_text()
+    cfg, test = TrainingConfig.load(), w.test
+    rows, y, t, declined = data[test], outcome[test], true_pd[test], ~booked[test]
+    table = []
+    for method in methods:
+        t0 = time.perf_counter()
+        result = fit_and_evaluate(accepts, cat, cfg.with_reject_inference(method), rejects=rejects)
+        p = result.models["lightgbm"].predict_pd(rows)
+        table.append({"method": method, "auc_all": roc_auc_score(y, p), "auc_booked": roc_auc_score(y[~declined], p[~declined]),
+                      "pd_over_truth_all": p.mean() / t.mean(), "pd_over_truth_declined": p[declined].mean() / t[declined].mean(),
+                      "pd_over_truth_booked": p[~declined].mean() / t[~declined].mean(),
+                      "kickout_train": result.reject_inference.get("kickout", 0.0), "fit_s": time.perf_counter() - t0})
+    return pd.DataFrame(table).set_index("method")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", choices=["synthetic", "german_credit"], default="synthetic")
     parser.add_argument("--n-firms", type=int, default=100_000, help="synthetic only")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--parcel-factors", default="1.25,1.5,2.0", help="parcelling's factors to compare")
+    parser.add_argument("--pipeline", default="", help="synthetic: methods to run through the whole training "
+                        "pipeline (search, calibration) instead, e.g. none,parcelling")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.pipeline:
+        with pd.option_context("display.width", 250, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
+            print(pipeline(args.n_firms, args.seed, args.pipeline.split(",")))
+        return
     if args.dataset == "synthetic":
         cat, data, booked, outcome, true_pd, windows = synthetic(args.n_firms, args.seed)
         truth = "true PD"

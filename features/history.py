@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from innoscore.features.catalogue import Catalogue
-from innoscore.features.conditions import Operator, holds
+from innoscore.features.conditions import Condition, holds_any
 from innoscore.features.derive import expert_points_array
 from innoscore.features.firm_columns import column_array
 from innoscore.features.validation import validate_frame
@@ -24,16 +24,10 @@ BOOKED_COLUMN = "booked"
 OUTCOME_PREFIX = "truth_outcome"       # the truth file's outcome of every applicant, booked or not
 
 
-class HistoryRule(Settings):
-    column: str
-    op: Operator
-    value: float
-
-
 class HistoryPolicy(Settings):
     """How the bank decided before (configs/history.yaml)."""
     decline_share: float = Field(0.3, ge=0, lt=1)    # the lowest expert totals declined
-    knock_outs: list[HistoryRule] = []
+    knock_outs: list[Condition] = []
 
     @classmethod
     def load(cls, name_or_path: str | Path = "expert") -> "HistoryPolicy":
@@ -48,11 +42,11 @@ def booked(data, catalogue: Catalogue, history: HistoryPolicy) -> np.ndarray:
     """Which applicants the past policy booked: expert total above the cut-off, no knock-out."""
     total = expert_points_array(data, catalogue).sum(axis=1)
     cutoff = np.quantile(total, history.decline_share) if history.decline_share > 0 else -np.inf
-    out = total > cutoff
-    for rule in history.knock_outs:
-        values = np.asarray(column_array(data, rule.column), dtype=float)
-        out &= ~holds(rule.op, values, rule.value)             # a missing value fires no rule
-    return out
+    return (total > cutoff) & ~holds_any(data, history.knock_outs, _numbers)     # a missing value fires no rule
+
+
+def _numbers(data, column: str) -> np.ndarray:
+    return np.asarray(column_array(data, column), dtype=float)
 
 
 def previously_declined(rows) -> np.ndarray | None:

@@ -6,12 +6,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
 from innoscore.hashing import short_hash
 from innoscore.features.catalogue import Catalogue
-from innoscore.features.conditions import Operator, holds
+from innoscore.features.conditions import Condition
 from innoscore.settings import Settings, SettingsError, load_settings
 
 _WEIGHT_TOLERANCE = 1e-6
@@ -53,17 +52,7 @@ class Bands(PolicySettings):
         return self
 
 
-class Condition(PolicySettings):
-    column: str
-    op: Operator
-    value: float
-
-    def holds(self, values: np.ndarray) -> np.ndarray:
-        """Where the condition holds for numbers `values` (NaN never holds, except for `!=`)."""
-        return holds(self.op, values, self.value)
-
-
-class KnockOut(Condition):
+class KnockOut(Condition, PolicySettings):
     id: str
     zh: str
     en: str

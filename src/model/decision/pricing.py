@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from innoscore.model.decision.policy import Condition, Pricing
+from innoscore.features.conditions import holds_any
+from innoscore.model.decision.policy import Pricing
 
 PRICE_FIELDS = ("ftp_rate", "expected_loss_rate", "capital_per_unit", "rate_floor", "inclusive",
                 "spread_over_lpr_bp")
@@ -40,14 +41,6 @@ def irb_capital(pd_values, lgd, maturity_years, sales=None, sales_min: float = 5
     lgd = np.asarray(lgd, dtype=float)
     conditional = ndtr((ndtri(p) + np.sqrt(r) * ndtri(0.999)) / np.sqrt(1 - r))
     return (lgd * conditional - p * lgd) * (1 + (m - 2.5) * b) / (1 - 1.5 * b)
-
-
-def holds_any(rows, conditions: list[Condition], numbers) -> np.ndarray:
-    """Where any condition holds (a missing column or value holds none)."""
-    out = np.zeros(len(rows), dtype=bool)
-    for c in conditions:
-        out |= c.holds(numbers(rows, c.column))          # NaN compares false
-    return out
 
 
 def price(pd_values: np.ndarray, lgd: np.ndarray, limit: np.ndarray, rows, pricing: Pricing, numbers
