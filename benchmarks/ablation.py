@@ -35,6 +35,21 @@ def variant(config: TrainingConfig, override: dict) -> TrainingConfig:
         merged(config.features.model_dump(), override.get("features", {}))))
 
 
+def with_split_column(catalogue, raw, seed: int, shares=(0.6, 0.2, 0.2)):
+    """A fixed stratified train / valid / test column (`split`), as a bank that keeps its own holdout
+    would have, and the catalogue naming it, for data that has none."""
+    from sklearn.model_selection import train_test_split
+
+    y = raw[catalogue.dataset.target_column].astype(str)
+    rest, test = train_test_split(raw.index, test_size=shares[2], stratify=y, random_state=seed)
+    train, valid = train_test_split(rest, test_size=shares[1] / (shares[0] + shares[1]), stratify=y[rest],
+                                    random_state=seed)
+    raw = raw.assign(split="train")
+    raw.loc[valid, "split"], raw.loc[test, "split"] = "valid", "test"
+    dataset = catalogue.dataset.model_copy(update={"split_column": "split"})
+    return catalogue.model_copy(update={"dataset": dataset}), raw
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("example")
@@ -45,9 +60,12 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     folder = CONFIG_DIR / "examples" / args.example
     catalogue = load_catalogue(folder / "catalogue.yaml")
-    data, report = validate_frame(read_table(folder / args.file), catalogue, require_target=True)
-    assert report.ok, report.to_text()
     config = TrainingConfig.load()
+    raw = read_table(folder / args.file)
+    if args.split == "column" and not catalogue.dataset.split_column:
+        catalogue, raw = with_split_column(catalogue, raw, config.seed)
+    data, report = validate_frame(raw, catalogue, require_target=True)
+    assert report.ok, report.to_text()
     for name, override in json.loads(args.variants).items():
         t0 = time.perf_counter()
         result = fit_and_evaluate(data, catalogue, variant(config, override), split_kind=args.split)

@@ -198,6 +198,22 @@ def read_csv(path: str | Path, **options) -> pd.DataFrame:
     return pd.read_csv(path, encoding=encoding, **options)
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".txt", ".gz")
+
+
+def file_format(path: Path) -> str | None:
+    """How a data path reads: "parquet" (a folder of parts or a .parquet/.pq file), "csv" (.csv,
+    .txt or gzip-compressed .gz) or None (unsupported): the one place that reads suffixes."""
+    if path.is_dir() or path.suffix.lower() in PARQUET_SUFFIXES:
+        return "parquet"
+    return "csv" if path.suffix.lower() in CSV_SUFFIXES else None
+
+
+def unsupported(path: Path) -> DataReadError:
+    return DataReadError(f"unsupported file type '{path.suffix}' for {path}: use .csv or .parquet")
+
+
 def _unterminated_last_line(path: Path) -> MalformedLine | None:
     """The file's last line if it has no line end and is not the header: a file cut short in its last
     value (220.9 -> 22) still has the header's number of fields, and would be scored as it reads."""
@@ -226,7 +242,7 @@ def malformed_csv_lines(path: str | Path, accept_unterminated: bool = False) -> 
     import pyarrow.csv as pcsv
 
     path = Path(path)
-    if path.is_dir() or path.suffix.lower() not in (".csv", ".txt", ".gz"):
+    if file_format(path) != "csv":
         return []
     try:
         header = read_csv(path, nrows=0).columns
@@ -267,9 +283,9 @@ def read_table(path: str | Path, skip_lines: list[int] | None = None, accept_unt
     if not path.exists():
         raise DataReadError(f"data file not found: {path}")
     try:
-        if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+        if file_format(path) == "parquet":
             return pd.read_parquet(path)
-        if path.suffix.lower() in (".csv", ".txt", ".gz"):
+        if file_format(path) == "csv":
             cut = None if accept_unterminated else _unterminated_last_line(path)
             if cut is not None and (cut.line - 1) not in (skip_lines or ()):
                 raise DataReadError(f"{path}: {cut.problem().line_text()}")
@@ -280,7 +296,7 @@ def read_table(path: str | Path, skip_lines: list[int] | None = None, accept_unt
         raise
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataReadError(f"cannot read {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
-    raise DataReadError(f"unsupported file type '{path.suffix}' for {path}: use .csv or .parquet")
+    raise unsupported(path)
 
 
 def _range_text(lo, hi) -> str:

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from innoscore.features.validation import (DataReadError, MalformedLine, csv_encoding, malformed_csv_lines,
-                                           problem, read_csv, validate_frame)
+from innoscore.features.validation import (PARQUET_SUFFIXES, DataReadError, MalformedLine, csv_encoding, file_format,
+                                           malformed_csv_lines, problem, read_csv, unsupported, validate_frame)
 from innoscore.model.decision.policy import Policy
 from innoscore.model.monitoring.log import (InferenceLog, LogTarget, LogUnavailable, log_schema, log_table,
                                            write_log_file)
@@ -50,7 +50,7 @@ class BatchSummary:
 def rejects_path(out: Path) -> Path:
     """`scores.v1.parquet` -> `scores.v1.rejects.parquet`: named after the whole output name, so two
     outputs never share a rejects file."""
-    stem = out.name[:-len(out.suffix)] if out.suffix.lower() in (".parquet", ".pq") else out.name
+    stem = out.name[:-len(out.suffix)] if out.suffix.lower() in PARQUET_SUFFIXES else out.name
     return out.with_name(stem + ".rejects.parquet")
 
 
@@ -73,14 +73,14 @@ def iter_chunks(path: Path, chunk_rows: int, columns: list[str] | None = None,
                     columns=columns, batch_size=chunk_rows, batch_readahead=0, fragment_readahead=0,
                     fragment_scan_options=pads.ParquetFragmentScanOptions(pre_buffer=False)):
                 yield batch.to_pandas()
-        elif path.suffix.lower() in (".parquet", ".pq"):
+        elif file_format(path) == "parquet":
             for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=chunk_rows, columns=columns):
                 yield batch.to_pandas()
-        elif path.suffix.lower() in (".csv", ".gz", ".txt"):
+        elif file_format(path) == "csv":
             yield from read_csv(path, chunksize=chunk_rows, low_memory=False, usecols=columns,
                                    dtype={id_column: str} if id_column else None, skiprows=skip_lines or None)
         else:
-            raise DataReadError(f"unsupported file type '{path.suffix}' for {path}: use .csv or .parquet")
+            raise unsupported(path)
     except DataReadError:
         raise
     except (pa.ArrowInvalid, OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -97,7 +97,7 @@ def count_rows(path: Path) -> int | None:
     try:
         if path.is_dir():
             return pads.dataset(path, format="parquet").count_rows()
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if file_format(path) == "parquet":
             return pq.ParquetFile(path).metadata.num_rows
     except (pa.ArrowInvalid, OSError):
         return None
@@ -108,7 +108,7 @@ def input_columns(path: Path) -> list[str]:
     """The column names of a CSV or Parquet input (its header or schema); [] where unreadable
     (reading it reports why)."""
     path = Path(path)
-    if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+    if file_format(path) == "parquet":
         try:
             return list(pads.dataset(path, format="parquet").schema.names)
         except (pa.ArrowInvalid, OSError):
@@ -423,7 +423,7 @@ def score_file_dask(data: Path, out: Path, model: ScoringModel, with_explanation
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
     client = Client(scheduler or cluster)
     try:
-        if data.is_dir() or data.suffix.lower() in (".parquet", ".pq"):
+        if file_format(data) == "parquet":
             ddf = dd.read_parquet(str(data), split_row_groups=True)  # a partition per row group
         else:
             ddf = dd.read_csv(str(data), blocksize="64MB", dtype=object, encoding=csv_encoding(data))
