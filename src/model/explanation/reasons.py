@@ -187,9 +187,9 @@ def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.Dat
     median_texts = {j: {lang: format_value(indicators[j], medians[j], lang) for lang in langs}
                     for j in set(column_of.tolist())}
     ref = expl.reference
+    position = {i: j for j, i in enumerate(catalogue.indicator_ids)}
     rates = ([None] * len(ids) if ref is None or ref.missing_bad is None else
-             [(float(ref.missing_bad[j]), float(ref.missing_good[j])) for j in
-              [catalogue.indicator_ids.index(i) for i in ids]])
+             [(float(ref.missing_bad[position[i]]), float(ref.missing_good[position[i]])) for i in ids])
     built = {}
     for k, (i, j) in enumerate(zip(firm_of.tolist(), column_of.tolist())):
         built[(i, j)] = _reason(indicators[j], values[i, j], contrib[i, j], (float(below[k]), float(above[k])),
