@@ -144,11 +144,17 @@ def pipeline(n_firms: int, seed: int, methods: list[str]) -> pd.DataFrame:
         t0 = time.perf_counter()
         result = fit_and_evaluate(accepts, cat, cfg.with_reject_inference(method), rejects=rejects)
         p = result.models["lightgbm"].predict_pd(rows)
-        table.append({"method": method, "auc_all": roc_auc_score(y, p), "auc_booked": roc_auc_score(y[~declined], p[~declined]),
-                      "pd_over_truth_all": p.mean() / t.mean(), "pd_over_truth_declined": p[declined].mean() / t[declined].mean(),
+        table.append({"method": method, "auc_all": roc_auc_score(y, p),
+                      "auc_booked": roc_auc_score(y[~declined], p[~declined]), "pd_over_truth_all": p.mean() / t.mean(),
+                      "pd_over_truth_declined": p[declined].mean() / t[declined].mean(),
                       "pd_over_truth_booked": p[~declined].mean() / t[~declined].mean(),
                       "kickout_train": result.reject_inference.get("kickout", 0.0), "fit_s": time.perf_counter() - t0})
     return pd.DataFrame(table).set_index("method")
+
+
+def show(table: pd.DataFrame) -> None:
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
+        print(table)
 
 
 def main() -> None:
@@ -162,8 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     if args.pipeline:
-        with pd.option_context("display.width", 250, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
-            print(pipeline(args.n_firms, args.seed, args.pipeline.split(",")))
+        show(pipeline(args.n_firms, args.seed, args.pipeline.split(",")))
         return
     if args.dataset == "synthetic":
         cat, data, booked, outcome, true_pd, windows = synthetic(args.n_firms, args.seed)
@@ -175,10 +180,8 @@ def main() -> None:
     print(f"{args.dataset}: {len(data):,} applicants, seed {args.seed}; declined by the past policy "
           f"{1 - booked.mean():.1%}; scored {scored.sum():,} ({(scored & ~booked).sum():,} declined); "
           f"mean PD over the {truth}; kickout at {booked.mean():.0%} accepted")
-    table = compare(cat, data, booked, outcome, true_pd, windows,
-                    [float(f) for f in args.parcel_factors.split(",")], args.seed)
-    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.float_format", "{:.4f}".format):
-        print(table)
+    show(compare(cat, data, booked, outcome, true_pd, windows, [float(f) for f in args.parcel_factors.split(",")],
+                 args.seed))
 
 
 if __name__ == "__main__":

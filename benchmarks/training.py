@@ -1,7 +1,8 @@
 """Training benchmark: 100k firms, all three models, the configured search budget, MLflow logging.
 
 Runs in a fresh process with a temporary MLflow SQLite store; prints wall time per stage, peak
-memory, the test-year comparison (with the oracle) and the PD level against the true PD by decile, so the acceptance figures come from here.
+memory, the test-year comparison (with the oracle) and the PD level against the true PD by decile,
+so the acceptance figures come from here.
 Run: .venv/bin/python benchmarks/training.py [--n-firms 100000] [--seed 42] [--trials N]
 """
 from __future__ import annotations
