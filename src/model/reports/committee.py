@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from innoscore.hashing import short_hash
 from innoscore.features.catalogue import Catalogue
@@ -15,6 +14,7 @@ from innoscore.model.estimators.expert_scorecard import category_points
 from innoscore.model.explanation.contributions import Explanations
 from innoscore.model.counterfactual.search import Counterfactual
 from innoscore.model.explanation.reasons import firm_reasons
+from innoscore.model.reports.html import template
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import scored_firms
 
@@ -67,10 +67,6 @@ class ModelInfo:
     run_id: str
     data_fingerprint: str
     catalogue_version: str
-
-
-def _env() -> Environment:
-    return Environment(loader=PackageLoader("innoscore.model.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
 def _bar_svg(rows: list[tuple[str, float, float, str, str]], width: int = 900, row_h: int = 24,
@@ -184,7 +180,7 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
             "alternatives": [{"text": getattr(a, f"text_{lang}"), "pd": f"{100 * a.pd:.2f}%", "grade": a.grade,
                               "cost": f"{a.cost:.2f}"} for a in counterfactual.alternatives]},
     }
-    return _env().get_template("report.html.j2").render(**context)
+    return template("report.html.j2").render(**context)
 
 
 def render_index(entries: list[dict], model: ModelInfo, lang: str, pd_label: str) -> str:
