@@ -42,9 +42,10 @@ def indicator_type(ind: Indicator) -> Any:
 def firm_model(catalogue: Catalogue, policy=None, max_string_length: int = 200) -> type[BaseModel]:
     """The request's firm: its id, every indicator, and the loan fields the credit policy reads.
 
-    A firm this model accepts is valid by the catalogue: the model is built from the same rules as
-    the pandera schema that checks files (`features.validation.column_rules`), and a randomised test
-    holds the two to the same verdicts. Unknown fields are refused.
+    A firm this model accepts is valid by the catalogue: it is built from the catalogue's declarations
+    (types, ranges, levels), as the pandera schema that checks files is (`features.validation.
+    column_rules`), and a randomised test holds the two to the same verdicts. Unknown fields are
+    refused.
     """
     ds = catalogue.dataset
     firm_id = Union[Annotated[str, Field(strict=True, min_length=1, max_length=max_string_length,

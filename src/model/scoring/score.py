@@ -37,7 +37,8 @@ def score_columns(records: list[dict], model: ScoringModel, policy=None, extra: 
 
 def score_records(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
                   ) -> list[dict]:
-    """The scored-firm record of each already-valid record, one dict per firm: the service's hot path."""
+    """`score_columns` as one dict per firm (in-process callers, the benchmarks; the service itself
+    answers from the columns)."""
     return record_dicts(score_columns(records, model, policy, extra)[1])
 
 
