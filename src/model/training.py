@@ -27,10 +27,10 @@ from innoscore.model.config import MODEL_KINDS, TrainingConfig
 from innoscore.model.estimators.expert_scorecard import ExpertScorecard, category_points
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 from innoscore.model.estimators.reject_inference import augmented_training_set
-from innoscore.model.evaluation.kickout import kickout
 from innoscore.model.estimators.monotone import applied_signs, monotone_report
 from innoscore.model.estimators.tuning import tune_lightgbm
 from innoscore.model.estimators.woe_scorecard import WoEScorecard
+from innoscore.model.evaluation.kickout import kickout
 from innoscore.model.evaluation.baselines import compare_with_baselines
 from innoscore.model.evaluation.metrics import HEADLINE_METRICS, grade_table, headline_metrics, psi_table
 from innoscore.model.evaluation.model_card import model_card
@@ -189,21 +189,23 @@ def _rejects_of_window(rejects: pd.DataFrame | None, data: pd.DataFrame, split: 
     return rejects[pd.to_datetime(rejects[date]).dt.year.isin(years).to_numpy()]
 
 
-def reject_inference_summary(fit: _Fit, data: pd.DataFrame, y: np.ndarray, test: np.ndarray,
-                             test_rejects: pd.DataFrame | None, config: TrainingConfig, n_declined: int) -> dict:
-    """The method, how many declined applicants the data has and the model learned from and, against the accepts-only
-    LightGBM, the kickout on the test window's applicants (booked ones with their outcomes and the
-    declined ones of its years without), accepting the share the bank booked."""
+def reject_inference_summary(fit: _Fit, test_rows: pd.DataFrame | None, y_test: np.ndarray | None,
+                             test_rejects: pd.DataFrame | None, config: TrainingConfig, n_booked: int,
+                             n_declined: int) -> dict:
+    """The method, how many declined applicants the data has and the model learned from and, against
+    the accepts-only LightGBM, the kickout on the test window's applicants (booked ones with their
+    outcomes and the declined ones of its years without), accepting the share the bank booked. No
+    kickout under cross-validation (the final model has seen every row)."""
     ri = config.reject_inference
     out = {"method": ri.method, "n_declined": n_declined}
     trained = getattr(fit.models["lightgbm"], "reject_inference_", None)
     if trained:
         out["n_declined_trained_on"] = trained["n_declined"]
-    if fit.accepts_only is None:
+    if fit.accepts_only is None or test_rows is None:
         return out
-    rows = pd.concat([data[test], test_rejects], ignore_index=True) if test_rejects is not None else data[test]
-    outcome = np.r_[y[test].astype(float), np.full(len(rows) - int(test.sum()), np.nan)]
-    rate = ri.kickout_acceptance_rate or len(data) / (len(data) + n_declined)
+    rows = pd.concat([test_rows, test_rejects], ignore_index=True) if test_rejects is not None else test_rows
+    outcome = np.r_[np.asarray(y_test, dtype=float), np.full(len(rows) - len(test_rows), np.nan)]
+    rate = ri.kickout_acceptance_rate or n_booked / (n_booked + n_declined)
     out.update(kickout=kickout(fit.accepts_only.predict_pd(rows), fit.models["lightgbm"].predict_pd(rows), outcome,
                                rate), kickout_acceptance_rate=rate, kickout_rows=len(rows))
     return out
@@ -275,7 +277,10 @@ def fit_and_evaluate(data: pd.DataFrame, catalogue: Catalogue, config: TrainingC
                             search_trials=fit.trials, split_summary=split.summary(y), monotone=report,
                             monotonicity=monotonicity, skipped=skipped)
     if n_declined:
-        result.reject_inference = reject_inference_summary(fit, data, y, split.test, test_rejects, config, n_declined)
+        scored = split.kind != "cv"
+        result.reject_inference = reject_inference_summary(
+            fit, data[split.test] if scored else None, y[split.test] if scored else None, test_rejects, config,
+            len(data), n_declined)
     progress("plain baselines on the same rows / 基准模型对照")
     result.baselines = compare_with_baselines(result, data, catalogue, config.seed)
     return result
