@@ -184,18 +184,9 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
 
 
 def render_index(entries: list[dict], model: ModelInfo, lang: str, pd_label: str) -> str:
-    L = {**LABELS[lang], "pd": pd_label}
-    rows = "".join(
-        f'<tr><td><a href="{html.escape(e["file"])}">{html.escape(e["firm_id"])}</a></td>'
-        f'<td class="num">{100 * e["pd"]:.2f}%</td><td>{html.escape(e["grade"])}</td><td class="num">{e["expert"]:.1f}</td></tr>'
-        for e in entries)
-    return (f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
-            f'<title>{L["index_title"]}</title><style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",Arial,sans-serif;'
-            f'max-width:800px;margin:auto;padding:24px}}table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;'
-            f'padding:5px}}td.num{{text-align:right}}@page{{size:A4;margin:14mm}}</style></head><body>'
-            f'<h1>{L["index_title"]}</h1><p>{html.escape(model.name)} v{html.escape(model.version)} · {L["data"]} '
-            f'{html.escape(model.data_fingerprint)}</p><table><tr><th>{L["firm_id"]}</th><th>{L["pd"]}</th>'
-            f'<th>{L["grade"]}</th><th>{L["expert_score"]}</th></tr>{rows}</table></body></html>')
+    """The meeting pack's index page (templates/index.html.j2): a row per firm, linking its report."""
+    return template("index.html.j2").render(L={**LABELS[lang], "pd": pd_label}, model=model, entries=entries,
+                                            html_lang="zh-CN" if lang == "zh" else "en")
 
 
 def write_reports(rows: pd.DataFrame, scoring_model: ScoringModel, model: ModelInfo, out_dir: Path | None = None,
