@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from typing_extensions import NotRequired, TypedDict
 
 from innoscore.features.catalogue import Catalogue, Indicator, both_languages
 from innoscore.model.decision.pricing import PRICE_FIELDS
@@ -122,97 +123,26 @@ def firm_problems(firm_model_: type[BaseModel], catalogue: Catalogue, firms: lis
     return problems
 
 
-class ModelRef(BaseModel):
-    name: str
-    version: str
-    aliases: list[str]
-    run_id: str
-
-
-class ExpertScore(BaseModel):
-    total: float
-    categories: dict[str, float]
-
-
-class Decision(BaseModel):
-    decision: Literal["approve", "refer", "decline"]
-    decision_zh: str
-    decision_en: str
-    decision_score: float
-    limit: float
-    limit_basis: str
-    guarantee: str
-    expected_loss: float
-    reasons: list[str]
-    reasons_zh: list[str]
-    policy_version: str
-    policy_hash: str
-    ftp_rate: float | None = Field(None, description="funds-transfer price after any inclusive discount, annual "
-                                                     "(null for a decline; docs/pricing.md)")
-    expected_loss_rate: float | None = Field(None, description="PD x LGD of the guarantee type, annual")
-    capital_per_unit: float | None = Field(None, description="capital held per unit of exposure")
-    rate_floor: float | None = Field(None, description="the lowest annual rate that earns the cost of capital")
-    inclusive: bool = Field(False, description="an inclusive small and micro loan (the FTP discount applies)")
-    spread_over_lpr_bp: float | None = Field(None, description="rate floor over the loan prime rate, bp")
-
-
-class ScoreResult(BaseModel):
-    firm_id: str
-    pd: float
-    grade: str
-    grade_zh: str
-    grade_en: str
-    expert_score: ExpertScore
-    missing_indicators: list[str]
-    decision: Optional[Decision] = None
-
-    @staticmethod
-    def reply_of(record: dict, catalogue: Catalogue) -> dict:
-        """The HTTP shape of a scored-firm record (innoscore.model.scoring.record) as plain data, for
-        `json.dumps`: the record is built and typed by innoscore's own code, and building and
-        validating a model per firm cost more than scoring it (the tests and schemathesis hold
-        replies to this schema)."""
-        reply = {"firm_id": str(record[catalogue.dataset.firm_id_column]), "pd": float(record["pd"]),
-                 "grade": str(record["grade"]), "grade_zh": record["grade_zh"], "grade_en": record["grade_en"],
-                 "expert_score": {"total": float(record["expert_score"]),
-                                  "categories": {c: float(record[f"expert_{c}"]) for c in catalogue.category_ids}},
-                 "missing_indicators": list(record["missing_indicators"]), "decision": None}
-        if "decision" in record:
-            reply["decision"] = {**{k: record[k] for k in _DECISION_RECORD_FIELDS},
-                                 **{k: None if record[k] != record[k] else float(record[k]) for k in _PRICE_FIELDS},
-                                 "inclusive": bool(record["inclusive"]),
-                                 "reasons": list(record["decision_reasons"]),
-                                 "reasons_zh": list(record["decision_reasons_zh"])}
-        return reply
-
-
-_PRICE_FIELDS = tuple(k for k in PRICE_FIELDS if k != "inclusive")    # numbers: NaN (a decline) is null
-_DECISION_RECORD_FIELDS = tuple(k for k in Decision.model_fields
-                                if k not in ("reasons", "reasons_zh", "inclusive", *_PRICE_FIELDS))
-
-
-class ScoreReply(BaseModel):
-    model: ModelRef
-    results: list[ScoreResult]
-
-
-class Reason(BaseModel):
-    indicator: str
-    name: str
-    category: str
-    value: Optional[Union[float, str]]
-    value_text: str
-    percentile: Optional[float]
-    contribution: float
-    text: str
-
-
-class CategoryEffect(BaseModel):
-    category: str
-    name: str
-    contribution: float
-    expert_points: float
-    max_points: float
+# --- the request bodies -------------------------------------------------------------------------------
+def request_models(firm: type[BaseModel], max_firms: int, default_top_k: int, max_top_k: int,
+                   grade_labels: list[str]) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
+    """/score's body, /explain's options and /explain's body (the options and the firms). The bodies
+    are declared for the OpenAPI document; the endpoints read the firms themselves (`request_body`),
+    and /explain's options by `ExplainOptions`, strict (BentoML's lax validation read `top_k: true` as
+    1). Fields a body does not declare are ignored."""
+    firms = Annotated[list[firm], Field(min_length=1, max_length=max_firms)]
+    grade_goal, decision_goal = counterfactual_goals(grade_labels)
+    score = create_model("ScoreRequest", firms=(firms, Field(..., description="Firms to score / 待评分企业")))
+    options = create_model(
+        "ExplainOptions", __config__=ConfigDict(extra="ignore", strict=True),
+        top_k=(int, Field(default_top_k, ge=1, le=max_top_k, description="reasons each way / 每个方向的原因数")),
+        lang=(Literal["zh", "en"], Field("zh", description="language of the texts / 文本语言")),
+        counterfactual=(grade_goal | decision_goal | None, Field(
+            None, description='Also say what it would take: {"grade": "BBB"} or {"decision": "approve"} '
+                              '/ 同时给出达到目标等级或获批的改进方案')))
+    explain = create_model("ExplainRequest", __base__=options,
+                           firms=(firms, Field(..., description="Firms to explain / 待解释企业")))
+    return score, options, explain
 
 
 def counterfactual_goals(grade_labels: list[str]) -> tuple[type[BaseModel], type[BaseModel]]:
@@ -228,47 +158,137 @@ def counterfactual_goals(grade_labels: list[str]) -> tuple[type[BaseModel], type
     return grade, decision
 
 
-class CounterfactualChange(BaseModel):
-    """One changed indicator: its value now (`from`) and the value that reaches the target (`to`)."""
+# --- the replies --------------------------------------------------------------------------------------
+# Declared once as TypedDicts: the declaration is the OpenAPI document's reply schema and, called,
+# builds the reply as plain data (a dict), which `service.json_reply` serialises once. Building and
+# validating a pydantic model per firm cost more than scoring it.
+class ModelRef(TypedDict):
+    name: str
+    version: str
+    aliases: list[str]
+    run_id: str
 
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
 
-    indicator: str
-    from_: float = Field(alias="from")
-    to: float
-    implied_by: str | None = Field(None, description="moved with this indicator by a catalogue relation "
-                                                     "(e.g. R&D intensity = R&D expense / revenue), not by itself")
+class ExpertScore(TypedDict):
+    total: float
+    categories: dict[str, float]
 
 
-class CounterfactualAlternative(BaseModel):
-    changes: list[CounterfactualChange]
+class Decision(TypedDict):
+    decision: Literal["approve", "refer", "decline"]
+    decision_zh: str
+    decision_en: str
+    decision_score: float
+    limit: float
+    limit_basis: str
+    guarantee: str
+    expected_loss: float
+    policy_version: str
+    policy_hash: str
+    ftp_rate: Annotated[Optional[float], Field(description="funds-transfer price after any inclusive discount, "
+                                                           "annual (null for a decline; docs/pricing.md)")]
+    expected_loss_rate: Annotated[Optional[float], Field(description="PD x LGD of the guarantee type, annual")]
+    capital_per_unit: Annotated[Optional[float], Field(description="capital held per unit of exposure")]
+    rate_floor: Annotated[Optional[float], Field(description="the lowest annual rate that earns the cost of capital")]
+    spread_over_lpr_bp: Annotated[Optional[float], Field(description="rate floor over the loan prime rate, bp")]
+    inclusive: Annotated[bool, Field(description="an inclusive small and micro loan (the FTP discount applies)")]
+    reasons: list[str]
+    reasons_zh: list[str]
+
+
+_PRICE_FIELDS = tuple(k for k in PRICE_FIELDS if k != "inclusive")    # numbers: NaN (a decline) is null
+_DECISION_RECORD_FIELDS = tuple(k for k in Decision.__annotations__
+                                if k not in ("reasons", "reasons_zh", "inclusive", *_PRICE_FIELDS))
+
+
+class ScoreResult(TypedDict):
+    firm_id: str
     pd: float
-    pd_drop: float = Field(description="the firm's PD minus this one: the model's estimate")
     grade: str
-    cost: float
-    decision: str | None = None
+    grade_zh: str
+    grade_en: str
+    expert_score: ExpertScore
+    missing_indicators: list[str]
+    decision: Optional[Decision]
+
+
+def score_result(record: dict, catalogue: Catalogue) -> ScoreResult:
+    """The reply to a scored-firm record (innoscore.model.scoring.record), built and typed by
+    innoscore's own code (the tests and schemathesis hold replies to the declared schema)."""
+    decision = None
+    if "decision" in record:
+        decision = Decision(**{k: record[k] for k in _DECISION_RECORD_FIELDS},
+                            **{k: None if record[k] != record[k] else float(record[k]) for k in _PRICE_FIELDS},
+                            inclusive=bool(record["inclusive"]), reasons=list(record["decision_reasons"]),
+                            reasons_zh=list(record["decision_reasons_zh"]))
+    return ScoreResult(firm_id=str(record[catalogue.dataset.firm_id_column]), pd=float(record["pd"]),
+                       grade=str(record["grade"]), grade_zh=record["grade_zh"], grade_en=record["grade_en"],
+                       expert_score=ExpertScore(total=float(record["expert_score"]), categories={
+                           c: float(record[f"expert_{c}"]) for c in catalogue.category_ids}),
+                       missing_indicators=list(record["missing_indicators"]), decision=decision)
+
+
+class ScoreReply(TypedDict):
+    model: ModelRef
+    results: list[ScoreResult]
+
+
+class Reason(TypedDict):
+    indicator: str
+    name: str
+    category: str
+    value: Optional[Union[float, str]]
+    value_text: str
+    percentile: Optional[float]
+    contribution: float
     text: str
 
 
-class CounterfactualResult(BaseModel):
-    """What it would take (the request's `counterfactual` option): innoscore.model.counterfactual."""
+class CategoryEffect(TypedDict):
+    category: str
+    name: str
+    contribution: float
+    expert_points: float
+    max_points: float
 
+
+# One changed indicator: its value now (`from`, a keyword in Python) and the value that reaches the target.
+CounterfactualChange = TypedDict("CounterfactualChange", {
+    "indicator": str, "from": float, "to": float,
+    "implied_by": Annotated[Optional[str], Field(description="moved with this indicator by a catalogue relation "
+                                                             "(e.g. R&D intensity = R&D expense / revenue), not by itself")]})
+
+
+class CounterfactualAlternative(TypedDict):
+    changes: list[CounterfactualChange]
+    pd: float
+    pd_drop: Annotated[float, Field(description="the firm's PD minus this one: the model's estimate")]
+    grade: str
+    cost: float
+    decision: Optional[str]
+    text: str
+
+
+class CounterfactualResult(TypedDict):
+    """What it would take (the request's `counterfactual` option): innoscore.model.counterfactual."""
     target: dict[str, str]
     status: Literal[STATUSES]
     text: str
     alternatives: list[CounterfactualAlternative]
 
-    @staticmethod
-    def reply_of(cf, lang: str) -> dict:
-        """A counterfactual (innoscore.model.counterfactual.search) in this shape, as plain data."""
-        return {"target": cf.target.to_dict(), "status": cf.status, "text": getattr(cf, f"text_{lang}"),
-                "alternatives": [{"changes": [{"indicator": c.indicator, "from": float(c.from_), "to": float(c.to),
-                                               "implied_by": c.implied_by} for c in a.changes],
-                                  "pd": float(a.pd), "pd_drop": float(a.pd_drop), "grade": a.grade, "cost": float(a.cost), "decision": a.decision,
-                                  "text": getattr(a, f"text_{lang}")} for a in cf.alternatives]}
+
+def counterfactual_result(cf, lang: str) -> CounterfactualResult:
+    """A counterfactual (innoscore.model.counterfactual.search) as its reply."""
+    return CounterfactualResult(target=cf.target.to_dict(), status=cf.status, text=getattr(cf, f"text_{lang}"),
+                                alternatives=[CounterfactualAlternative(
+                                    changes=[CounterfactualChange({"indicator": c.indicator, "from": float(c.from_),
+                                                                   "to": float(c.to), "implied_by": c.implied_by})
+                                             for c in a.changes],
+                                    pd=float(a.pd), pd_drop=float(a.pd_drop), grade=a.grade, cost=float(a.cost),
+                                    decision=a.decision, text=getattr(a, f"text_{lang}")) for a in cf.alternatives])
 
 
-class Explanation(BaseModel):
+class Explanation(TypedDict):
     firm_id: str
     pd: float
     grade: str
@@ -277,34 +297,35 @@ class Explanation(BaseModel):
     risk_raising: list[Reason]
     risk_lowering: list[Reason]
     categories: list[CategoryEffect]
-    counterfactual: CounterfactualResult | None = None
-
-    @staticmethod
-    def reply_of(reasons: dict, lang: str, firm: dict, expert_points: dict[str, float], catalogue: Catalogue,
-                 counterfactual: dict | None = None) -> dict:
-        """One firm's explanation as plain data, like `ScoreResult.reply_of`: `reasons` from
-        innoscore.model.explanation.reasons.all_firm_reasons, `firm` its id, PD, grade and log-odds."""
-        def reason(x: dict) -> dict:
-            return {"indicator": x["indicator"], "name": x[f"name_{lang}"], "category": x["category"],
-                    "value": x["value"], "value_text": x[f"value_{lang}"], "percentile": x["percentile"],
-                    "contribution": x["contribution"], "text": x[f"text_{lang}"]}
-
-        return {**firm, "risk_raising": [reason(x) for x in reasons["risk_raising"]],
-                "risk_lowering": [reason(x) for x in reasons["risk_lowering"]],
-                "categories": [{"category": c["category"], "name": c[f"name_{lang}"], "contribution": c["contribution"],
-                                "expert_points": expert_points[c["category"]],
-                                "max_points": float(catalogue.category_by_id[c["category"]].points)}
-                               for c in reasons["categories"]],
-                "counterfactual": counterfactual}
+    counterfactual: Optional[CounterfactualResult]
 
 
-class ExplainReply(BaseModel):
+def explanation(reasons: dict, lang: str, firm: dict, expert_points: dict[str, float], catalogue: Catalogue,
+                counterfactual: CounterfactualResult | None = None) -> Explanation:
+    """One firm's explanation: `reasons` from innoscore.model.explanation.reasons.all_firm_reasons,
+    `firm` its id, PD, grade and log-odds."""
+    def reason(x: dict) -> Reason:
+        return Reason(indicator=x["indicator"], name=x[f"name_{lang}"], category=x["category"], value=x["value"],
+                      value_text=x[f"value_{lang}"], percentile=x["percentile"], contribution=x["contribution"],
+                      text=x[f"text_{lang}"])
+
+    return Explanation(**firm, risk_raising=[reason(x) for x in reasons["risk_raising"]],
+                       risk_lowering=[reason(x) for x in reasons["risk_lowering"]],
+                       categories=[CategoryEffect(category=c["category"], name=c[f"name_{lang}"],
+                                                  contribution=c["contribution"],
+                                                  expert_points=expert_points[c["category"]],
+                                                  max_points=float(catalogue.category_by_id[c["category"]].points))
+                                   for c in reasons["categories"]],
+                       counterfactual=counterfactual)
+
+
+class ExplainReply(TypedDict):
     model: ModelRef
     lang: Literal["zh", "en"]
     results: list[Explanation]
 
 
-class ModelInfoReply(BaseModel):
+class ModelInfoReply(TypedDict):
     model: ModelRef
     model_uri: str
     catalogue_version: str
@@ -314,88 +335,36 @@ class ModelInfoReply(BaseModel):
     max_firms_per_request: int
 
 
-class ErrorReply(BaseModel):
+# --- the refusals -------------------------------------------------------------------------------------
+class ErrorReply(TypedDict):
     error: str
 
 
-class BadRequestReply(BaseModel):
-    """Not JSON, not an object, duplicate keys, or a body the request model refuses (`detail`: its errors)."""
-    error: str
-    detail: Optional[list[dict[str, Any]]] = None
-
-
-class FieldProblem(BaseModel):
+class FieldProblem(TypedDict):
     firm_id: Optional[str]
-    index: Optional[int] = None
+    index: NotRequired[Optional[int]]
     field: Optional[str]
     code: str
     message: str
     message_zh: str
-    value: Optional[str] = None
+    value: NotRequired[Optional[str]]
 
 
-class InvalidFirmsReply(BaseModel):
+class InvalidFirmsReply(TypedDict):
+    """Not JSON, not an object, duplicate keys (400, `error` alone); options or firms a rule refuses
+    (`problems`: each names the firm, its place, the field and the reason)."""
     error: str
-    problems: Optional[list[FieldProblem]] = None
+    problems: NotRequired[list[FieldProblem]]
 
 
-ERROR_REPLIES: dict[int, tuple[type[BaseModel], str]] = {
-    400: (BadRequestReply, "Malformed request: not a JSON object, duplicate keys, wrong types / 请求格式错误"),
+ERROR_REPLIES: dict[int, tuple[type, str]] = {
+    400: (InvalidFirmsReply, "Malformed request: not a JSON object, duplicate keys, wrong types or options / 请求格式错误"),
     401: (ErrorReply, "Missing or wrong API key / API密钥缺失或错误"),
     408: (ErrorReply, "The body did not arrive in time / 请求体接收超时"),
     413: (ErrorReply, "Body or number of firms above the limit / 请求过大"),
     415: (ErrorReply, "Not application/json / 媒体类型不支持"),
     422: (InvalidFirmsReply, "Firm data that breaks the catalogue, each problem named / 企业数据无效"),
     500: (ErrorReply, "Unexpected server error / 服务器内部错误"),
-    503: (ErrorReply, "/reload: the registry cannot be reached; the current version keeps serving / 模型注册中心不可用"),
+    503: (ErrorReply, "The inference log cannot take the firms, or (/reload) the registry cannot be reached; "
+                      "the current version keeps serving / 暂不可用"),
 }
-
-
-def openapi_with_errors(spec: dict, api_paths: tuple[str, ...]) -> dict:
-    """BentoML's OpenAPI document with every error reply this service gives declared on its APIs."""
-    from pydantic.json_schema import models_json_schema
-
-    models = sorted({m for m, _ in ERROR_REPLIES.values()}, key=lambda m: m.__name__)
-    _, top = models_json_schema([(m, "serialization") for m in models], ref_template="#/components/schemas/{model}")
-    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(top.get("$defs", {}))
-    for path in api_paths:
-        operation = spec.get("paths", {}).get(path, {}).get("post")
-        if operation is None:
-            continue
-        if "requestBody" in operation:
-            operation["requestBody"]["required"] = True      # the guard refuses a POST without a JSON body
-        responses = operation["responses"] = {str(k): v for k, v in operation.get("responses", {}).items()}
-        for status, (model, description) in ERROR_REPLIES.items():
-            responses[str(status)] = {"description": description, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
-        for stale in [k for k in responses if k not in {"200", *map(str, ERROR_REPLIES)}]:
-            del responses[stale]        # BentoML's generic 404: these routes exist
-    return as_openapi_30(spec) if str(spec.get("openapi", "")).startswith("3.0") else spec
-
-
-def as_openapi_30(node):
-    """pydantic writes JSON Schema of OpenAPI 3.1; the document BentoML declares is 3.0. An optional
-    value, `anyOf: [X, {"type": "null"}]`, is X with `nullable: true`; a `const` is a one-value `enum`
-    (a schema, not a field that happens to be called "const")."""
-    if isinstance(node, list):
-        return [as_openapi_30(v) for v in node]
-    if not isinstance(node, dict):
-        return node
-    node = {k: as_openapi_30(v) for k, v in node.items()}
-    if "const" in node and not isinstance(node["const"], dict):
-        node["enum"] = [node.pop("const")]
-    if node.get("type") == "null":
-        return {"nullable": True, "enum": [None]}
-    options = node.get("anyOf")
-    if isinstance(options, list) and any(o == {"nullable": True, "enum": [None]} for o in options):
-        rest = [o for o in options if o != {"nullable": True, "enum": [None]}]
-        del node["anyOf"]
-        if len(rest) == 1 and "$ref" not in rest[0]:
-            node = {**rest[0], **node}
-        elif len(rest) == 1:
-            node["allOf"] = rest              # a $ref takes no siblings in 3.0
-        else:
-            node["anyOf"] = rest
-        node["nullable"] = True
-    return node
