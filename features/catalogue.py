@@ -469,24 +469,3 @@ def _format_error(err: dict, raw: dict) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     where = ".".join(str(p) for p in loc)
     return f"{where}: {msg}" if where else msg
-
-
-def expert_points(indicator: Indicator, values: np.ndarray) -> np.ndarray:
-    """Points the expert scorecard awards for each value; missing earns 0 unless missing means zero."""
-    values = np.asarray(values)
-    if not indicator.has_expert_points:
-        return np.zeros(len(values))
-    if indicator.type == "categorical":
-        table = indicator.level_points
-        out = np.array([table.get(str(v), 0.0) for v in values], dtype=float)
-        return out
-    x = values.astype(float, copy=False)
-    if indicator.missing is MissingMeaning.zero:
-        x = np.where(np.isnan(x), 0.0, x)
-    # Bin index = how many thresholds the value reaches; a few vectorised comparisons beat a
-    # binary search for tables of 2-6 bins (NaN reaches none and is zeroed below).
-    idx = np.zeros(len(x), dtype=np.intp)
-    for threshold in indicator.bins.thresholds:
-        idx += x >= threshold
-    pts = np.asarray(indicator.bins.points, dtype=float)[np.minimum(idx, len(indicator.bins.points) - 1)]
-    return np.where(np.isnan(x), 0.0, pts)

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from innoscore.features.catalogue import Catalogue, Direction, MissingMeaning, expert_points
+from innoscore.features.catalogue import Catalogue, Direction, MissingMeaning
+from innoscore.features.expert_points import expert_points_table
 from innoscore.features.firm_columns import FirmColumns, column_array, missing_mask
 from innoscore.settings import Settings
+from innoscore.speed import per_object, request_sized
 
 _MONOTONE = {Direction.higher_worse: 1, Direction.higher_better: -1, Direction.non_monotone: 0}
 
@@ -48,78 +50,12 @@ class FeatureConfig(Settings):
 
 def level_codes(values: np.ndarray, levels: list) -> np.ndarray:
     """Each value's position among `levels` as a float (compared as text), NaN for missing or unknown."""
-    if len(values) <= 64:   # a request's few firms: a dictionary lookup beats building an index
+    if request_sized(len(values)):   # a dictionary lookup beats building an index
         codes = {str(v): float(i) for i, v in enumerate(levels)}
         return np.array([np.nan if pd.isna(v) else codes.get(str(v), np.nan) for v in values], dtype=float)
     text = pd.Series(values, copy=False).astype(str).where(pd.notna(values), None)
     found = pd.Index([str(v) for v in levels]).get_indexer(text)
     return np.where(found < 0, np.nan, found.astype(float))
-
-
-class ExpertPointsTable:
-    """The expert scorecard's bins of every binned indicator as one padded threshold matrix, so that
-    all indicators are scored in one vectorised comparison (`features.catalogue.expert_points` scores
-    one indicator; the two give the same points, tested). Above `BROADCAST_ROWS` rows a binary search
-    per indicator replaces the comparison with every threshold (a third of batch derivation time)."""
-
-    BROADCAST_ROWS = 2048
-
-    def __init__(self, catalogue: Catalogue):
-        self.catalogue = catalogue
-        inds = catalogue.indicators
-        self.binned = np.array([j for j, i in enumerate(inds) if i.bins is not None and i.type != "categorical"], int)
-        binned = set(self.binned.tolist())
-        self.others = [j for j, i in enumerate(inds) if i.has_expert_points and j not in binned]
-        width = max((len(inds[j].bins.thresholds) for j in self.binned), default=0)
-        self.thresholds = np.full((len(self.binned), width), np.inf)
-        self.points = np.zeros((len(self.binned), width + 1))
-        for row, j in enumerate(self.binned):
-            t, p = inds[j].bins.thresholds, inds[j].bins.points
-            self.thresholds[row, :len(t)] = t
-            self.points[row, :len(p)] = p
-            self.points[row, len(p):] = p[-1]
-        self.zero_filled = np.array([inds[j].missing is MissingMeaning.zero for j in self.binned], bool)
-        self.rows = np.arange(len(self.binned))
-
-    def score(self, data, values: np.ndarray | None = None) -> np.ndarray:
-        """Points for every indicator (rows x indicators, catalogue order). `values`: the indicators as
-        floats in catalogue order if known (`FeatureSet.indicator_array`; missing-means-zero filled)."""
-        out = np.zeros((len(data), len(self.catalogue.indicators)), order="F")
-        if len(self.binned):
-            if values is None:
-                x = np.column_stack([column_array(data, self.catalogue.indicators[j].id) for j in self.binned])
-                x = x.astype(float)
-                x[:, self.zero_filled] = np.nan_to_num(x[:, self.zero_filled], nan=0.0)
-            else:
-                x = values[:, self.binned]
-            if len(x) <= self.BROADCAST_ROWS:     # a request's firms: one comparison for all indicators
-                idx = (x[:, :, None] >= self.thresholds[None, :, :]).sum(axis=2)      # NaN reaches no threshold
-                pts = self.points[self.rows, idx]                   # each indicator's points of its bin
-                out[:, self.binned] = np.where(np.isnan(x), 0.0, pts)
-            else:                                 # a batch: a binary search per indicator (thresholds increase)
-                for r, j in enumerate(self.binned):
-                    idx = np.searchsorted(self.thresholds[r], x[:, r], side="right")   # NaN sorts past them all
-                    out[:, j] = np.where(np.isnan(x[:, r]), 0.0, self.points[r][idx])
-        for j in self.others:
-            ind = self.catalogue.indicators[j]
-            out[:, j] = expert_points(ind, column_array(data, ind.id))
-        return out
-
-
-_TABLES: dict[int, tuple[Catalogue, ExpertPointsTable]] = {}
-
-
-def expert_points_table(catalogue: Catalogue) -> ExpertPointsTable:
-    """The catalogue's table, built once per catalogue object (scoring runs per request)."""
-    cached = _TABLES.get(id(catalogue))
-    if cached is None or cached[0] is not catalogue:
-        cached = _TABLES[id(catalogue)] = (catalogue, ExpertPointsTable(catalogue))
-    return cached[1]
-
-
-def expert_points_array(data: pd.DataFrame, catalogue: Catalogue) -> np.ndarray:
-    """The expert scorecard's points for every indicator, one column each in catalogue order."""
-    return expert_points_table(catalogue).score(data)
 
 
 @dataclass(frozen=True)
@@ -333,15 +269,8 @@ class FeatureSet:
         return plan.one_source, plan.several_sources
 
     def _compiled(self) -> "_FeaturePlan":
-        """The features as index arrays per kind, built once (not pickled: models stored before it
-        existed build it on first use)."""
-        plan = self.__dict__.get("_plan_arrays")
-        if plan is None:
-            plan = self.__dict__["_plan_arrays"] = _FeaturePlan.of(self)
-        return plan
-
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_plan_arrays"}
+        """The features as index arrays per kind, built once per feature set (never pickled)."""
+        return _feature_plan(self)
 
     def sources_matrix(self) -> pd.DataFrame:
         """Share of each feature's contribution that goes to each indicator (rows sum to 1).
@@ -358,3 +287,6 @@ class FeatureSet:
                 m[i, [col[s] for s in f.sources]] = weights / weights.sum()
             self._sources = pd.DataFrame(m, index=self.names, columns=self.catalogue.indicator_ids)
         return self._sources
+
+
+_feature_plan = per_object(_FeaturePlan.of)

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.conditions import Condition, holds_any
-from innoscore.features.derive import expert_points_array
+from innoscore.features.expert_points import expert_points_array
 from innoscore.features.firm_columns import column_array
 from innoscore.features.validation import validate_frame
 from innoscore.settings import Settings, load_settings

@@ -1,9 +1,10 @@
 """One validation layer for firm data, used by `innoscore validate`, training, batch scoring and HTTP.
 
-pandera does the checking from a schema built out of the catalogue's column rules; this module reads
-files, coerces text to numbers (recording what would not convert), skips pandera when a vectorised
-pass over the same rules finds nothing wrong, and turns pandera's failure cases into problems that
-name the firm, the column and the reason in English and Chinese.
+pandera does the checking from a schema built out of the catalogue's column rules (`features.rules`,
+where the rules are written once); this module reads files, coerces text to numbers (recording what
+would not convert), skips pandera when a vectorised pass over the same rules finds nothing wrong,
+and turns pandera's failure cases into problems that name the firm, the column and the reason in
+English and Chinese.
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from innoscore.features.catalogue import ROW_ID_COLUMN, Catalogue, target_key
+from innoscore.features.rules import PROBLEM_CODES, rules_and_schema, rules_hold
 
 DEFAULT_MAX_LISTED = 50
 
@@ -303,95 +304,6 @@ def _range_text(lo, hi) -> str:
     return f"[{lo:g}, {hi:g}]"
 
 
-@dataclass(frozen=True)
-class ColumnRule:
-    """What the catalogue requires of one (coerced) column. The pandera schema is built from these
-    rules, and `rules_hold` evaluates the same rules in a few vectorised passes."""
-    name: str
-    dtype: type | None            # float, object, or None for any
-    nullable: bool
-    required: bool = True
-    unique: bool = False
-    levels: tuple | None = None   # allowed values
-    valid_range: tuple[float, float] | None = None  # inclusive
-    whole_numbers: bool = False
-
-
-def column_rules(catalogue: Catalogue, require_target: bool = False) -> list[ColumnRule]:
-    ds = catalogue.dataset
-    rules = [ColumnRule(ds.firm_id_column, object, nullable=False, unique=True)]
-    if ds.date_column:
-        rules.append(ColumnRule(ds.date_column, None, nullable=False, required=False))
-    if ds.target_column:  # checked wherever it is present, so `validate` names what `train` would refuse
-        rules.append(ColumnRule(ds.target_column, float, nullable=False, levels=(0.0, 1.0), required=require_target))
-    for ind in catalogue.indicators:
-        levels = tuple(ind.level_values) if ind.type in ("ordinal", "categorical") else None
-        rules.append(ColumnRule(
-            ind.id, object if ind.type == "categorical" else float, ind.missing_allowed, levels=levels,
-            valid_range=tuple(ind.valid_range) if levels is None and ind.valid_range is not None else None,
-            whole_numbers=ind.type in ("count", "boolean")))
-    return rules
-
-
-def _pandera_column(rule: ColumnRule) -> pa.Column:
-    checks = []   # whole numbers first: a value that breaks both is reported as the HTTP request model does
-    if rule.whole_numbers:
-        checks.append(pa.Check(lambda s: s == np.floor(s), element_wise=False, name="not_integer"))
-    if rule.levels is not None:
-        checks.append(pa.Check.isin(list(rule.levels)))
-    elif rule.valid_range is not None:
-        checks.append(pa.Check.in_range(*rule.valid_range))
-    unique = {"unique": True, "report_duplicates": "all"} if rule.unique else {}
-    return pa.Column(rule.dtype, checks=checks, nullable=rule.nullable, required=rule.required, **unique)
-
-
-def rules_hold(frame: pd.DataFrame, rules: list[ColumnRule]) -> bool:
-    """True when every row meets every rule: then pandera would report nothing and is not run.
-
-    pandera costs ~1 ms per column whatever the rows (35 ms for one firm) and ~2.5 us per row; this
-    check is a few numpy passes. Any doubt returns False, and pandera writes the detailed report.
-    """
-    for rule in rules:
-        if rule.name not in frame.columns:
-            if rule.required:
-                return False
-            continue
-        column = frame[rule.name]
-        if rule.dtype is not None and column.dtype != np.dtype(rule.dtype):
-            return False
-        values = column.to_numpy()
-        null = np.isnan(values) if values.dtype == np.float64 else pd.isna(values)
-        if null.any():
-            if not rule.nullable:
-                return False
-            values = values[~null]
-        if rule.unique and column.duplicated().any():
-            return False
-        if rule.levels is not None and not pd.Series(values, copy=False).isin(rule.levels).all():
-            return False
-        if rule.valid_range is not None:
-            low, high = rule.valid_range
-            if not ((values >= low) & (values <= high)).all():
-                return False
-        if rule.whole_numbers and not (values == np.floor(values)).all():
-            return False
-    return True
-
-
-_RULES: dict[tuple[int, bool], tuple[Catalogue, list[ColumnRule], pa.DataFrameSchema]] = {}
-
-
-def rules_and_schema(catalogue: Catalogue, require_target: bool = False) -> tuple[list[ColumnRule], pa.DataFrameSchema]:
-    """The rules and pandera schema (for already-coerced data) of a catalogue, built once per
-    catalogue object: validation runs per request."""
-    key = (id(catalogue), require_target)
-    if key not in _RULES or _RULES[key][0] is not catalogue:
-        rules = column_rules(catalogue, require_target)
-        schema = pa.DataFrameSchema({r.name: _pandera_column(r) for r in rules}, strict=False)
-        _RULES[key] = (catalogue, rules, schema)
-    return _RULES[key][1], _RULES[key][2]
-
-
 def with_row_ids(df: pd.DataFrame, catalogue: Catalogue, row_offset: int = 0) -> pd.DataFrame:
     """Data without an id column gets one: each row's number in its input (1-based), as text."""
     if catalogue.dataset.id_column is not None or ROW_ID_COLUMN in df.columns:
@@ -466,11 +378,6 @@ def problem_detail(catalogue: Catalogue, column, code: str, columns=()) -> str:
     return ""
 
 
-_PANDERA_CODES = {"column_in_dataframe": "missing_column", "not_nullable": "missing_value",
-                  "field_uniqueness": "duplicate_id", "in_range": "out_of_range",
-                  "isin": "unknown_level", "not_integer": "not_integer"}
-
-
 def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool = False, row_offset: int = 0
                    ) -> tuple[pd.DataFrame, ValidationReport]:
     """Check a frame against the catalogue; return the coerced frame and a report of every problem.
@@ -504,7 +411,7 @@ def validate_frame(df: pd.DataFrame, catalogue: Catalogue, require_target: bool 
         fc = exc.failure_cases
         for rec in fc.itertuples(index=False):
             check = str(rec.check)
-            code = _PANDERA_CODES.get(check) or _PANDERA_CODES.get(check.split("(")[0])
+            code = PROBLEM_CODES.get(check) or PROBLEM_CODES.get(check.split("(")[0])
             if code is None:
                 continue
             if code == "missing_column":

@@ -29,9 +29,9 @@ def offline_index_page() -> str:
                   lambda block: "" if "googletagmanager" in block.group(0) else block.group(0), page, flags=re.S)
 
 
-def request_body(model: type[BaseModel]) -> dict:
+def request_body(model: type[BaseModel], required: bool = True) -> dict:
     """A route's `openapi_extra`: its JSON body is `model` (added to the components by `openapi_document`)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
+    return {"requestBody": {"required": required, "content": {"application/json": {
         "schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}}}}
 
 

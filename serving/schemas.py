@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from typing_extensions import NotRequired, TypedDict
 
-from innoscore.features.catalogue import Catalogue, Indicator, both_languages
+from innoscore.features.catalogue import Catalogue, both_languages
+from innoscore.features.rules import PROBLEM_CODES, ColumnRule, indicator_rule
 from innoscore.model.decision.pricing import PRICE_FIELDS
 from innoscore.features.validation import problem, problem_detail
 from innoscore.model.counterfactual.search import STATUSES, Target
@@ -30,23 +31,23 @@ def _number(low: float | None = None, high: float | None = None, whole: bool = F
 ID_PATTERN = r"[^ \t\n\r\f\v]"
 
 
-def indicator_type(ind: Indicator) -> Any:
-    """The JSON type of one indicator's value, carrying the catalogue's rules: levels, range, whole numbers."""
-    if ind.type in ("ordinal", "categorical"):
-        value: Any = Literal[tuple(ind.level_values)]
+def rule_type(rule: ColumnRule) -> Any:
+    """The JSON type of a column's values under its rule (`features.rules`): levels, range, whole
+    numbers, missing allowed."""
+    if rule.levels is not None:
+        value: Any = Literal[rule.levels]
     else:
-        low, high = ind.valid_range if ind.valid_range is not None else (None, None)
-        value = _number(low, high, whole=ind.type in ("count", "boolean"))
-    return Optional[value] if ind.missing_allowed else value
+        low, high = rule.valid_range if rule.valid_range is not None else (None, None)
+        value = _number(low, high, whole=rule.whole_numbers)
+    return Optional[value] if rule.nullable else value
 
 
 def firm_model(catalogue: Catalogue, policy=None, max_string_length: int = 200) -> type[BaseModel]:
     """The request's firm: its id, every indicator, and the loan fields the credit policy reads.
 
-    A firm this model accepts is valid by the catalogue: it is built from the catalogue's declarations
-    (types, ranges, levels), as the pandera schema that checks files is (`features.validation.
-    column_rules`), and a randomised test holds the two to the same verdicts. Unknown fields are
-    refused.
+    A firm this model accepts is valid by the catalogue: each indicator's field is built from its rule
+    in `features.rules`, the list the pandera schema that checks files is built from, and a randomised
+    test holds the two to the same verdicts. Unknown fields are refused.
     """
     ds = catalogue.dataset
     firm_id = Union[Annotated[str, Field(strict=True, min_length=1, max_length=max_string_length,
@@ -56,10 +57,11 @@ def firm_model(catalogue: Catalogue, policy=None, max_string_length: int = 200) 
         (Optional[firm_id], Field(None, description="Row number (optional: the firm's place in the request) / 行号")),
     }
     for ind in catalogue.indicators:
+        rule = indicator_rule(ind)
         rng = f", valid {list(ind.valid_range)}" if ind.valid_range else ""
-        required = "" if ind.missing_allowed else ", required"
-        fields[ind.id] = (indicator_type(ind), Field(None if ind.missing_allowed else ...,
-                                                     description=f"{both_languages(ind.name_en, ind.name_zh)} ({ind.unit.en}{rng}{required})"))
+        required = "" if rule.nullable else ", required"
+        fields[ind.id] = (rule_type(rule), Field(None if rule.nullable else ...,
+                                                 description=f"{both_languages(ind.name_en, ind.name_zh)} ({ind.unit.en}{rng}{required})"))
     if policy is not None:
         lim = policy.limits
         loan = {lim.requested_column: _number(0), lim.guarantee_column: Literal[tuple(lim.guarantees)]}
@@ -72,13 +74,6 @@ def firm_model(catalogue: Catalogue, policy=None, max_string_length: int = 200) 
                 fields[name] = (Optional[kind], Field(None, description=f"Loan field for the credit decision / "
                                                                         f"授信决策字段 ({name})"))
     return create_model("Firm", __config__=ConfigDict(extra="forbid"), **fields)
-
-
-# pydantic's error types as the catalogue's problem codes (features.validation)
-_ERROR_CODES = {"missing": "missing_value", "extra_forbidden": "unknown_field", "literal_error": "unknown_level",
-                "greater_than_equal": "out_of_range", "less_than_equal": "out_of_range", "finite_number": "out_of_range",
-                "multiple_of": "not_integer", "float_type": "not_a_number", "string_too_long": "too_long", "string_too_short": "missing_value",
-                "string_pattern_mismatch": "missing_value"}
 
 
 def _rule_text(ctx: dict) -> str:
@@ -111,7 +106,7 @@ def firm_problems(firm_model_: type[BaseModel], catalogue: Catalogue, firms: lis
                 if (index, field) in seen:
                     continue
                 seen.add((index, field))
-                code = _ERROR_CODES.get(err["type"], "wrong_type")
+                code = PROBLEM_CODES.get(err["type"], "wrong_type")
                 ind = catalogue.by_id.get(field)
                 if field in firm and firm[field] is None:
                     code = "missing_value"        # null where a value is required
@@ -143,6 +138,12 @@ def request_models(firm: type[BaseModel], max_firms: int, default_top_k: int, ma
     explain = create_model("ExplainRequest", __base__=options,
                            firms=(firms, Field(..., description="Firms to explain / 待解释企业")))
     return score, options, explain
+
+
+class NoFields(BaseModel):
+    """The body of an endpoint without fields (/model_info, /reload): none, or a JSON object whose
+    fields are ignored."""
+    model_config = ConfigDict(extra="allow")
 
 
 def counterfactual_goals(grade_labels: list[str]) -> tuple[type[BaseModel], type[BaseModel]]:

@@ -43,8 +43,9 @@ from innoscore.serving.logs import quiet_client_errors
 from innoscore.serving.metrics import bound_endpoint_labels
 from innoscore.serving.openapi import SAME_ORIGIN_ONLY, offline_index_page, openapi_document, request_body
 from innoscore.serving.request_body import FirmsReader, Refusal, parse_strict_json
-from innoscore.serving.schemas import (ERROR_REPLIES, ExplainReply, ModelInfoReply, ScoreReply, counterfactual_result,
-                                       explanation, firm_model, firm_problems, request_models, score_result)
+from innoscore.serving.schemas import (ERROR_REPLIES, ExplainReply, ModelInfoReply, NoFields, ScoreReply,
+                                       counterfactual_result, explanation, firm_model, firm_problems, request_models,
+                                       score_result)
 from innoscore.serving.stopping import STOPPING, drain_on_sigterm, worker_listen_fd
 from innoscore.serving.store import MODEL_URI_ENV, ensure_bentoml_home, served_model_tag
 
@@ -153,9 +154,10 @@ def json_reply(reply: dict) -> Response:
     return Response(orjson.dumps(reply, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
 
-def declared(reply_model, body_model=None) -> dict:
+def declared(reply_model, body_model=NoFields) -> dict:
     """A route's declarations for the OpenAPI document: its reply, its error replies, its body."""
-    return {"response_model": reply_model, "openapi_extra": request_body(body_model) if body_model else None,
+    return {"response_model": reply_model,
+            "openapi_extra": request_body(body_model, required=body_model is not NoFields),
             "responses": {status: {"model": model, "description": text}
                           for status, (model, text) in ERROR_REPLIES.items()}}
 
@@ -352,7 +354,7 @@ async def openapi() -> Response:
 
 @functools.cache
 def _openapi_document() -> dict:
-    return openapi_document(InnoscoreService.openapi_spec.asdict(), [ScoreRequest, ExplainRequest])
+    return openapi_document(InnoscoreService.openapi_spec.asdict(), [ScoreRequest, ExplainRequest, NoFields])
 
 
 API_PATHS = ("/score", "/explain", "/model_info", "/reload")

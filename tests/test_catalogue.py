@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import yaml
 
-from innoscore.features.catalogue import CatalogueError, MissingMeaning, expert_points, load_catalogue
+from innoscore.features.catalogue import CatalogueError, MissingMeaning, load_catalogue
+from innoscore.features.expert_points import expert_points
 from innoscore.paths import DEFAULT_CATALOGUE
 
 

@@ -107,8 +107,9 @@ def test_a_transform_on_a_level_indicator_is_refused(tmp_path):
 def test_vectorised_expert_points_equal_the_per_indicator_rule(small_portfolio, catalogue):
     """The padded threshold table scores every indicator exactly as `expert_points` does, with and
     without the derived indicator values, missing values and values on the thresholds included."""
-    from innoscore.features.catalogue import expert_points
-    from innoscore.features.derive import FeatureSet, expert_points_table
+    from innoscore.features.derive import FeatureSet
+    from innoscore.features.expert_points import expert_points, expert_points_table
+    from innoscore.speed import REQUEST_ROWS
 
     rows = small_portfolio.data.head(500).copy()
     for ind in catalogue.indicators[:12]:
@@ -118,7 +119,7 @@ def test_vectorised_expert_points_equal_the_per_indicator_rule(small_portfolio, 
     table = expert_points_table(catalogue)
     assert np.array_equal(table.score(rows), expected)
     assert np.array_equal(table.score(rows, FeatureSet(catalogue).indicator_array(rows)), expected)
-    many = pd.concat([rows] * (table.BROADCAST_ROWS // len(rows) + 1), ignore_index=True)   # the batch path
+    many = pd.concat([rows] * (REQUEST_ROWS // len(rows) + 1), ignore_index=True)   # the batch path
     assert np.array_equal(table.score(many), np.tile(expected, (len(many) // len(rows), 1)))
     assert np.isnan(rows[catalogue.indicator_ids].to_numpy(float)).any()
 

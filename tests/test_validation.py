@@ -147,7 +147,8 @@ def test_fast_rule_check_agrees_with_pandera(small_portfolio, catalogue):
     both must agree on every frame."""
     from pandera.errors import SchemaErrors
 
-    from innoscore.features.validation import coerce_frame, rules_and_schema, rules_hold
+    from innoscore.features.rules import rules_and_schema, rules_hold
+    from innoscore.features.validation import coerce_frame
 
     rules, schema = rules_and_schema(catalogue, False)
     base, _ = coerce_frame(small_portfolio.data.head(40), catalogue)

@@ -3,8 +3,10 @@
 A Python loop per firm costs more than scoring it; these are built in a few vectorised passes (the
 labels taken by code in Arrow, no Python string per row) and handed to pandas as Arrow-backed
 extension arrays: no copy, positional (they align with any row index), read back as Python lists,
-and written to Parquet as list<string> / list<double> by both batch engines. Up to `SMALL` rows (an
-HTTP request) they are object arrays of Python lists, which read and write the same.
+and written to Parquet as list<string> / list<double> by both batch engines. The same types at any
+size; a caller that reads every value as a Python object (an HTTP reply, built firm by firm) asks
+for `python_objects` instead: object arrays of Python strings and lists, which cost less than Arrow
+arrays and categoricals for a request's few firms.
 """
 from __future__ import annotations
 
@@ -13,9 +15,6 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-
-
-SMALL = 512    # rows up to which Python objects cost less than Arrow arrays and categoricals (an HTTP request)
 
 
 @lru_cache(maxsize=64)
@@ -31,12 +30,12 @@ def _label_levels(labels: tuple[str, ...]) -> tuple[np.ndarray, pd.CategoricalDt
     return np.asarray(labels, dtype=object), pd.CategoricalDtype(list(labels)) if len(set(labels)) == len(labels) else None
 
 
-def coded_labels(codes: np.ndarray, labels: tuple[str, ...]):
-    """Each code's label: Python strings for a request's rows (up to `SMALL`), a categorical for a batch
-    (making millions of label strings pandas text costs more than computing them; Parquet gets plain
-    strings either way). Labels that repeat cannot be categories and stay text."""
+def coded_labels(codes: np.ndarray, labels: tuple[str, ...], python_objects: bool = False):
+    """Each code's label as a categorical (making millions of label strings pandas text costs more than
+    computing them; Parquet gets plain strings); `python_objects`: an object array of Python strings.
+    Labels that repeat cannot be categories and stay text."""
     levels, dtype = _label_levels(tuple(labels))
-    if len(codes) <= SMALL or dtype is None:
+    if python_objects or dtype is None:
         return levels[codes]
     return pd.Categorical.from_codes(codes, dtype=dtype)
 
@@ -69,15 +68,17 @@ def _small_lists(mask, label_sets, codes, values) -> list[np.ndarray]:
 
 
 def masked_lists(mask: np.ndarray, *label_sets, codes: np.ndarray | None = None,
-                 values: np.ndarray | None = None) -> list[pd.api.extensions.ExtensionArray]:
+                 values: np.ndarray | None = None, python_objects: bool = False
+                 ) -> list[pd.api.extensions.ExtensionArray | np.ndarray]:
     """For each row of `mask` (rows x slots), the labels of the slots where it holds, in slot order:
     one list column per set of labels (the same slots named in, e.g., English and Chinese).
 
     `codes` (mask's shape) picks the label of each slot (default: slot j has `labels[j]`);
     `values` (mask's shape), if given, makes a last list column of the same slots' numbers.
+    Arrow-backed list arrays; `python_objects`: object arrays of Python lists.
     """
     mask = np.asarray(mask, dtype=bool)
-    if len(mask) <= SMALL:
+    if python_objects:
         return _small_lists(mask, label_sets, codes, values)
     offsets = pa.array(np.concatenate([[0], np.cumsum(mask.sum(axis=1))]), pa.int32())
     slot_codes = pa.array(np.nonzero(mask)[1] if codes is None else np.asarray(codes)[mask], pa.int32())

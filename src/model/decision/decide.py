@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from innoscore.features.catalogue import Catalogue, MissingMeaning
-from innoscore.model.columns import SMALL, coded_labels, masked_lists
+from innoscore.model.columns import coded_labels, masked_lists
+from innoscore.speed import per_object, request_sized
 from innoscore.model.decision.policy import Policy
 from innoscore.model.decision.pricing import PRICE_FIELDS, price
 
@@ -47,34 +48,28 @@ class DecisionTables:
     cap: np.ndarray
 
 
-_TABLES: dict[str, DecisionTables] = {}
-
-
+@per_object
 def decision_tables(policy: Policy) -> DecisionTables:
-    """The policy's `DecisionTables`, cached by its content hash."""
-    cached = _TABLES.get(policy.fingerprint)
-    if cached is None:
-        bands, pd_cap = policy.bands, 100 * policy.pd_decline_above
-        reasons_en = (*(k.en for k in policy.knock_outs),
-                      *(f"{k.en}: not checked, {k.column} missing" for k in policy.knock_outs),
-                      f"model PD above {pd_cap:g}%",
-                      f"decision score below the refer band ({bands.refer_min:g})",
-                      f"decision score below the approve band ({bands.approve_min:g})",
-                      f"rate floor above the rate cap ({100 * (policy.pricing.rate_cap or 1):g}%)")
-        reasons_zh = (*(k.zh for k in policy.knock_outs),
-                      *(f"{k.zh}：{k.column}缺失，无法核查" for k in policy.knock_outs),
-                      f"模型违约概率高于{pd_cap:g}%",
-                      f"决策得分低于提交评审线（{bands.refer_min:g}）", f"决策得分低于批准线（{bands.approve_min:g}）",
-                      f"最低定价高于利率上限（{100 * (policy.pricing.rate_cap or 1):g}%）")
-        levels = {"decision": tuple(OUTCOMES), "decision_zh": tuple(z for z, _ in OUTCOMES.values()),
-                  "decision_en": tuple(e for _, e in OUTCOMES.values()), "limit_basis": ("", *LIMIT_BASES),
-                  "guarantee": tuple(policy.limits.guarantees), "policy_version": (policy.version,),
-                  "policy_hash": (policy.fingerprint,)}
-        terms = policy.limits.guarantees
-        cached = _TABLES[policy.fingerprint] = DecisionTables(
-            reasons_en, reasons_zh, levels, {kind: k for k, kind in enumerate(terms)},
-            np.array([t.lgd for t in terms.values()]), np.array([t.cap for t in terms.values()]))
-    return cached
+    """The policy's `DecisionTables`, built once per policy object."""
+    bands, pd_cap = policy.bands, 100 * policy.pd_decline_above
+    reasons_en = (*(k.en for k in policy.knock_outs),
+                  *(f"{k.en}: not checked, {k.column} missing" for k in policy.knock_outs),
+                  f"model PD above {pd_cap:g}%",
+                  f"decision score below the refer band ({bands.refer_min:g})",
+                  f"decision score below the approve band ({bands.approve_min:g})",
+                  f"rate floor above the rate cap ({100 * (policy.pricing.rate_cap or 1):g}%)")
+    reasons_zh = (*(k.zh for k in policy.knock_outs),
+                  *(f"{k.zh}：{k.column}缺失，无法核查" for k in policy.knock_outs),
+                  f"模型违约概率高于{pd_cap:g}%",
+                  f"决策得分低于提交评审线（{bands.refer_min:g}）", f"决策得分低于批准线（{bands.approve_min:g}）",
+                  f"最低定价高于利率上限（{100 * (policy.pricing.rate_cap or 1):g}%）")
+    levels = {"decision": tuple(OUTCOMES), "decision_zh": tuple(z for z, _ in OUTCOMES.values()),
+              "decision_en": tuple(e for _, e in OUTCOMES.values()), "limit_basis": ("", *LIMIT_BASES),
+              "guarantee": tuple(policy.limits.guarantees), "policy_version": (policy.version,),
+              "policy_hash": (policy.fingerprint,)}
+    terms = policy.limits.guarantees
+    return DecisionTables(reasons_en, reasons_zh, levels, {kind: k for k, kind in enumerate(terms)},
+                          np.array([t.lgd for t in terms.values()]), np.array([t.cap for t in terms.values()]))
 
 
 def decision_fields() -> list[tuple[str, pa.DataType]]:
@@ -125,7 +120,7 @@ def _level_codes(rows, name: str | None, position: dict[str, int], default: str)
     fallback = position[default]
     if not name or name not in rows:
         return np.full(len(rows), fallback)
-    if len(rows) <= SMALL:                  # a request's firms: a dictionary lookup
+    if request_sized(len(rows)):           # a dictionary lookup
         return np.array([position.get(v, fallback) if isinstance(v, str) else fallback for v in rows[name]], dtype=int)
     values = pc.cast(pa.array(rows[name], from_pandas=True), pa.string())    # text in Arrow: no Python objects
     codes = pc.index_in(values, value_set=pa.array(list(position), pa.string()))
@@ -163,9 +158,10 @@ def decide(pd_values: np.ndarray, category_points, rows: pd.DataFrame, catalogue
 
 
 def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Catalogue,
-                     policy: Policy) -> dict[str, np.ndarray]:
+                     policy: Policy, python_objects: bool = False) -> dict[str, np.ndarray]:
     """The decision columns for each firm of `rows` (a DataFrame or `features.firm_columns.FirmColumns`),
-    row for row: what the scored-firm record adds."""
+    row for row: what the scored-firm record adds (labels and reasons as `model.columns` makes them,
+    `python_objects` for a reader of single values)."""
     n = len(rows)
     pd_values = np.asarray(pd_values, dtype=float)
     score, m_score = decision_score(pd_values, category_points, catalogue, policy)
@@ -204,10 +200,10 @@ def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Ca
         masks[:, 2 * k + 3] = over = ~decline & (prices["rate_floor"] > policy.pricing.rate_cap)
         code = np.where(over & (code == 0), 1, code)
     constant = np.zeros(n, dtype=int)
-    reasons_en, reasons_zh = masked_lists(masks, tables.reasons_en, tables.reasons_zh)
+    reasons_en, reasons_zh = masked_lists(masks, tables.reasons_en, tables.reasons_zh, python_objects=python_objects)
 
     def categorical(name, codes):
-        return coded_labels(codes, tables.levels[name])
+        return coded_labels(codes, tables.levels[name], python_objects)
 
     return {
         "decision": categorical("decision", code), "decision_zh": categorical("decision_zh", code),

@@ -7,29 +7,18 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from innoscore.features.catalogue import Catalogue
-from innoscore.features.derive import Derived, expert_points_array
+from innoscore.features.derive import Derived
+from innoscore.features.expert_points import category_point_columns
 from innoscore.model.columns import column_labels
 from innoscore.model.estimators.base import CatalogueClassifier, check_fitted, check_parameters
 from innoscore.model.grades import GradeScale
 
 
-def category_point_columns(data, catalogue: Catalogue, derived: Derived | None = None) -> dict[str, np.ndarray]:
-    """Expert points in total and per category (0..max points), one value per firm: "total", then the
-    categories in catalogue order.
-
-    `derived` (`features.derive`: the points and their category totals) saves computing them again.
-    """
-    if derived is None:
-        points = expert_points_array(data, catalogue)
-        totals = catalogue.category_totals(points)
-    else:
-        points, totals = derived.points, derived.category_totals
-    return {"total": points.sum(axis=1), **totals}
-
-
 def category_points(data: pd.DataFrame, catalogue: Catalogue, derived: Derived | None = None) -> pd.DataFrame:
-    """`category_point_columns` as a frame on the rows' index."""
-    columns = category_point_columns(data, catalogue, derived)
+    """Expert points in total and per category (`features.expert_points.category_point_columns`) as a
+    frame on the rows' index; `derived` (`features.derive`) saves computing them again."""
+    computed = () if derived is None else (derived.points, derived.category_totals)
+    columns = category_point_columns(data, catalogue, *computed)
     return pd.DataFrame(columns, index=data.index, columns=column_labels(tuple(columns)))
 
 

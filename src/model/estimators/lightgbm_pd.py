@@ -11,7 +11,7 @@ from innoscore.features.catalogue import Catalogue
 from innoscore.features.derive import FeatureConfig, FeatureSet
 from innoscore.features.sources import SourceReference
 from innoscore.model.estimators.base import CatalogueClassifier, check_fitted, check_parameters
-from innoscore.model.estimators.single_row import CONTRIBUTIONS, RAW_SCORE, single_row_predictor
+from innoscore.model.estimators.single_row import CONTRIBUTIONS, booster_output
 from innoscore.model.grades import GradeScale
 
 
@@ -176,10 +176,7 @@ class LightGBMPD(CatalogueClassifier):
         """TreeSHAP values (log-odds) of each derived feature, by LightGBM's own `pred_contrib`, and the
         base; one firm's through the single-row API, as `raw_log_odds`."""
         check_fitted(self, "booster_")
-        out = self._one_row(matrix, CONTRIBUTIONS)
-        if out is None:
-            out = self.booster_.predict(matrix, num_iteration=self.best_iteration_, pred_contrib=True,
-                                        num_threads=self.num_threads)
+        out = booster_output(self, self.booster_, matrix, self.best_iteration_, self.num_threads, CONTRIBUTIONS)
         return out[:, :-1], float(out[0, -1]) if len(out) else 0.0
 
     def features(self, X) -> pd.DataFrame:
@@ -194,21 +191,7 @@ class LightGBMPD(CatalogueClassifier):
     def raw_log_odds(self, matrix: np.ndarray) -> np.ndarray:
         """Raw log-odds of an already derived model matrix (`feature_set_.derive(rows).matrix`); one
         firm's (an HTTP request's) through LightGBM's single-row API (`estimators.single_row`)."""
-        out = self._one_row(matrix, RAW_SCORE)
-        if out is not None:
-            return out[:, 0]                  # a binary model: one raw score per row
-        return self.booster_.predict(matrix, num_iteration=self.best_iteration_, raw_score=True,
-                                     num_threads=self.num_threads)
-
-    def _one_row(self, matrix: np.ndarray, kind: int) -> np.ndarray | None:
-        """The single-row API's output for a matrix of one row (`estimators.single_row`) as a 1 x k
-        array; None for more rows, or where it is unavailable (Booster.predict then names any mismatch)."""
-        if len(matrix) != 1:
-            return None
-        one = single_row_predictor(self, self.booster_, self.best_iteration_, self.num_threads, kind)
-        if not one.available or matrix.shape[1] != one.num_feature:
-            return None
-        return one.predict(matrix[0])[None, :]
+        return booster_output(self, self.booster_, matrix, self.best_iteration_, self.num_threads)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calibration_

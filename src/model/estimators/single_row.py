@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import ctypes
 import threading
-import weakref
 
 import lightgbm as lgb
 import numpy as np
+
+from innoscore.speed import per_object
 
 try:
     from lightgbm.basic import _LIB, _safe_call
 except ImportError:          # a LightGBM without them
     _LIB = _safe_call = None
 
+_LOCK = threading.Lock()
 RAW_SCORE, CONTRIBUTIONS = 1, 3     # LightGBM's c_api.h: C_API_PREDICT_RAW_SCORE, C_API_PREDICT_CONTRIB
 _FLOAT64 = 1                        # C_API_DTYPE_FLOAT64
 
@@ -62,24 +64,46 @@ class SingleRowPredictor:
         return out
 
     def __del__(self):
-        if self._handle:
+        if self._handle and _LIB is not None:       # (at interpreter exit the module may be gone first)
             _LIB.LGBM_FastConfigFree(self._handle)
             self._handle = ctypes.c_void_p()
 
 
-_PREDICTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()     # owner -> {kind: predictor}
-_LOCK = threading.Lock()
+def _current(predictor: SingleRowPredictor, booster: lgb.Booster, iterations: int) -> bool:
+    return predictor.booster is booster and predictor.num_iteration == iterations
+
+
+@per_object
+def _predictors(owner) -> dict:
+    """The owner's set-ups by kind (kept as long as the owner lives; not pickled with it)."""
+    return {}
 
 
 def single_row_predictor(owner, booster: lgb.Booster, num_iteration: int | None, num_threads: int = 1,
                          kind: int = RAW_SCORE) -> SingleRowPredictor:
     """The set-up of `kind` for `booster` and `num_iteration`, kept as long as `owner` (the estimator
-    holding the booster) lives, rebuilt if the owner's booster or iteration count changes. Not
-    pickled with it."""
+    holding the booster) lives, rebuilt if the owner's booster or iteration count changes."""
     iterations = int(num_iteration or 0)
-    predictor = _PREDICTORS.get(owner, {}).get(kind)
-    if predictor is None or predictor.booster is not booster or predictor.num_iteration != iterations:
+    built = _predictors(owner)
+    predictor = built.get(kind)
+    if predictor is None or not _current(predictor, booster, iterations):
         with _LOCK:
-            predictor = SingleRowPredictor(booster, iterations, num_threads, kind)
-            _PREDICTORS.setdefault(owner, {})[kind] = predictor
+            predictor = built[kind] = SingleRowPredictor(booster, iterations, num_threads, kind)
     return predictor
+
+
+def booster_output(owner, booster: lgb.Booster, matrix: np.ndarray, num_iteration: int | None,
+                   num_threads: int = 1, kind: int = RAW_SCORE) -> np.ndarray:
+    """`booster.predict(matrix, raw_score=True)` (RAW_SCORE: one value per row) or `pred_contrib=True`
+    (CONTRIBUTIONS: rows x features + 1), from the first `num_iteration` trees: the one door to
+    LightGBM's prediction. One row (an HTTP request's firm) goes through the single-row set-up kept for
+    `owner`; more rows, or a LightGBM without the single-row API, through `Booster.predict`, which
+    names any mismatch."""
+    if len(matrix) == 1:
+        one = single_row_predictor(owner, booster, num_iteration, num_threads, kind)
+        if one.available and matrix.shape[1] == one.num_feature:
+            out = one.predict(matrix[0])[None, :]
+            return out[:, 0] if kind == RAW_SCORE else out
+    if kind == RAW_SCORE:
+        return booster.predict(matrix, num_iteration=num_iteration, raw_score=True, num_threads=num_threads)
+    return booster.predict(matrix, num_iteration=num_iteration, pred_contrib=True, num_threads=num_threads)

@@ -43,13 +43,14 @@ def record_schema(model: ScoringModel, with_explanations: bool = False, with_dec
     return pa.schema(record_fields(model, with_explanations, with_decision))
 
 
-def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int, least: float = 0.0
-             ) -> dict[str, np.ndarray]:
+def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int, least: float = 0.0,
+             python_objects: bool = False) -> dict[str, np.ndarray]:
     """The k indicators raising each firm's PD most (contributions above `least`, at least 0), as
     list columns."""
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
     top = np.take_along_axis(contributions, order, axis=1)
-    names, values = masked_lists(top > max(least, 0.0), indicator_ids, codes=order, values=top)
+    names, values = masked_lists(top > max(least, 0.0), indicator_ids, codes=order, values=top,
+                                 python_objects=python_objects)
     return dict(zip(TOP_RISK_FIELDS, (names, values)))
 
 
@@ -60,11 +61,12 @@ def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k:
 
 
 def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
-                   policy: Policy | None = None) -> dict[str, np.ndarray]:
+                   policy: Policy | None = None, python_objects: bool = False) -> dict[str, np.ndarray]:
     """One record per validated row (`rows`: a DataFrame or `features.firm_columns.FirmColumns`), as
     columns: id, PD, grade (code, zh, en), expert points, missing indicators, with explanations the
     category contributions and the top-k risk-raising indicators, and with a policy the credit
-    decision (innoscore.model.decision.decide: outcome, limit, reasons)."""
+    decision (innoscore.model.decision.decide: outcome, limit, reasons). Labels are categoricals and
+    lists Arrow arrays at any size; `python_objects` (an HTTP reply): Python strings and lists."""
     cat, scale = model.catalogue, model.grade_scale
     position = scale.positions(scores.pd)             # the grades' places in the scale, as `grade` assigned them
     ids = cat.indicator_ids
@@ -75,15 +77,15 @@ def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
     expert = scores.expert_points
     out = {cat.dataset.firm_id_column: scores.firm_ids if scores.firm_ids is not None
            else rows.index.astype(str).to_numpy(),
-           "pd": scores.pd, "grade": coded_labels(position, tuple(scale.labels)),
-           "grade_zh": coded_labels(position, tuple(g.zh for g in scale.grades)),
-           "grade_en": coded_labels(position, tuple(g.en for g in scale.grades)),
+           "pd": scores.pd, "grade": coded_labels(position, tuple(scale.labels), python_objects),
+           "grade_zh": coded_labels(position, tuple(g.zh for g in scale.grades), python_objects),
+           "grade_en": coded_labels(position, tuple(g.en for g in scale.grades), python_objects),
            "expert_score": expert["total"], **{f"expert_{c}": expert[c] for c in cat.category_ids},
-           "missing_indicators": masked_lists(missing, ids)[0]}
+           "missing_indicators": masked_lists(missing, ids, python_objects=python_objects)[0]}
     expl = scores.explanations
     if expl is not None:
         out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in cat.category_ids})
-        out.update(top_risk(expl.indicators.to_numpy(), ids, top_k, cat.explanations.min_contribution))
+        out.update(top_risk(expl.indicators.to_numpy(), ids, top_k, cat.explanations.min_contribution, python_objects))
     if policy is not None:
-        out.update(decision_columns(scores.pd, scores.expert_points, rows, cat, policy))
+        out.update(decision_columns(scores.pd, scores.expert_points, rows, cat, policy, python_objects))
     return out

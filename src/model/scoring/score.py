@@ -30,9 +30,10 @@ def checked_frame(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
 def score_columns(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
                   ) -> tuple[FirmColumns, dict]:
     """Already-valid records (a dict per firm, as the HTTP request model gives them) as columns, and
-    their scored-firm records as columns, without pandas. `extra`: loan columns and their types."""
+    their scored-firm records as columns of Python objects (for the reply), without pandas. `extra`:
+    loan columns and their types."""
     rows = FirmColumns.from_records(records, model.catalogue, extra)
-    return rows, record_columns(rows, model.score(rows), model, policy=policy)
+    return rows, record_columns(rows, model.score(rows), model, policy=policy, python_objects=True)
 
 
 def score_records(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
