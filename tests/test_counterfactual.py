@@ -277,3 +277,28 @@ def test_on_a_banks_ratios_advice_stays_in_the_band_and_leaves_undirected_indica
         assert max(q.iloc[5], c.from_ - far) - 1e-9 <= c.to <= min(q.iloc[95], c.from_ + far) + 1e-9
         assert format_value(ind, c.to, "en") in cf.alternatives[0].text_en or any(
             format_value(ind, c.to, "en") in a.text_en for a in cf.alternatives)
+
+
+def test_scored_records_have_the_same_types_at_any_size(models, catalogue):
+    """Issue #28: labels and list columns changed type with the number of rows (Python objects up to
+    512, categoricals and Arrow lists above), so the MLflow pyfunc's output dtypes did too. Now a frame
+    of one firm and one of 600 have the same dtypes; only a reply asks for Python objects, with the
+    same values."""
+    from innoscore.model.decision.policy import load_policy
+    from innoscore.model.scoring.record import record_columns, record_dicts
+    from innoscore.model.scoring.score import score_frame
+
+    policy = load_policy(catalogue=catalogue)
+    rows, _ = validate_frame(generate_portfolio(600, seed=23, catalogue=catalogue).data, catalogue)
+    model = models["lightgbm"]
+    one = score_frame(rows.head(1), model, validate=False, with_explanations=True, policy=policy)
+    many = score_frame(rows, model, validate=False, with_explanations=True, policy=policy)
+    assert one.dtypes.to_dict() == many.dtypes.to_dict()
+    assert isinstance(many["grade"].dtype, pd.CategoricalDtype) and "list" in str(many["missing_indicators"].dtype)
+    scores = model.score(rows.head(3), True)
+    as_python = record_dicts(record_columns(rows.head(3), scores, model, policy=policy, python_objects=True))
+    as_frame = score_frame(rows.head(3), model, validate=False, with_explanations=True, policy=policy)
+    for firm, (_, row) in zip(as_python, as_frame.iterrows()):
+        assert isinstance(firm["grade"], str) and isinstance(firm["decision_reasons"], list)
+        assert firm["grade"] == row["grade"] and firm["decision_reasons"] == list(row["decision_reasons"])
+        assert firm["missing_indicators"] == list(row["missing_indicators"])

@@ -189,3 +189,27 @@ def test_the_cli_offers_every_reject_inference_method_and_only_those():
     from innoscore.model.estimators.reject_inference import METHODS
 
     assert tuple(k.value for k in RejectInference) == METHODS
+
+
+def test_per_object_builds_once_per_live_owner_and_forgets_it_when_collected(catalogue):
+    """The one cache idiom (innoscore.speed): built once per owner object and arguments, for owners
+    pydantic cannot hash, and gone with the owner (the id()-keyed dicts it replaces never emptied)."""
+    import gc
+
+    from innoscore.features.catalogue import load_catalogue
+    from innoscore.speed import per_object
+
+    built = []
+
+    @per_object
+    def table(owner, flag=False):
+        built.append((id(owner), flag))
+        return [owner.version, flag]
+
+    first = table(catalogue)
+    assert table(catalogue) is first and table(catalogue, True) is not first and len(built) == 2
+    other = load_catalogue()
+    assert table(other) is not first and len(table) == 3
+    del other
+    gc.collect()
+    assert len(table) == 2
