@@ -160,9 +160,9 @@ def counterfactual_goals(grade_labels: list[str]) -> tuple[type[BaseModel], type
 
 
 # --- the replies --------------------------------------------------------------------------------------
-# Declared once as TypedDicts: the declaration is the OpenAPI document's reply schema and, called,
-# builds the reply as plain data (a dict), which `service.json_reply` serialises once. Building and
-# validating a pydantic model per firm cost more than scoring it.
+# Declared once as TypedDicts: the declaration is the OpenAPI document's reply schema and the type of
+# the plain data (dicts) the builders below return, which `service.json_reply` serialises once.
+# Building and validating a pydantic model per firm cost more than scoring it.
 class ModelRef(TypedDict):
     name: str
     version: str
@@ -215,18 +215,19 @@ class ScoreResult(TypedDict):
 
 def score_result(record: dict, catalogue: Catalogue) -> ScoreResult:
     """The reply to a scored-firm record (innoscore.model.scoring.record), built and typed by
-    innoscore's own code (the tests and schemathesis hold replies to the declared schema)."""
-    decision = None
+    innoscore's own code (the tests and schemathesis hold replies to the declared schema). Built as
+    dict displays typed by the declarations: calling a TypedDict costs three times as much, per firm."""
+    decision: Decision | None = None
     if "decision" in record:
-        decision = Decision(**{k: record[k] for k in _DECISION_RECORD_FIELDS},
-                            **{k: None if record[k] != record[k] else float(record[k]) for k in _PRICE_FIELDS},
-                            inclusive=bool(record["inclusive"]), reasons=list(record["decision_reasons"]),
-                            reasons_zh=list(record["decision_reasons_zh"]))
-    return ScoreResult(firm_id=str(record[catalogue.dataset.firm_id_column]), pd=float(record["pd"]),
-                       grade=str(record["grade"]), grade_zh=record["grade_zh"], grade_en=record["grade_en"],
-                       expert_score=ExpertScore(total=float(record["expert_score"]), categories={
-                           c: float(record[f"expert_{c}"]) for c in catalogue.category_ids}),
-                       missing_indicators=list(record["missing_indicators"]), decision=decision)
+        decision = {**{k: record[k] for k in _DECISION_RECORD_FIELDS},
+                    **{k: None if record[k] != record[k] else float(record[k]) for k in _PRICE_FIELDS},
+                    "inclusive": bool(record["inclusive"]), "reasons": list(record["decision_reasons"]),
+                    "reasons_zh": list(record["decision_reasons_zh"])}
+    return {"firm_id": str(record[catalogue.dataset.firm_id_column]), "pd": float(record["pd"]),
+            "grade": str(record["grade"]), "grade_zh": record["grade_zh"], "grade_en": record["grade_en"],
+            "expert_score": {"total": float(record["expert_score"]),
+                             "categories": {c: float(record[f"expert_{c}"]) for c in catalogue.category_ids}},
+            "missing_indicators": list(record["missing_indicators"]), "decision": decision}
 
 
 class ScoreReply(TypedDict):
@@ -306,18 +307,17 @@ def explanation(reasons: dict, lang: str, firm: dict, expert_points: dict[str, f
     """One firm's explanation: `reasons` from innoscore.model.explanation.reasons.all_firm_reasons,
     `firm` its id, PD, grade and log-odds."""
     def reason(x: dict) -> Reason:
-        return Reason(indicator=x["indicator"], name=x[f"name_{lang}"], category=x["category"], value=x["value"],
-                      value_text=x[f"value_{lang}"], percentile=x["percentile"], contribution=x["contribution"],
-                      text=x[f"text_{lang}"])
+        return {"indicator": x["indicator"], "name": x[f"name_{lang}"], "category": x["category"],
+                "value": x["value"], "value_text": x[f"value_{lang}"], "percentile": x["percentile"],
+                "contribution": x["contribution"], "text": x[f"text_{lang}"]}
 
-    return Explanation(**firm, risk_raising=[reason(x) for x in reasons["risk_raising"]],
-                       risk_lowering=[reason(x) for x in reasons["risk_lowering"]],
-                       categories=[CategoryEffect(category=c["category"], name=c[f"name_{lang}"],
-                                                  contribution=c["contribution"],
-                                                  expert_points=expert_points[c["category"]],
-                                                  max_points=float(catalogue.category_by_id[c["category"]].points))
-                                   for c in reasons["categories"]],
-                       counterfactual=counterfactual)
+    categories: list[CategoryEffect] = [
+        {"category": c["category"], "name": c[f"name_{lang}"], "contribution": c["contribution"],
+         "expert_points": expert_points[c["category"]],
+         "max_points": float(catalogue.category_by_id[c["category"]].points)} for c in reasons["categories"]]
+    return {**firm, "risk_raising": [reason(x) for x in reasons["risk_raising"]],
+            "risk_lowering": [reason(x) for x in reasons["risk_lowering"]], "categories": categories,
+            "counterfactual": counterfactual}
 
 
 class ExplainReply(TypedDict):
