@@ -67,10 +67,6 @@ logger = logging.getLogger("innoscore.serving")
 AT_PARENT_EXIT: list[Callable[[], None]] = []       # what this worker does before it exits with its main process
 
 
-def error(status: int, message: str, problems: list[dict] | None = None) -> JSONResponse:
-    return Refusal(status, message, problems).response()
-
-
 PARENT_PID = os.getppid()     # the main process, as it was when this worker started
 
 
