@@ -76,13 +76,14 @@ def main() -> None:
     print(f"pricing {len(book):,} loans (part of the decision): {pricing:.3f} s, {100 * pricing / batch_decided:.1f}% "
           f"of batch scoring with the decision, {100 * pricing / decided:.1f}% of the in-memory record + decision")
     from innoscore.features.firm_columns import FirmColumns
-    from innoscore.model.scoring.score import score_records
+    from innoscore.model.scoring.record import record_dicts
+    from innoscore.model.scoring.score import score_request
 
     one = book.head(1)
     request = FirmColumns({c: one[c].to_numpy() for c in one.columns})
     record = [dict(zip(one.columns, one.iloc[0].tolist()))]
-    loan = policy.loan_column_types(cat)
-    scored_one = best(lambda: score_records(record, model, policy, loan), 200)    # /score's in-process path
+    loan = policy.loan_field_types(cat)
+    scored_one = best(lambda: record_dicts(score_request(record, model, policy, loan)[1]), 200)    # /score's in-process path
     priced_one = best(lambda: price(scores.pd[:1], lgd[:1], limit[:1], request, policy.pricing, numbers), 200)
     print(f"one firm: scoring with the decision {1e6 * scored_one:.0f} us, of which pricing {1e6 * priced_one:.0f} us "
           f"({100 * priced_one / scored_one:.1f}%)")

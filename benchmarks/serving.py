@@ -104,7 +104,8 @@ def main() -> None:
     from innoscore.features.catalogue import load_catalogue
     from innoscore.features.synthetic import generate_portfolio
     from innoscore.model.config import TrainingConfig
-    from innoscore.model.scoring.score import score_records
+    from innoscore.model.scoring.record import record_dicts
+    from innoscore.model.scoring.score import score_request
     from innoscore.serving.schemas import firm_model, firm_problems
     from innoscore.model.tracking.registry import load_pd_model
     from innoscore.model.training import train_models
@@ -159,7 +160,7 @@ def main() -> None:
                 """What the service does with a body: parse, validate by the request model, score."""
                 firms = json.loads(raw)["firms"]
                 assert not firm_problems(Firm, cat, firms)
-                return len(score_records([Firm.model_validate(f).model_dump() for f in firms], model)) == n
+                return len(record_dicts(score_request([Firm.model_validate(f).model_dump() for f in firms], model)[1])) == n
 
             calls = {
                 "(a) in-process parse, validate, score": in_process,

@@ -3,7 +3,7 @@ category.
 
 `expert_points` scores one indicator (its bins, or its levels' points); `ExpertPointsTable` scores
 all binned indicators in one vectorised comparison (the two give the same points, tested);
-`category_point_columns` sums them within each category. Feature derivation, the expert scorecard
+`category_point_arrays` sums them within each category. Feature derivation, the expert scorecard
 estimator and the simulated past policy all read points from here.
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ def expert_points_array(data, catalogue: Catalogue) -> np.ndarray:
     return expert_points_table(catalogue).score(data)
 
 
-def category_point_columns(data, catalogue: Catalogue, points: np.ndarray | None = None,
+def category_point_arrays(data, catalogue: Catalogue, points: np.ndarray | None = None,
                            totals: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Expert points in total and per category (0..max points), one value per firm: "total", then the
     categories in catalogue order. `points` and `totals` (from `features.derive.Derived`) save

@@ -34,7 +34,7 @@ from innoscore.model.explanation.reasons import all_firm_reasons
 from innoscore.model.monitoring.log import InferenceLog, LogUnavailable
 from innoscore.model.scoring.interface import ScoringModel
 from innoscore.model.scoring.record import record_dicts
-from innoscore.model.scoring.score import score_columns
+from innoscore.model.scoring.score import score_request
 from innoscore.serving.config import API_KEY_ENV, ServingConfig
 from innoscore.serving.guard import RequestGuard, RequestLimits
 from innoscore.serving.header_deadline import limit_header_time
@@ -55,7 +55,7 @@ BENTO_MODEL = bentoml.models.get(served_model_tag())
 CATALOGUE = Catalogue.model_validate_json(BENTO_MODEL.info.metadata["catalogue_json"])
 REQUEST_POLICY = CONFIG.request_policy(CATALOGUE)              # its loan fields are in the request, deciding or not
 POLICY = REQUEST_POLICY if CONFIG.decide else None
-LOAN_FIELD_TYPES = REQUEST_POLICY.loan_column_types(CATALOGUE) if REQUEST_POLICY else {}
+LOAN_FIELD_TYPES = REQUEST_POLICY.loan_field_types(CATALOGUE) if REQUEST_POLICY else {}
 Firm = firm_model(CATALOGUE, REQUEST_POLICY, CONFIG.max_string_length)
 ScoreRequest, ExplainOptions, ExplainRequest = request_models(
     Firm, CONFIG.max_firms_per_request, CONFIG.default_top_k, CONFIG.max_top_k,
@@ -225,7 +225,7 @@ class InnoscoreService:
     async def score_reply(self, request: Request) -> Response:
         firms = (await read_firms(request))["firms"]
         served = self.follower.current                 # one version for the whole request
-        rows, columns = await sized_work(len(firms), score_columns, self._records(firms), served.model, POLICY,
+        rows, columns = await sized_work(len(firms), score_request, self._records(firms), served.model, POLICY,
                                          LOAN_FIELD_TYPES)
         self._log(rows, columns, served)
         return json_reply(ScoreReply(model=served.reference,

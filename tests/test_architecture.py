@@ -9,7 +9,7 @@ import pytest
 LAYERS = [
     ("innoscore.paths", "innoscore.settings", "innoscore"),
     ("innoscore.configs", "innoscore.features"),
-    ("innoscore.model.estimators", "innoscore.model.grades", "innoscore.model.config", "innoscore.model.columns"),
+    ("innoscore.model.estimators", "innoscore.model.grades", "innoscore.model.config", "innoscore.model.arrays"),
     ("innoscore.model.evaluation", "innoscore.model.explanation", "innoscore.model.decision"),
     ("innoscore.model.scoring", "innoscore.model.monitoring", "innoscore.model.counterfactual"),
     ("innoscore.model.reports", "innoscore.model.tracking"),

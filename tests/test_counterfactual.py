@@ -285,7 +285,7 @@ def test_scored_records_have_the_same_types_at_any_size(models, catalogue):
     of one firm and one of 600 have the same dtypes; only a reply asks for Python objects, with the
     same values."""
     from innoscore.model.decision.policy import load_policy
-    from innoscore.model.scoring.record import record_columns, record_dicts
+    from innoscore.model.scoring.record import record_arrays, record_dicts
     from innoscore.model.scoring.score import score_frame
 
     policy = load_policy(catalogue=catalogue)
@@ -296,7 +296,7 @@ def test_scored_records_have_the_same_types_at_any_size(models, catalogue):
     assert one.dtypes.to_dict() == many.dtypes.to_dict()
     assert isinstance(many["grade"].dtype, pd.CategoricalDtype) and "list" in str(many["missing_indicators"].dtype)
     scores = model.score(rows.head(3), True)
-    as_python = record_dicts(record_columns(rows.head(3), scores, model, policy=policy, python_objects=True))
+    as_python = record_dicts(record_arrays(rows.head(3), scores, model, policy=policy, python_objects=True))
     as_frame = score_frame(rows.head(3), model, validate=False, with_explanations=True, policy=policy)
     for firm, (_, row) in zip(as_python, as_frame.iterrows()):
         assert isinstance(firm["grade"], str) and isinstance(firm["decision_reasons"], list)

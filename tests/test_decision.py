@@ -239,7 +239,7 @@ def test_batch_and_reports_decide_as_the_record_does(trained, catalogue, policy,
     expected = score_frame(rows, model, policy=policy)
     assert batch["decision"].tolist() == expected["decision"].tolist()
     logged = pd.concat(read_log(tmp_path / "log")).set_index("firm_id").loc[rows["firm_id"]]   # issue #24 row 8:
-    for column in policy.loan_column_types(catalogue):                     # the loan fields that drove each decision
+    for column in policy.loan_field_types(catalogue):                     # the loan fields that drove each decision
         if column not in rows:                                             # pricing's optional offered rate
             continue
         assert logged[column].astype(rows[column].dtype).tolist() == rows[column].tolist(), column

@@ -18,7 +18,7 @@ import pandas as pd
 from innoscore.features.firm_columns import FirmColumns, column_array
 from innoscore.model.counterfactual.candidates import (BAND, MAX_CHANGE, current_value, indicator_spaces,
                                                        lightgbm_thresholds, ratio_thresholds)
-from innoscore.model.decision.decide import decision_columns
+from innoscore.model.decision.decide import decision_arrays
 from innoscore.model.decision.policy import Policy
 from innoscore.model.estimators.expert_scorecard import category_points
 from innoscore.model.explanation.reasons import format_value
@@ -201,7 +201,7 @@ class CounterfactualSearch:
         if target.grade:
             return pd_values, pd_values <= self.bound_[target.grade], pd_values, np.full(len(rows), None)
         points = category_points(rows, self.model.catalogue, derived)
-        decided = decision_columns(pd_values, points, rows, self.model.catalogue, self.policy,
+        decided = decision_arrays(pd_values, points, rows, self.model.catalogue, self.policy,
                                    python_objects=True)      # each candidate's outcome is read one by one
         outcome = decided["decision"]
         reached = outcome == "approve"

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from innoscore.features.catalogue import Catalogue, MissingMeaning
-from innoscore.model.columns import coded_labels, masked_lists
+from innoscore.model.arrays import coded_labels, masked_lists
 from innoscore.speed import per_object, request_sized
 from innoscore.model.decision.policy import Policy
 from innoscore.model.decision.pricing import PRICE_FIELDS, price
@@ -38,7 +38,7 @@ LIMIT_BASES = ("requested", "guarantee_cap", "revenue", "expected_loss_budget") 
 @dataclass(frozen=True)
 class DecisionTables:
     """A policy's fixed parts, built once per policy (`decision_tables`): the reason of each decision
-    mask, the levels of each coded column (`model.columns.coded_labels` turns codes into labels), and
+    mask, the levels of each coded column (`model.arrays.coded_labels` turns codes into labels), and
     each guarantee type's position, LGD and cap."""
     reasons_en: tuple[str, ...]
     reasons_zh: tuple[str, ...]
@@ -154,13 +154,13 @@ def hard_declines(pd_values: np.ndarray, rows, policy: Policy, catalogue: Catalo
 def decide(pd_values: np.ndarray, category_points, rows: pd.DataFrame, catalogue: Catalogue,
            policy: Policy) -> pd.DataFrame:
     """The decision columns (`decision_fields`) for each firm, row for row with `rows`, as a frame."""
-    return pd.DataFrame(decision_columns(pd_values, category_points, rows, catalogue, policy), index=rows.index)
+    return pd.DataFrame(decision_arrays(pd_values, category_points, rows, catalogue, policy), index=rows.index)
 
 
-def decision_columns(pd_values: np.ndarray, category_points, rows, catalogue: Catalogue,
+def decision_arrays(pd_values: np.ndarray, category_points, rows, catalogue: Catalogue,
                      policy: Policy, python_objects: bool = False) -> dict[str, np.ndarray]:
     """The decision columns for each firm of `rows` (a DataFrame or `features.firm_columns.FirmColumns`),
-    row for row: what the scored-firm record adds (labels and reasons as `model.columns` makes them,
+    row for row: what the scored-firm record adds (labels and reasons as `model.arrays` makes them,
     `python_objects` for a reader of single values)."""
     n = len(rows)
     pd_values = np.asarray(pd_values, dtype=float)

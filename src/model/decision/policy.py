@@ -151,7 +151,7 @@ class Policy(PolicySettings):
         return ({c.column for c in pr.inclusive.small_firm_any}
                 | {c for c in (pr.capital.maturity_column, pr.capital.sales_column, pr.offered_rate_column) if c})
 
-    def loan_column_types(self, catalogue: Catalogue) -> dict[str, type]:
+    def loan_field_types(self, catalogue: Catalogue) -> dict[str, type]:
         """The loan columns that are not catalogue indicators, with their type (the guarantee is text)."""
         return {c: (str if c == self.limits.guarantee_column else float)
                 for c in sorted(self.loan_columns() - set(catalogue.indicator_ids))}

@@ -8,17 +8,17 @@ from sklearn.linear_model import LogisticRegression
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.derive import Derived
-from innoscore.features.expert_points import category_point_columns
-from innoscore.model.columns import column_labels
+from innoscore.features.expert_points import category_point_arrays
+from innoscore.model.arrays import column_labels
 from innoscore.model.estimators.base import CatalogueClassifier, check_fitted, check_parameters
 from innoscore.model.grades import GradeScale
 
 
 def category_points(data: pd.DataFrame, catalogue: Catalogue, derived: Derived | None = None) -> pd.DataFrame:
-    """Expert points in total and per category (`features.expert_points.category_point_columns`) as a
+    """Expert points in total and per category (`features.expert_points.category_point_arrays`) as a
     frame on the rows' index; `derived` (`features.derive`) saves computing them again."""
     computed = () if derived is None else (derived.points, derived.category_totals)
-    columns = category_point_columns(data, catalogue, *computed)
+    columns = category_point_arrays(data, catalogue, *computed)
     return pd.DataFrame(columns, index=data.index, columns=column_labels(tuple(columns)))
 
 

@@ -17,7 +17,7 @@ from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import text_array
 from innoscore.features.derive import Derived, FeatureSet
 from innoscore.features.sources import SourceDeviations, SourceReference, source_deviations
-from innoscore.model.columns import column_labels, in_order
+from innoscore.model.arrays import column_labels, in_order
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 
 METHODS = ("pred_contrib", "shap")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from innoscore.features.catalogue import Catalogue, Direction, Indicator
-from innoscore.model.columns import in_order
+from innoscore.model.arrays import in_order
 from innoscore.model.explanation.contributions import Explanations
 
 LANGS = ("zh", "en")

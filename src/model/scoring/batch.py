@@ -364,7 +364,7 @@ def score_file_local(data: Path, out: Path, model: ScoringModel, with_explanatio
 
 def _loan_fields(model: ScoringModel, policy: Policy | None) -> dict[str, type]:
     """The loan fields the policy reads, logged with each decision."""
-    return policy.loan_column_types(model.catalogue) if policy is not None else {}
+    return policy.loan_field_types(model.catalogue) if policy is not None else {}
 
 
 def _score_part(part: pd.DataFrame, model: ScoringModel, index: int, out_dir: str, rejects_dir: str, with_explanations: bool,

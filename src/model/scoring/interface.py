@@ -15,8 +15,8 @@ import pandas as pd
 
 from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import text_array
-from innoscore.model.columns import column_labels
-from innoscore.features.expert_points import category_point_columns
+from innoscore.model.arrays import column_labels
+from innoscore.features.expert_points import category_point_arrays
 from innoscore.model.explanation.contributions import Explanations, explain
 from innoscore.model.grades import GradeScale
 from innoscore.model.scoring.reference import ReferenceProfile
@@ -95,6 +95,6 @@ class ScoringModel:
         id_col = self.catalogue.dataset.firm_id_column
         ids = text_array(rows, id_col) if id_col in rows else None
         computed = () if derived is None else (derived.points, derived.category_totals)
-        points = category_point_columns(rows, self.catalogue, *computed)
+        points = category_point_arrays(rows, self.catalogue, *computed)
         return Scores(ids, pd_values, self.grade(pd_values), points, rows.index, explanations,
                       derived.missing if derived is not None else None)

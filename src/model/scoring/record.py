@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow as pa
 
 from innoscore.features.firm_columns import column_array, missing_mask
-from innoscore.model.columns import coded_labels, masked_lists
-from innoscore.model.decision.decide import decision_columns, decision_fields
+from innoscore.model.arrays import coded_labels, masked_lists
+from innoscore.model.decision.decide import decision_arrays, decision_fields
 from innoscore.model.decision.policy import Policy
 from innoscore.model.scoring.interface import Scores, ScoringModel
 
@@ -56,11 +56,11 @@ def top_risk(contributions: np.ndarray, indicator_ids: list[str], top_k: int, le
 
 def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k: int = 5,
                  policy: Policy | None = None) -> pd.DataFrame:
-    """The scored-firm record of each row as a frame (positional: index 0..n-1); see `record_columns`."""
-    return pd.DataFrame(record_columns(rows, scores, model, top_k, policy))
+    """The scored-firm record of each row as a frame (positional: index 0..n-1); see `record_arrays`."""
+    return pd.DataFrame(record_arrays(rows, scores, model, top_k, policy))
 
 
-def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
+def record_arrays(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
                    policy: Policy | None = None, python_objects: bool = False) -> dict[str, np.ndarray]:
     """One record per validated row (`rows`: a DataFrame or `features.firm_columns.FirmColumns`), as
     columns: id, PD, grade (code, zh, en), expert points, missing indicators, with explanations the
@@ -87,5 +87,5 @@ def record_columns(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
         out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in cat.category_ids})
         out.update(top_risk(expl.indicators.to_numpy(), ids, top_k, cat.explanations.min_contribution, python_objects))
     if policy is not None:
-        out.update(decision_columns(scores.pd, scores.expert_points, rows, cat, policy, python_objects))
+        out.update(decision_arrays(scores.pd, scores.expert_points, rows, cat, policy, python_objects))
     return out

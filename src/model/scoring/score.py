@@ -8,7 +8,7 @@ from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import FirmColumns
 from innoscore.features.validation import ValidationReport, validate_frame
 from innoscore.model.scoring.interface import ScoringModel
-from innoscore.model.scoring.record import record_columns, record_dicts, scored_firms
+from innoscore.model.scoring.record import record_arrays, scored_firms
 
 
 class InvalidFirmData(ValueError):
@@ -27,20 +27,13 @@ def checked_frame(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     return coerced
 
 
-def score_columns(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
+def score_request(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
                   ) -> tuple[FirmColumns, dict]:
     """Already-valid records (a dict per firm, as the HTTP request model gives them) as columns, and
     their scored-firm records as columns of Python objects (for the reply), without pandas. `extra`:
     loan columns and their types."""
     rows = FirmColumns.from_records(records, model.catalogue, extra)
-    return rows, record_columns(rows, model.score(rows), model, policy=policy, python_objects=True)
-
-
-def score_records(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
-                  ) -> list[dict]:
-    """`score_columns` as one dict per firm (in-process callers, the benchmarks; the service itself
-    answers from the columns)."""
-    return record_dicts(score_columns(records, model, policy, extra)[1])
+    return rows, record_arrays(rows, model.score(rows), model, policy=policy, python_objects=True)
 
 
 def score_frame(frame: pd.DataFrame, model: ScoringModel, validate: bool = True,
