@@ -63,7 +63,7 @@ def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k:
 def record_arrays(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
                    policy: Policy | None = None, python_objects: bool = False) -> dict[str, np.ndarray]:
     """One record per validated row (`rows`: a DataFrame or `features.firm_columns.FirmColumns`), as
-    columns: id, PD, grade (code, zh, en), expert points, missing indicators, with explanations the
+    arrays, one per field: id, PD, grade (code, zh, en), expert points, missing indicators, with explanations the
     category contributions and the top-k risk-raising indicators, and with a policy the credit
     decision (innoscore.model.decision.decide: outcome, limit, reasons). Labels are categoricals and
     lists Arrow arrays at any size; `python_objects` (an HTTP reply): Python strings and lists."""

@@ -29,9 +29,9 @@ def checked_frame(frame: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
 
 def score_request(records: list[dict], model: ScoringModel, policy=None, extra: dict[str, type] | None = None
                   ) -> tuple[FirmColumns, dict]:
-    """Already-valid records (a dict per firm, as the HTTP request model gives them) as columns, and
-    their scored-firm records as columns of Python objects (for the reply), without pandas. `extra`:
-    loan columns and their types."""
+    """Already-valid records (a dict per firm, as the HTTP request model gives them) as
+    `FirmColumns`, and their scored-firm records as arrays of Python objects, one per field (for the
+    reply), without pandas. `extra`: loan fields and their types."""
     rows = FirmColumns.from_records(records, model.catalogue, extra)
     return rows, record_arrays(rows, model.score(rows), model, policy=policy, python_objects=True)
 
