@@ -28,9 +28,9 @@ def worker_listen_fd(argv: list[str]) -> int | None:
 
 def drain_on_sigterm(listen_fd: int | None, drain_s: float) -> None:
     """Wrap the server's SIGTERM handler. Call it on the worker's event loop, in its main thread, once
-    the server runs (the service's constructor): on SIGTERM, set STOPPING, stop accepting and shut the
-    listening socket for every process that shares it (new connections are refused, not queued),
-    then after `drain_s` hand the signal to the server."""
+    the server runs (the service's constructor): on SIGTERM, stop accepting and shut the listening
+    socket for every process that shares it (new connections are refused, not queued), then set
+    STOPPING, and after `drain_s` hand the signal to the server."""
     if threading.current_thread() is not threading.main_thread():
         return
     try:
@@ -41,21 +41,25 @@ def drain_on_sigterm(listen_fd: int | None, drain_s: float) -> None:
     previous = signal.getsignal(signal.SIGTERM)
     if not callable(previous):
         return
+    signalled = threading.Event()
 
     def stop_listening() -> None:
+        """Shut the listener first, then say STOPPING: a client told `Connection: close` reconnects
+        to a shut socket (refused), never into the accept queue that the shutdown resets."""
         if listener is not None:
             loop.remove_reader(listen_fd)          # the server's accept loop, before the socket is shut
             try:
                 listener.shutdown(socket.SHUT_RD)
             except OSError:
                 pass                               # another worker has shut it already
+        STOPPING.set()
+        loop.call_later(drain_s, previous, signal.SIGTERM, None)
 
     def on_sigterm(signum, frame) -> None:
-        if STOPPING.is_set():                      # a second signal: stop now
+        if signalled.is_set():                     # a second signal: stop now
             previous(signum, frame)
             return
-        STOPPING.set()
+        signalled.set()
         loop.call_soon_threadsafe(stop_listening)
-        loop.call_soon_threadsafe(loop.call_later, drain_s, previous, signum, None)
 
     signal.signal(signal.SIGTERM, on_sigterm)
