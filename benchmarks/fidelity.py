@@ -81,12 +81,12 @@ def ceilings(data, truth, y, split, model, config) -> dict:
     to_truth = lgb.train({**params, "objective": "regression", "monotone_constraints": features.monotone_constraints},
                          lgb.Dataset(X[split.train], logit[split.train]), 3000,
                          valid_sets=[lgb.Dataset(X[split.valid], logit[split.valid])], callbacks=stop)
-    contrib = pd.DataFrame(to_truth.predict(X[split.test], pred_contrib=True)[:, :-1], columns=features.names)
+    contrib = to_truth.predict(X[split.test], pred_contrib=True)[:, :-1]
     from innoscore.model.explanation.contributions import fold_to_categories, fold_to_indicators
 
     indicators = fold_to_indicators(contrib, features, features.derive(data[split.test]), model.source_reference_)
     out["LightGBM fitted to the true log-odds (catalogue features, no outcome noise)"] = category_figures(
-        fold_to_categories(indicators, model.catalogue).to_numpy(), true_cat[split.test])
+        fold_to_categories(indicators, model.catalogue), true_cat[split.test])
     return out
 
 

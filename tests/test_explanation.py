@@ -1,4 +1,5 @@
 """Explanations: additivity, folding, bilingual reasons, committee reports, fidelity against the truth."""
+import dataclasses
 import re
 
 import numpy as np
@@ -44,7 +45,7 @@ def test_shap_and_lightgbm_pred_contrib_agree(fitted):
     features = model.features(rows.head(500))
     a, base_a = feature_contributions(model, features, "pred_contrib")
     b, base_b = feature_contributions(model, features, "shap")
-    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(a, b, atol=1e-9)
     assert base_a == pytest.approx(base_b, abs=1e-9)
 
 
@@ -64,8 +65,8 @@ def test_a_sub_score_is_handed_to_its_indicators_by_their_own_points(fitted, cat
     expl = explain(model, rows)
     quantiles = model.peer_quantiles
     assert best_value_raising(expl, catalogue, quantiles) == 0
-    fixed = fold_to_indicators(expl.features, model.feature_set_, model.derive(rows), None)
-    expl.indicators = fixed
+    fixed = fold_to_indicators(expl.per_feature, model.feature_set_, model.derive(rows), None)
+    expl = dataclasses.replace(expl, per_indicator=fixed)
     assert best_value_raising(expl, catalogue, quantiles) > 100
 
 

@@ -17,7 +17,7 @@ from innoscore.features.catalogue import Catalogue
 from innoscore.features.firm_columns import text_array
 from innoscore.features.derive import Derived, FeatureSet
 from innoscore.features.sources import SourceDeviations, SourceReference, source_deviations
-from innoscore.model.arrays import column_labels, in_order
+from innoscore.model.arrays import column_labels
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
 
 METHODS = ("pred_contrib", "shap")
@@ -25,40 +25,63 @@ METHODS = ("pred_contrib", "shap")
 
 @dataclass
 class Explanations:
-    """Explanations of a batch of firms; every table is indexed like the input rows."""
+    """Explanations of a batch of firms as arrays, a row per firm in the input's order and a column per
+    feature, catalogue indicator or category (in the catalogue's order); `features`, `indicators`,
+    `categories` and `values` give them as frames indexed like the input rows, for a notebook."""
 
     firm_ids: np.ndarray | pd.api.extensions.ExtensionArray     # text (features.firm_columns.text_array)
     raw_log_odds: np.ndarray
     base_value: float
     pd: np.ndarray
     calibration: tuple[float, float]
-    features: pd.DataFrame      # contribution of each derived feature
-    indicators: pd.DataFrame    # folded onto catalogue indicators
-    categories: pd.DataFrame    # folded onto catalogue categories
-    values: pd.DataFrame        # each firm's indicator values (as the model saw them)
+    feature_names: tuple[str, ...]
+    per_feature: np.ndarray       # contribution of each derived feature (log-odds)
+    indicator_ids: tuple[str, ...]
+    per_indicator: np.ndarray     # folded onto the catalogue's indicators
+    category_ids: tuple[str, ...]
+    per_category: np.ndarray      # folded onto the catalogue's categories
+    indicator_values: np.ndarray  # each firm's indicator values as people know them (objects: levels)
+    index: pd.Index               # the input rows' index
     reference: SourceReference | None = None   # the training reference (missing rates by outcome)
 
     def __len__(self) -> int:
         return len(self.firm_ids)
 
+    def _frame(self, values: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
+        return pd.DataFrame(values, index=self.index, columns=column_labels(names))
 
-def feature_contributions(model: LightGBMPD, features: pd.DataFrame, method: str = "pred_contrib"
-                          ) -> tuple[pd.DataFrame, float]:
-    """SHAP values per derived feature (log-odds) and the base value."""
+    @property
+    def features(self) -> pd.DataFrame:
+        return self._frame(self.per_feature, self.feature_names)
+
+    @property
+    def indicators(self) -> pd.DataFrame:
+        return self._frame(self.per_indicator, self.indicator_ids)
+
+    @property
+    def categories(self) -> pd.DataFrame:
+        return self._frame(self.per_category, self.category_ids)
+
+    @property
+    def values(self) -> pd.DataFrame:
+        return self._frame(self.indicator_values, self.indicator_ids)
+
+
+def feature_contributions(model: LightGBMPD, features, method: str = "pred_contrib") -> tuple[np.ndarray, float]:
+    """SHAP values per derived feature (log-odds), a row per firm of `features` (the derived features,
+    a frame or an array), and the base value."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    matrix = np.asarray(features, dtype=float)
     if method == "pred_contrib":
-        contrib, base_value = model.feature_contributions(features.to_numpy())
-        base = np.full(len(features), base_value)
-    else:
-        import shap
+        return model.feature_contributions(matrix)
+    import shap
 
-        explainer = shap.TreeExplainer(model.booster_, feature_perturbation="tree_path_dependent")
-        explainer.model.tree_limit = model.best_iteration_
-        contrib = explainer.shap_values(features, tree_limit=model.best_iteration_)
-        contrib = contrib[1] if isinstance(contrib, list) else contrib
-        base = np.full(len(features), float(np.ravel(explainer.expected_value)[-1]))
-    return pd.DataFrame(contrib, index=features.index, columns=features.columns), float(base[0]) if len(base) else 0.0
+    explainer = shap.TreeExplainer(model.booster_, feature_perturbation="tree_path_dependent")
+    explainer.model.tree_limit = model.best_iteration_
+    contrib = explainer.shap_values(matrix, tree_limit=model.best_iteration_)
+    contrib = contrib[1] if isinstance(contrib, list) else contrib
+    return contrib, float(np.ravel(explainer.expected_value)[-1])
 
 
 MAX_GAIN = 4.0
@@ -100,31 +123,29 @@ def deviation_shares(phi: np.ndarray, dev: SourceDeviations, max_gain: float = M
     return np.where(ok[..., None], chain, fallback)
 
 
-def fold_to_indicators(contributions: pd.DataFrame, feature_set: FeatureSet, derived: Derived,
-                       reference: SourceReference | None) -> pd.DataFrame:
-    """Each derived feature's contribution passed to the indicators it comes from (totals kept):
-    a one-source feature's whole, a several-source feature's by `deviation_shares` of the firm's own
-    values against the training `reference` (None, for a model stored before it: by fixed weights).
-    One array step per kind of feature, whatever the number of features or firms."""
+def fold_to_indicators(contributions: np.ndarray, feature_set: FeatureSet, derived: Derived,
+                       reference: SourceReference | None) -> np.ndarray:
+    """Each derived feature's contribution (columns in `feature_set.names` order) passed to the
+    catalogue's indicators it comes from (totals kept): a one-source feature's whole, a
+    several-source feature's by `deviation_shares` of the firm's own values against the training
+    `reference` (None, for a model stored before it: by fixed weights). One array step per kind of
+    feature, whatever the number of features or firms."""
+    phi = np.asarray(contributions, dtype=float)
     if reference is None:
-        sources = feature_set.sources_matrix()
-        folded = in_order(contributions, sources.index) @ sources.to_numpy()
-        return pd.DataFrame(folded, index=contributions.index, columns=sources.columns)
+        return phi @ feature_set.sources_matrix().to_numpy()
     one_source, groups = feature_set.source_positions()
-    phi = contributions.to_numpy()
     folded = phi @ one_source
     for group in groups:
         part = phi[:, group.features]
         shares = deviation_shares(part, source_deviations(group, derived, reference))
         folded += (part[:, :, None] * shares).reshape(len(phi), -1) @ group.scatter
-    return pd.DataFrame(folded, index=contributions.index,
-                        columns=column_labels(tuple(feature_set.catalogue.indicator_ids)))
+    return folded
 
 
-def fold_to_categories(indicators: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
-    totals = catalogue.category_totals(in_order(indicators, catalogue.indicator_ids))
-    return pd.DataFrame(np.column_stack(list(totals.values())) if totals else np.empty((len(indicators), 0)),
-                        index=indicators.index, columns=column_labels(tuple(totals)))
+def fold_to_categories(indicators: np.ndarray, catalogue: Catalogue) -> np.ndarray:
+    """The indicators' contributions (catalogue order) summed per category (catalogue order)."""
+    totals = catalogue.category_totals(indicators)
+    return np.column_stack(list(totals.values())) if totals else np.empty((len(indicators), 0))
 
 
 def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
@@ -132,26 +153,27 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
     """Explain validated firm rows with a fitted LightGBMPD (`derived`: the rows' features, if known)."""
     catalogue = model.catalogue
     derived = model.derive(rows) if derived is None else derived
-    features = pd.DataFrame(derived.matrix, index=rows.index, columns=column_labels(tuple(model.feature_set_.names)),
-                            copy=False)
-    contrib, base = feature_contributions(model, features, method)
+    contrib, base = feature_contributions(model, derived.matrix, method)
     reference = getattr(model, "source_reference_", None)
     indicators = fold_to_indicators(contrib, model.feature_set_, derived, reference)
-    raw = base + contrib.to_numpy().sum(axis=1)
+    raw = base + np.asfortranarray(contrib).sum(axis=1)   # feature by feature, as PDs were always summed (to the last digit)
     id_col = catalogue.dataset.firm_id_column
     ids = text_array(rows, id_col) if id_col in rows else np.asarray(rows.index.astype(str))
     return Explanations(firm_ids=ids, raw_log_odds=raw, base_value=base, pd=model.calibrate(raw),
-                        calibration=model.calibration_, features=contrib, indicators=indicators,
-                        categories=fold_to_categories(indicators, catalogue),
-                        values=_level_values(derived.values, rows.index, catalogue), reference=reference)
+                        calibration=model.calibration_, feature_names=tuple(model.feature_set_.names),
+                        per_feature=contrib, indicator_ids=tuple(catalogue.indicator_ids), per_indicator=indicators,
+                        category_ids=tuple(catalogue.category_ids), per_category=fold_to_categories(indicators, catalogue),
+                        indicator_values=level_values(derived.values, catalogue), index=rows.index,
+                        reference=reference)
 
 
-def _level_values(values: np.ndarray, index: pd.Index, catalogue: Catalogue) -> pd.DataFrame:
-    """Indicator values as people know them: a categorical indicator's level, not the model's code."""
-    frame = pd.DataFrame(values, index=index, columns=column_labels(tuple(catalogue.indicator_ids)))
-    for ind in catalogue.indicators:
+def level_values(values: np.ndarray, catalogue: Catalogue) -> np.ndarray:
+    """Indicator values as people know them (an object array): a categorical indicator's level, not
+    the model's code."""
+    out = values.astype(object)
+    for j, ind in enumerate(catalogue.indicators):
         if ind.type == "categorical":
             levels = np.asarray(ind.level_values + [None], dtype=object)
-            codes = frame[ind.id].to_numpy()
-            frame[ind.id] = levels[np.where(np.isnan(codes), len(levels) - 1, codes).astype(int)]
-    return frame
+            codes = values[:, j]
+            out[:, j] = levels[np.where(np.isnan(codes), len(levels) - 1, codes).astype(int)]
+    return out

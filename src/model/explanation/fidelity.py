@@ -19,13 +19,13 @@ def _row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def sign_agreement(expl: Explanations, catalogue: Catalogue, medians: pd.Series) -> float:
-    """Share of (firm, monotone indicator) pairs whose contribution has the sign the catalogue's
+    """Share of (firm, monotone numeric indicator) pairs whose contribution has the sign the catalogue's
     direction implies: above the training median of a higher-is-worse indicator should raise risk."""
     agree = total = 0
-    for ind in catalogue.indicators:
-        if ind.direction is Direction.non_monotone or ind.id not in expl.values:
+    for j, ind in enumerate(catalogue.indicators):
+        if ind.direction is Direction.non_monotone or ind.type == "categorical":
             continue
-        v, c = expl.values[ind.id].to_numpy(), expl.indicators[ind.id].to_numpy()
+        v, c = expl.indicator_values[:, j].astype(float), expl.per_indicator[:, j]
         side = np.sign(v - medians[ind.id]) * (1 if ind.direction is Direction.higher_worse else -1)
         ok = ~np.isnan(v) & (side != 0) & (np.abs(c) > 1e-9)
         agree += int((np.sign(c[ok]) == side[ok]).sum())
@@ -37,12 +37,12 @@ def best_value_raising(expl: Explanations, catalogue: Catalogue, quantiles: pd.D
     """How many (firm, indicator) pairs credit an indicator at its best value with raising risk: a
     higher-is-worse indicator at the training minimum, a higher-is-better one at the maximum."""
     count = 0
-    for ind in catalogue.indicators:
-        if ind.direction is Direction.non_monotone or ind.type == "categorical" or ind.id not in expl.values:
+    for j, ind in enumerate(catalogue.indicators):
+        if ind.direction is Direction.non_monotone or ind.type == "categorical":
             continue
         best = quantiles[ind.id].iloc[0 if ind.direction is Direction.higher_worse else -1]
-        v = pd.to_numeric(expl.values[ind.id], errors="coerce").to_numpy(dtype=float)
-        count += int(((v == best) & (expl.indicators[ind.id].to_numpy() > 0)).sum())
+        v = expl.indicator_values[:, j].astype(float)
+        count += int(((v == best) & (expl.per_indicator[:, j] > 0)).sum())
     return count
 
 
@@ -53,7 +53,7 @@ def explanation_fidelity(expl: Explanations, truth: pd.DataFrame, catalogue: Cat
     sign agreement and indicators at their best value said to raise risk. `truth` rows align with
     the explained rows; `quantiles`: the training peers' (index 0..1)."""
     cats = catalogue.category_ids
-    shap_cat = expl.categories[cats].to_numpy()
+    shap_cat = expl.per_category
     true_cat = truth[[f"{TRUTH_PREFIX}{c}" for c in cats]].to_numpy()
     rho = _row_spearman(shap_cat, true_cat)
     match = shap_cat.argmax(axis=1) == true_cat.argmax(axis=1)

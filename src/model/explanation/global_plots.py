@@ -17,13 +17,13 @@ def beeswarm_plot(expl: Explanations, catalogue: Catalogue, max_display: int = 2
     categorical indicator by its level's place in the catalogue's list)."""
     import shap
 
-    values = expl.values[expl.indicators.columns].copy()
-    for ind in catalogue.indicators:
-        if ind.type == "categorical" and ind.id in values:
-            position = {level: k for k, level in enumerate(ind.level_values)}
-            values[ind.id] = values[ind.id].map(position)
-    values = values.apply(pd.to_numeric, errors="coerce")
-    shap.summary_plot(expl.indicators.to_numpy(), values.to_numpy(dtype=float), feature_names=list(values.columns),
+    values = np.empty(expl.indicator_values.shape)
+    for j, ind in enumerate(catalogue.indicators):
+        column = pd.Series(expl.indicator_values[:, j])
+        if ind.type == "categorical":
+            column = column.map({level: k for k, level in enumerate(ind.level_values)})
+        values[:, j] = pd.to_numeric(column, errors="coerce")
+    shap.summary_plot(expl.per_indicator, values, feature_names=list(expl.indicator_ids),
                       max_display=max_display, show=False, plot_size=(8, 7))
     fig = plt.gcf()
     fig.suptitle("SHAP by indicator (log-odds of default), test window")
@@ -34,7 +34,7 @@ def beeswarm_plot(expl: Explanations, catalogue: Catalogue, max_display: int = 2
 def category_importance_plot(expl: Explanations, catalogue: Catalogue):
     """Mean |contribution| per category next to the catalogue's expert weight of that category."""
     cats = catalogue.categories
-    importance = np.abs(expl.categories[[c.id for c in cats]].to_numpy()).mean(axis=0)
+    importance = np.abs(expl.per_category).mean(axis=0)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     y = np.arange(len(cats))
     ax.barh(y - 0.2, importance / importance.sum(), height=0.4, label="model: share of mean |SHAP|")

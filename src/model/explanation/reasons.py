@@ -157,15 +157,13 @@ def _reason(ind: Indicator, value, contribution: float, shares: tuple[float, flo
 
 def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.DataFrame, top_k: int = 5,
                      firms=None, langs: tuple[str, ...] = LANGS) -> list[dict]:
-    """`firm_reasons` of every firm (or of the positions in `firms`), texts in `langs`: the tables are
-    read into arrays, ranked and placed among peers once for all firms (one comparison over every
+    """`firm_reasons` of every firm (or of the positions in `firms`), texts in `langs`: the indicators
+    are ranked and placed among peers once for all firms (one comparison over every
     chosen indicator), so that only the sentences are built per firm. A contribution smaller than the
     catalogue's `explanations.min_contribution` is not a reason."""
-    ids = list(expl.indicators.columns)
-    contrib = expl.indicators.to_numpy()
-    values = in_order(expl.values, ids).astype(object)
+    ids = list(expl.indicator_ids)
+    contrib, values, categories = expl.per_indicator, expl.indicator_values, expl.per_category
     q = in_order(quantiles, ids).astype(float)
-    categories = in_order(expl.categories, catalogue.category_ids)
     indicators = [catalogue.by_id[i] for i in ids]
     rows = list(range(len(contrib)) if firms is None else firms)
     ranked = contrib[rows]

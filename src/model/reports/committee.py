@@ -96,7 +96,7 @@ def _bar_svg(rows: list[tuple[str, float, float, str, str]], width: int = 900, r
 
 def _waterfall(expl: Explanations, i: int, catalogue: Catalogue, lang: str, top_n: int = 10) -> str:
     L = LABELS[lang]
-    contrib = expl.indicators.iloc[i]
+    contrib = pd.Series(expl.per_indicator[i], index=expl.indicator_ids)
     top = contrib.abs().sort_values(ascending=False).index[:top_n]
     base, final = expl.base_value, float(expl.raw_log_odds[i])
     rows, level = [(L["base"], base, base, "#8a97a6", f"{base:+.2f}")], base
@@ -112,9 +112,9 @@ def _waterfall(expl: Explanations, i: int, catalogue: Catalogue, lang: str, top_
 def _category_rows(expl: Explanations, i: int, catalogue: Catalogue, points: pd.Series, lang: str) -> list[dict]:
     L = LABELS[lang]
     rows = []
-    for c in catalogue.categories:
+    for k, c in enumerate(catalogue.categories):
         share = 100 * points[c.id] / c.points if c.points else 0.0
-        contribution = float(expl.categories.iloc[i][c.id])
+        contribution = float(expl.per_category[i, k])
         # The expert view calls a category strong above 60% of its points; the model, when it lowers risk.
         agree = (share >= 60) == (contribution <= 0)
         rows.append({"id": c.id, "name": c.name_zh if lang == "zh" else c.name_en, "contribution": contribution,
@@ -160,7 +160,7 @@ def render_firm_report(row: pd.Series, expl: Explanations, i: int, catalogue: Ca
         "reasons": reasons, "category_rows": _category_rows(expl, i, catalogue, points, lang),
         "category_svg": _bar_svg([(c.name_zh if lang == "zh" else c.name_en, 0.0, v,
                                    "#c0392b" if v > 0 else "#2e8b57", f"{v:+.2f}")
-                                  for c in catalogue.categories for v in [float(expl.categories.iloc[i][c.id])]]),
+                                  for c, v in zip(catalogue.categories, expl.per_category[i].tolist())]),
         "waterfall_svg": _waterfall(expl, i, catalogue, lang),
         "provenance": [(L["model"], model.name), (L["version"], model.version), (L["run"], model.run_id),
                        (L["data"], model.data_fingerprint), (L["catalogue"], model.catalogue_version)],

@@ -84,8 +84,8 @@ def record_arrays(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
            "missing_indicators": masked_lists(missing, ids, python_objects=python_objects)[0]}
     expl = scores.explanations
     if expl is not None:
-        out.update({f"contribution_{c}": expl.categories[c].to_numpy() for c in cat.category_ids})
-        out.update(top_risk(expl.indicators.to_numpy(), ids, top_k, cat.explanations.min_contribution, python_objects))
+        out.update({f"contribution_{c}": expl.per_category[:, k] for k, c in enumerate(expl.category_ids)})
+        out.update(top_risk(expl.per_indicator, ids, top_k, cat.explanations.min_contribution, python_objects))
     if policy is not None:
         out.update(decision_arrays(scores.pd, scores.expert_points, rows, cat, policy, python_objects))
     return out
