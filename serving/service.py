@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
 import logging
 import os
 import sys
@@ -24,6 +25,7 @@ import anyio
 import bentoml
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -158,7 +160,23 @@ def declared(reply_model, body_model=NoFields) -> dict:
                           for status, (model, text) in ERROR_REPLIES.items()}}
 
 
+class RequestRoute(APIRoute):
+    """A route whose endpoint reads the request itself (`request_body`) and returns its Response: the
+    declarations feed the OpenAPI document only, so FastAPI's parameter solving and reply handling are
+    skipped: 13 us of the 32 us a mounted FastAPI route costs (FastAPI's seam for a custom route class)."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        endpoint = self.endpoint
+        if inspect.signature(endpoint).parameters:
+            return endpoint
+
+        async def without_request(request: Request) -> Response:
+            return await endpoint()
+        return without_request
+
+
 api = FastAPI(title="innoscore", docs_url=None, redoc_url=None, openapi_url=None)
+api.router.route_class = RequestRoute
 
 
 @bentoml.service(name="innoscore", traffic={"timeout": 60}, workers=CONFIG.worker_count())
