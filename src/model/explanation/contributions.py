@@ -9,6 +9,7 @@ PD = sigmoid(a + b * raw log-odds), so a contribution c moves the calibrated log
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,16 @@ from innoscore.features.derive import Derived, FeatureSet
 from innoscore.features.sources import SourceDeviations, SourceReference, source_deviations
 from innoscore.model.arrays import column_labels
 from innoscore.model.estimators.lightgbm_pd import LightGBMPD
+from innoscore.speed import per_object
 
 METHODS = ("pred_contrib", "shap")
+
+
+def frame_view(array: str, names: str) -> property:
+    """A read-only frame of the array field `array`, its columns named by the field `names`, indexed
+    like the input rows."""
+    return property(lambda self: pd.DataFrame(getattr(self, array), index=self.index,
+                                              columns=column_labels(getattr(self, names))))
 
 
 @dataclass
@@ -40,31 +49,42 @@ class Explanations:
     per_indicator: np.ndarray     # folded onto the catalogue's indicators
     category_ids: tuple[str, ...]
     per_category: np.ndarray      # folded onto the catalogue's categories
-    indicator_values: np.ndarray  # each firm's indicator values as people know them (objects: levels)
+    indicator_values: np.ndarray  # each firm's indicator values as the model saw them (a level by its code)
+    levels: tuple[tuple[str, ...] | None, ...]   # per indicator, a categorical's levels (None: numeric)
     index: pd.Index               # the input rows' index
     reference: SourceReference | None = None   # the training reference (missing rates by outcome)
 
     def __len__(self) -> int:
         return len(self.firm_ids)
 
-    def _frame(self, values: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
-        return pd.DataFrame(values, index=self.index, columns=column_labels(names))
+    features = frame_view("per_feature", "feature_names")
+    indicators = frame_view("per_indicator", "indicator_ids")
+    categories = frame_view("per_category", "category_ids")
 
-    @property
-    def features(self) -> pd.DataFrame:
-        return self._frame(self.per_feature, self.feature_names)
-
-    @property
-    def indicators(self) -> pd.DataFrame:
-        return self._frame(self.per_indicator, self.indicator_ids)
-
-    @property
-    def categories(self) -> pd.DataFrame:
-        return self._frame(self.per_category, self.category_ids)
+    @cached_property
+    def known_values(self) -> np.ndarray:
+        """The indicator values as people know them, an object array: a categorical indicator's
+        level, not its code (None where missing); made once, where a reason is written."""
+        out = self.indicator_values.astype(object)
+        for j, levels in self.categorical_levels():
+            out[:, j] = levels[j]
+        return out
 
     @property
     def values(self) -> pd.DataFrame:
-        return self._frame(self.indicator_values, self.indicator_ids)
+        """The indicator values as people know them, a numeric indicator's column in floats."""
+        frame = pd.DataFrame(self.indicator_values, index=self.index, columns=column_labels(self.indicator_ids))
+        for j, levels in self.categorical_levels():
+            frame[self.indicator_ids[j]] = levels
+        return frame
+
+    def categorical_levels(self):
+        """(position, each firm's level) of every categorical indicator."""
+        for j, levels in enumerate(self.levels):
+            if levels is not None:
+                named = np.asarray([*levels, None], dtype=object)
+                codes = self.indicator_values[:, j]
+                yield j, named[np.where(np.isnan(codes), len(named) - 1, codes).astype(int)]
 
 
 def feature_contributions(model: LightGBMPD, features, method: str = "pred_contrib") -> tuple[np.ndarray, float]:
@@ -163,17 +183,11 @@ def explain(model: LightGBMPD, rows: pd.DataFrame, method: str = "pred_contrib",
                         calibration=model.calibration_, feature_names=tuple(model.feature_set_.names),
                         per_feature=contrib, indicator_ids=tuple(catalogue.indicator_ids), per_indicator=indicators,
                         category_ids=tuple(catalogue.category_ids), per_category=fold_to_categories(indicators, catalogue),
-                        indicator_values=level_values(derived.values, catalogue), index=rows.index,
+                        indicator_values=derived.values, levels=indicator_levels(catalogue), index=rows.index,
                         reference=reference)
 
 
-def level_values(values: np.ndarray, catalogue: Catalogue) -> np.ndarray:
-    """Indicator values as people know them (an object array): a categorical indicator's level, not
-    the model's code."""
-    out = values.astype(object)
-    for j, ind in enumerate(catalogue.indicators):
-        if ind.type == "categorical":
-            levels = np.asarray(ind.level_values + [None], dtype=object)
-            codes = values[:, j]
-            out[:, j] = levels[np.where(np.isnan(codes), len(levels) - 1, codes).astype(int)]
-    return out
+@per_object
+def indicator_levels(catalogue: Catalogue) -> tuple[tuple[str, ...] | None, ...]:
+    """Each indicator's levels in the catalogue's order (None: a numeric indicator)."""
+    return tuple(tuple(ind.level_values) if ind.type == "categorical" else None for ind in catalogue.indicators)

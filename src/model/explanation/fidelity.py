@@ -25,7 +25,7 @@ def sign_agreement(expl: Explanations, catalogue: Catalogue, medians: pd.Series)
     for j, ind in enumerate(catalogue.indicators):
         if ind.direction is Direction.non_monotone or ind.type == "categorical":
             continue
-        v, c = expl.indicator_values[:, j].astype(float), expl.per_indicator[:, j]
+        v, c = expl.indicator_values[:, j], expl.per_indicator[:, j]
         side = np.sign(v - medians[ind.id]) * (1 if ind.direction is Direction.higher_worse else -1)
         ok = ~np.isnan(v) & (side != 0) & (np.abs(c) > 1e-9)
         agree += int((np.sign(c[ok]) == side[ok]).sum())
@@ -41,7 +41,7 @@ def best_value_raising(expl: Explanations, catalogue: Catalogue, quantiles: pd.D
         if ind.direction is Direction.non_monotone or ind.type == "categorical":
             continue
         best = quantiles[ind.id].iloc[0 if ind.direction is Direction.higher_worse else -1]
-        v = expl.indicator_values[:, j].astype(float)
+        v = expl.indicator_values[:, j]
         count += int(((v == best) & (expl.per_indicator[:, j] > 0)).sum())
     return count
 

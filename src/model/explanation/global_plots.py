@@ -6,7 +6,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from innoscore.features.catalogue import Catalogue  # noqa: E402
 from innoscore.model.explanation.contributions import Explanations  # noqa: E402
@@ -14,16 +13,10 @@ from innoscore.model.explanation.contributions import Explanations  # noqa: E402
 
 def beeswarm_plot(expl: Explanations, catalogue: Catalogue, max_display: int = 20):
     """SHAP summary (beeswarm) over catalogue indicators, coloured by the indicator's value (a
-    categorical indicator by its level's place in the catalogue's list)."""
+    categorical indicator by its code, its level's place in the catalogue's list)."""
     import shap
 
-    values = np.empty(expl.indicator_values.shape)
-    for j, ind in enumerate(catalogue.indicators):
-        column = pd.Series(expl.indicator_values[:, j])
-        if ind.type == "categorical":
-            column = column.map({level: k for k, level in enumerate(ind.level_values)})
-        values[:, j] = pd.to_numeric(column, errors="coerce")
-    shap.summary_plot(expl.per_indicator, values, feature_names=list(expl.indicator_ids),
+    shap.summary_plot(expl.per_indicator, expl.indicator_values, feature_names=list(catalogue.indicator_ids),
                       max_display=max_display, show=False, plot_size=(8, 7))
     fig = plt.gcf()
     fig.suptitle("SHAP by indicator (log-odds of default), test window")

@@ -162,7 +162,7 @@ def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.Dat
     chosen indicator), so that only the sentences are built per firm. A contribution smaller than the
     catalogue's `explanations.min_contribution` is not a reason."""
     ids = list(expl.indicator_ids)
-    contrib, values, categories = expl.per_indicator, expl.indicator_values, expl.per_category
+    contrib, values, categories = expl.per_indicator, expl.known_values, expl.per_category
     q = in_order(quantiles, ids).astype(float)
     indicators = [catalogue.by_id[i] for i in ids]
     rows = list(range(len(contrib)) if firms is None else firms)
@@ -177,8 +177,7 @@ def all_firm_reasons(expl: Explanations, catalogue: Catalogue, quantiles: pd.Dat
     pairs = [(i, j) for i, (up, down) in zip(rows, chosen) for j in (*up, *down)]
     firm_of, column_of = np.array([i for i, _ in pairs], int), np.array([j for _, j in pairs], int)
     numeric = np.array([ind.type != "categorical" for ind in indicators], bool)
-    as_numbers = np.full(values.shape, np.nan)             # every value as a number, NaN for levels and gaps
-    as_numbers[:, numeric] = pd.DataFrame(values[:, numeric]).apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    as_numbers = np.where(numeric, expl.indicator_values, np.nan)     # every value as a number, NaN for levels and gaps
     numbers = as_numbers[firm_of, column_of] if len(pairs) else np.empty(0)
     below, above = peer_shares_many(numbers, q[:, column_of])
     medians = [float(m) if ind.type != "categorical" else None for ind, m in zip(indicators, q[len(q) // 2])]
