@@ -122,3 +122,21 @@ def test_golden_sentences_of_the_polish_firms():
     assert safer["text_en"] == ("(Inventory x 365) / sales is 0.01 days, lower than 94% of peers (median 0.09 "
                                 "days); raises default risk (+0.30), against the catalogue's declared direction")
     assert at_median["flags"] == []                     # a value at the median has no side
+
+
+def test_each_reason_states_the_firms_own_value(explained, request):
+    """A reason's value is the firm's own input, a categorical indicator's level included (German
+    credit's purpose, savings, housing ... are levels)."""
+    catalogue, _, _, firms, _, reasons = explained
+    levels_said = 0
+    for i, r in _all(reasons):
+        own = firms.at[i, r["indicator"]]
+        if pd.isna(own):
+            assert r["value"] is None, (i, r["indicator"])
+        elif catalogue.by_id[r["indicator"]].type == "categorical":
+            assert str(r["value"]) == str(own), (i, r["indicator"], r["value"], own)
+            levels_said += 1
+        else:
+            assert r["value"] == pytest.approx(float(own)), (i, r["indicator"])
+    if "german_credit" in request.node.callspec.id:
+        assert levels_said > 100

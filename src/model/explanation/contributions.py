@@ -67,7 +67,7 @@ class Explanations:
         level, not its code (None where missing); made once, where a reason is written."""
         out = self.indicator_values.astype(object)
         for j, levels in self.categorical_levels():
-            out[:, j] = levels[j]
+            out[:, j] = levels
         return out
 
     @property
