@@ -95,7 +95,7 @@ def expert_points_array(data, catalogue: Catalogue) -> np.ndarray:
 
 
 def category_point_arrays(data, catalogue: Catalogue, points: np.ndarray | None = None,
-                           totals: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                          totals: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Expert points in total and per category (0..max points), one value per firm: "total", then the
     categories in catalogue order. `points` and `totals` (from `features.derive.Derived`) save
     computing them again."""

@@ -220,12 +220,12 @@ class InnoscoreService:
         once the worker is stopping."""
         return not STOPPING.is_set() and (self.inference_log is None or self.inference_log.healthy)
 
-    def _log(self, rows, columns, served: ServedModel) -> None:
+    def _log(self, rows, scored, served: ServedModel) -> None:
         """Record the scored firms; a 503 reply where the log cannot take them (never a 200 unlogged)."""
         if self.inference_log is None:
             return
         try:
-            self.inference_log.record(rows, columns, served.name, served.version)
+            self.inference_log.record(rows, scored, served.name, served.version)
         except LogUnavailable as exc:
             raise Refusal(503, f"{exc}; retry later / 请稍后重试") from None
 
@@ -243,11 +243,11 @@ class InnoscoreService:
     async def score_reply(self, request: Request) -> Response:
         firms = (await read_firms(request))["firms"]
         served = self.follower.current                 # one version for the whole request
-        rows, columns = await sized_work(len(firms), score_request, self._records(firms), served.model, POLICY,
+        rows, records = await sized_work(len(firms), score_request, self._records(firms), served.model, POLICY,
                                          LOAN_FIELD_TYPES)
-        self._log(rows, columns, served)
+        self._log(rows, records, served)
         return json_reply(ScoreReply(model=served.reference,
-                                     results=[score_result(r, self.catalogue) for r in record_dicts(columns)]))
+                                     results=[score_result(r, self.catalogue) for r in record_dicts(records)]))
 
     async def explain_reply(self, request: Request) -> Response:
         body = await read_firms(request)

@@ -202,7 +202,7 @@ class CounterfactualSearch:
             return pd_values, pd_values <= self.bound_[target.grade], pd_values, np.full(len(rows), None)
         points = category_points(rows, self.model.catalogue, derived)
         decided = decision_arrays(pd_values, points, rows, self.model.catalogue, self.policy,
-                                   python_objects=True)      # each candidate's outcome is read one by one
+                                  python_objects=True)      # each candidate's outcome is read one by one
         outcome = decided["decision"]
         reached = outcome == "approve"
         badness = -decided["decision_score"] + np.where(outcome == "decline", 100.0, 0.0)

@@ -158,10 +158,10 @@ def decide(pd_values: np.ndarray, category_points, rows: pd.DataFrame, catalogue
 
 
 def decision_arrays(pd_values: np.ndarray, category_points, rows, catalogue: Catalogue,
-                     policy: Policy, python_objects: bool = False) -> dict[str, np.ndarray]:
-    """The decision columns for each firm of `rows` (a DataFrame or `features.firm_columns.FirmColumns`),
-    row for row: what the scored-firm record adds (labels and reasons as `model.arrays` makes them,
-    `python_objects` for a reader of single values)."""
+                    policy: Policy, python_objects: bool = False) -> dict[str, np.ndarray]:
+    """The decision fields, an array each, for the firms of `rows` (a DataFrame or
+    `features.firm_columns.FirmColumns`), row for row: what the scored-firm record adds (labels and
+    reasons as `model.arrays` makes them, `python_objects` for a reader of single values)."""
     n = len(rows)
     pd_values = np.asarray(pd_values, dtype=float)
     score, m_score = decision_score(pd_values, category_points, catalogue, policy)

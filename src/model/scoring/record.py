@@ -61,7 +61,7 @@ def scored_firms(rows: pd.DataFrame, scores: Scores, model: ScoringModel, top_k:
 
 
 def record_arrays(rows, scores: Scores, model: ScoringModel, top_k: int = 5,
-                   policy: Policy | None = None, python_objects: bool = False) -> dict[str, np.ndarray]:
+                  policy: Policy | None = None, python_objects: bool = False) -> dict[str, np.ndarray]:
     """One record per validated row (`rows`: a DataFrame or `features.firm_columns.FirmColumns`), as
     arrays, one per field: id, PD, grade (code, zh, en), expert points, missing indicators, with explanations the
     category contributions and the top-k risk-raising indicators, and with a policy the credit
